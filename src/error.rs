@@ -1,0 +1,109 @@
+//! The library's error type and its mapping to exit codes.
+//!
+//! Errors caused by the user's input (arguments, configuration, source files) exit with 1 and say
+//! what was wrong and what would be accepted; everything else is an internal error and exits 2.
+
+use std::path::{Path, PathBuf};
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in crm-mart.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A command-line value or combination that cannot work.
+    #[error("{message}")]
+    Usage {
+        /// What was wrong and what would be accepted.
+        message: String,
+    },
+    /// A file or directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `crm-mart.toml` (or another configuration file) is invalid.
+    #[error("{}: {message}", file.display())]
+    Config {
+        /// The configuration file.
+        file: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A source file cannot be loaded at all (as opposed to row-level problems, which are
+    /// quarantined).
+    #[error("{}: {message}", file.display())]
+    Source {
+        /// The source file.
+        file: PathBuf,
+        /// What is wrong, naming the column and the columns found, and the fix.
+        message: String,
+    },
+    /// Another process holds the mart's lock.
+    #[error(
+        "{} is locked by another crm-mart run (pid {holder}); wait for it to finish, or remove the lock file if no such process exists",
+        path.display()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Process id recorded in the lock file (may be stale).
+        holder: String,
+    },
+    /// A consistency check of our own failed: a bug, not bad input.
+    #[error("internal consistency check failed: {0}")]
+    Invariant(String),
+    /// Delta Lake storage error.
+    #[error("Delta Lake: {0}")]
+    Delta(#[from] deltalake::DeltaTableError),
+    /// DataFusion error.
+    #[error("DataFusion: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// Arrow error.
+    #[error("Arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// Polars error.
+    #[error("polars: {0}")]
+    Polars(#[from] polars::error::PolarsError),
+    /// Parquet error.
+    #[error("Parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+}
+
+impl Error {
+    /// A usage error.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage { message: message.into() }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io { path: path.to_path_buf(), source }
+    }
+
+    /// A source file that cannot be loaded.
+    pub fn source(file: &Path, message: impl Into<String>) -> Self {
+        Error::Source { file: file.to_path_buf(), message: message.into() }
+    }
+
+    /// A configuration error.
+    pub fn config(file: &Path, message: impl Into<String>) -> Self {
+        Error::Config { file: file.to_path_buf(), message: message.into() }
+    }
+
+    /// Process exit code: 1 for bad input or usage, 2 for internal errors.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage { .. }
+            | Error::Io { .. }
+            | Error::Config { .. }
+            | Error::Source { .. }
+            | Error::Locked { .. } => 1,
+            _ => 2,
+        }
+    }
+}

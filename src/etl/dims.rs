@@ -1,0 +1,368 @@
+//! Dimensions in memory: surrogate keys, type-1 upserts, SCD type 2 for customers.
+//!
+//! Dimensions are small next to facts, so they are held as rows of [`Cell`]s laid out exactly as
+//! the mart schema, read from the mart at the start of a batch and written back whole (one
+//! overwrite commit) when the batch changed them. Surrogate keys are never reused: an id keeps
+//! its key across runs; new ids get the next key in the order they first appear, which is
+//! deterministic because files are processed in path order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Array, Date32Builder, Float64Array,
+    Float64Builder, Int32Array, Int32Builder, Int64Array, Int64Builder, StringArray,
+    StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{Error, Result};
+use crate::mart::schema;
+
+/// One value of a dimension row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// SQL NULL.
+    Null,
+    /// Text.
+    Str(String),
+    /// 64-bit integer (keys).
+    I64(i64),
+    /// 32-bit integer.
+    I32(i32),
+    /// Double.
+    F64(f64),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since 1970-01-01T00:00:00.
+    Ts(i64),
+    /// Boolean.
+    Bool(bool),
+}
+
+impl Cell {
+    /// The text, if this is text.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Cell::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The number as f64, if numeric.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::F64(v) => Some(*v),
+            Cell::I64(v) => Some(*v as f64),
+            Cell::I32(v) => Some(*v as f64),
+            _ => None,
+        }
+    }
+}
+
+/// Start of time for the first version of a customer.
+pub const VALID_FROM_MIN: i64 = -2_208_988_800_000_000; // 1900-01-01T00:00:00
+/// End of time for the current version of a customer.
+pub const VALID_TO_MAX: i64 = 253_402_214_400_000_000; // 9999-12-31T00:00:00
+
+/// Reads record batches of `schema` into rows.
+pub fn rows_from_batches(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<Vec<Cell>>> {
+    let mut rows = Vec::new();
+    for b in batches {
+        let cols: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                b.column_by_name(f.name()).cloned().ok_or_else(|| {
+                    Error::Invariant(format!("mart table lacks column {}", f.name()))
+                })
+            })
+            .collect::<Result<_>>()?;
+        for i in 0..b.num_rows() {
+            let mut row = Vec::with_capacity(cols.len());
+            for c in &cols {
+                row.push(cell_at(c, i)?);
+            }
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+fn cell_at(a: &ArrayRef, i: usize) -> Result<Cell> {
+    if a.is_null(i) {
+        return Ok(Cell::Null);
+    }
+    let any = a.as_any();
+    Ok(match a.data_type() {
+        DataType::Utf8 => Cell::Str(any.downcast_ref::<StringArray>().unwrap().value(i).to_string()),
+        DataType::Utf8View | DataType::LargeUtf8 => {
+            let c = arrow::compute::cast(a, &DataType::Utf8)?;
+            Cell::Str(c.as_any().downcast_ref::<StringArray>().unwrap().value(i).to_string())
+        }
+        DataType::Int64 => Cell::I64(any.downcast_ref::<Int64Array>().unwrap().value(i)),
+        DataType::Int32 => Cell::I32(any.downcast_ref::<Int32Array>().unwrap().value(i)),
+        DataType::Float64 => Cell::F64(any.downcast_ref::<Float64Array>().unwrap().value(i)),
+        DataType::Date32 => Cell::Date(any.downcast_ref::<Date32Array>().unwrap().value(i)),
+        DataType::Timestamp(_, _) => {
+            let c = arrow::compute::cast(a, &schema::ts())?;
+            Cell::Ts(c.as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap().value(i))
+        }
+        DataType::Boolean => Cell::Bool(any.downcast_ref::<BooleanArray>().unwrap().value(i)),
+        other => return Err(Error::Invariant(format!("unexpected mart type {other}"))),
+    })
+}
+
+/// Builds a record batch of `schema` from rows.
+pub fn batch_from_rows(schema: &SchemaRef, rows: &[Vec<Cell>]) -> Result<RecordBatch> {
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    for (j, f) in schema.fields().iter().enumerate() {
+        let it = rows.iter().map(|r| &r[j]);
+        let arr: ArrayRef = match f.data_type() {
+            DataType::Utf8 => {
+                let mut b = StringBuilder::new();
+                it.for_each(|c| b.append_option(c.as_str()));
+                Arc::new(b.finish())
+            }
+            DataType::Int64 => {
+                let mut b = Int64Builder::new();
+                it.for_each(|c| b.append_option(if let Cell::I64(v) = c { Some(*v) } else { None }));
+                Arc::new(b.finish())
+            }
+            DataType::Int32 => {
+                let mut b = Int32Builder::new();
+                it.for_each(|c| b.append_option(if let Cell::I32(v) = c { Some(*v) } else { None }));
+                Arc::new(b.finish())
+            }
+            DataType::Float64 => {
+                let mut b = Float64Builder::new();
+                it.for_each(|c| b.append_option(c.as_f64()));
+                Arc::new(b.finish())
+            }
+            DataType::Date32 => {
+                let mut b = Date32Builder::new();
+                it.for_each(|c| b.append_option(if let Cell::Date(v) = c { Some(*v) } else { None }));
+                Arc::new(b.finish())
+            }
+            DataType::Timestamp(_, _) => {
+                let mut b = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+                it.for_each(|c| b.append_option(if let Cell::Ts(v) = c { Some(*v) } else { None }));
+                Arc::new(b.finish())
+            }
+            DataType::Boolean => {
+                let mut b = BooleanBuilder::new();
+                it.for_each(|c| b.append_option(if let Cell::Bool(v) = c { Some(*v) } else { None }));
+                Arc::new(b.finish())
+            }
+            other => return Err(Error::Invariant(format!("unexpected mart type {other}"))),
+        };
+        cols.push(arr);
+    }
+    Ok(RecordBatch::try_new(schema.clone(), cols)?)
+}
+
+/// A type-1 dimension (or, with `scd2`, the customer dimension).
+pub struct Dim {
+    /// Mart table name.
+    pub table: &'static str,
+    /// Its schema.
+    pub schema: SchemaRef,
+    /// Rows in schema order: key, natural id, attributes[, valid_from, valid_to, is_current].
+    pub rows: Vec<Vec<Cell>>,
+    /// Natural id → indices of its rows (versions), oldest first.
+    index: HashMap<String, Vec<usize>>,
+    next_key: i64,
+    /// Whether this batch changed the dimension.
+    pub changed: bool,
+    scd2: bool,
+}
+
+impl Dim {
+    /// A dimension from its current mart rows.
+    pub fn new(table: &'static str, batches: &[RecordBatch]) -> Result<Dim> {
+        let schema = schema::schema(table);
+        let mut rows = rows_from_batches(batches, &schema)?;
+        // Stable row order (by key), whatever order the files returned them in.
+        rows.sort_by_key(|r| if let Cell::I64(k) = r[0] { k } else { i64::MAX });
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut next_key = 1;
+        for (i, r) in rows.iter().enumerate() {
+            if let (Cell::I64(k), Some(id)) = (&r[0], r[1].as_str()) {
+                next_key = next_key.max(k + 1);
+                index.entry(id.to_string()).or_default().push(i);
+            }
+        }
+        Ok(Dim { table, schema, rows, index, next_key, changed: false, scd2: table == "dim_customer" })
+    }
+
+    /// Names of the attribute columns (after key and id; for customers, before the validity
+    /// columns).
+    pub fn attribute_names(&self) -> Vec<String> {
+        let n = self.schema.fields().len() - if self.scd2 { 3 } else { 0 };
+        self.schema.fields()[2..n].iter().map(|f| f.name().clone()).collect()
+    }
+
+    /// Whether `id` is known.
+    pub fn contains(&self, id: &str) -> bool {
+        self.index.contains_key(id)
+    }
+
+    /// Key of `id` (its current version).
+    pub fn key(&self, id: &str) -> Option<i64> {
+        let idx = *self.index.get(id)?.last()?;
+        match self.rows[idx][0] {
+            Cell::I64(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// Attribute `j` (0-based, after key and id) of the current version of `id`.
+    pub fn attr(&self, id: &str, j: usize) -> Option<&Cell> {
+        let idx = *self.index.get(id)?.last()?;
+        self.rows[idx].get(2 + j)
+    }
+
+    /// Key of the version of `id` valid at `ts` (µs); for type-1 dimensions, the key.
+    pub fn key_at(&self, id: &str, ts: i64) -> Option<i64> {
+        if !self.scd2 {
+            return self.key(id);
+        }
+        let versions = self.index.get(id)?;
+        let n = self.schema.fields().len();
+        let pick = versions
+            .iter()
+            .rev()
+            .find(|&&i| matches!(self.rows[i][n - 3], Cell::Ts(from) if from <= ts))
+            .or(versions.first())?;
+        match self.rows[*pick][0] {
+            Cell::I64(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    fn push(&mut self, key: i64, id: &str, attrs: Vec<Cell>, valid_from: i64) {
+        let mut row = vec![Cell::I64(key), Cell::Str(id.to_string())];
+        row.extend(attrs);
+        if self.scd2 {
+            row.extend([Cell::Ts(valid_from), Cell::Ts(VALID_TO_MAX), Cell::Bool(true)]);
+        }
+        self.index.entry(id.to_string()).or_default().push(self.rows.len());
+        self.rows.push(row);
+        self.changed = true;
+    }
+
+    /// Adds `id` with `attrs` if it is not known yet (derived dimension members); returns its key.
+    pub fn ensure(&mut self, id: &str, attrs: Vec<Cell>) -> i64 {
+        if let Some(k) = self.key(id) {
+            return k;
+        }
+        let key = self.next_key;
+        self.next_key += 1;
+        self.push(key, id, attrs, VALID_FROM_MIN);
+        key
+    }
+
+    /// Adds a reserved member with key 0 (anonymous customer, unspecified store).
+    pub fn ensure_reserved(&mut self, id: &str) -> i64 {
+        if self.contains(id) {
+            return 0;
+        }
+        let n = self.attribute_names().len();
+        self.push(0, id, vec![Cell::Null; n], VALID_FROM_MIN);
+        0
+    }
+
+    /// Type-1 upsert: inserts `id` or overwrites its attributes.
+    pub fn upsert(&mut self, id: &str, attrs: Vec<Cell>) {
+        match self.index.get(id).and_then(|v| v.last()).copied() {
+            None => {
+                self.ensure(id, attrs);
+            }
+            Some(i) => {
+                let end = 2 + attrs.len();
+                if self.rows[i][2..end] != attrs[..] {
+                    self.rows[i].splice(2..end, attrs);
+                    self.changed = true;
+                }
+            }
+        }
+    }
+
+    /// SCD type 2 upsert for customers: a change in a `tracked` attribute closes the current
+    /// version at `change_ts` and opens a new one; other attributes are overwritten in place.
+    pub fn upsert_scd2(&mut self, id: &str, attrs: Vec<Cell>, tracked: &[usize], change_ts: i64) {
+        let Some(&cur) = self.index.get(id).and_then(|v| v.last()) else {
+            self.ensure(id, attrs);
+            return;
+        };
+        let n = self.schema.fields().len();
+        let tracked_changed = tracked.iter().any(|&t| self.rows[cur][2 + t] != attrs[t]);
+        if tracked_changed {
+            let from = match self.rows[cur][n - 3] {
+                Cell::Ts(f) => f,
+                _ => VALID_FROM_MIN,
+            };
+            let at = change_ts.max(from + 1);
+            self.rows[cur][n - 2] = Cell::Ts(at);
+            self.rows[cur][n - 1] = Cell::Bool(false);
+            let key = self.next_key;
+            self.next_key += 1;
+            self.push(key, id, attrs, at);
+        } else {
+            let end = 2 + attrs.len();
+            if self.rows[cur][2..end] != attrs[..] {
+                self.rows[cur].splice(2..end, attrs);
+                self.changed = true;
+            }
+        }
+    }
+
+    /// The dimension as one record batch, ordered by key.
+    pub fn to_batch(&self) -> Result<RecordBatch> {
+        let mut rows = self.rows.clone();
+        rows.sort_by_key(|r| if let Cell::I64(k) = r[0] { k } else { i64::MAX });
+        batch_from_rows(&self.schema, &rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer(city: &str, name: &str) -> Vec<Cell> {
+        let mut a = vec![Cell::Null; 10];
+        a[0] = Cell::Str(name.into());
+        a[3] = Cell::Str(city.into());
+        a
+    }
+
+    #[test]
+    fn scd2_change_closes_old_version_and_facts_find_the_right_one() {
+        let mut d = Dim::new("dim_customer", &[]).unwrap();
+        d.upsert_scd2("C1", customer("Berlin", "Ann"), &[3], 0);
+        assert_eq!(d.attribute_names()[3], "city");
+        // Name change only: overwritten in place, no new version.
+        d.upsert_scd2("C1", customer("Berlin", "Anna"), &[3], 100);
+        assert_eq!(d.rows.len(), 1);
+        // City change: new version from ts 1_000.
+        d.upsert_scd2("C1", customer("Munich", "Anna"), &[3], 1_000);
+        assert_eq!(d.rows.len(), 2);
+        assert_eq!(d.key_at("C1", 999), Some(1));
+        assert_eq!(d.key_at("C1", 1_000), Some(2));
+        assert_eq!(d.key("C1"), Some(2));
+        // The same snapshot again changes nothing.
+        d.changed = false;
+        d.upsert_scd2("C1", customer("Munich", "Anna"), &[3], 2_000);
+        assert!(!d.changed);
+        let b = d.to_batch().unwrap();
+        let back = Dim::new("dim_customer", &[b]).unwrap();
+        assert_eq!(back.key_at("C1", 5), Some(1));
+        assert_eq!(back.ensure_key_probe(), 3);
+    }
+
+    impl Dim {
+        fn ensure_key_probe(&self) -> i64 {
+            self.next_key
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! Fact rows: natural-key and reference checks, surrogate keys, measures.
+//!
+//! A fact whose natural key was loaded before (by an earlier batch, or earlier in this one) or
+//! that references a customer, product, store or campaign unknown to a dimension that has its
+//! own source is quarantined. When a dimension has no source at all, its members are derived
+//! from the facts instead (e.g. products from the ids and descriptions on invoice lines).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::DataType;
+use arrow::record_batch::RecordBatch;
+use chrono::{DateTime, Datelike};
+use polars::prelude::{DataFrame, DataType as PlType};
+
+use super::dims::{Cell, Dim};
+use super::read::{LINE_COL, Reject};
+use super::validate::ROW_COL;
+use super::{Loaded, bridge};
+use crate::config::SourceMapping;
+use crate::error::{Error, Result};
+use crate::mart::delta::Mart;
+use crate::mart::schema;
+
+/// Natural keys of facts already in the mart (from other batches) or loaded in this batch.
+#[derive(Default)]
+pub struct FactKeys {
+    sales: HashSet<u64>,
+    contacts: HashSet<u64>,
+}
+
+fn key_hash(parts: &[&str]) -> u64 {
+    let mut h = DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+/// Loads the natural keys of facts loaded by batches other than `batch_id`. (Rows of this very
+/// batch may already be committed if an earlier attempt crashed; they must not count as
+/// duplicates of themselves.)
+pub async fn existing_keys(mart: &Mart, batch_id: &str) -> Result<FactKeys> {
+    let mut keys = FactKeys::default();
+    let sql = format!(
+        "SELECT order_id, CAST(line_no AS VARCHAR) AS line_no FROM fact_sales WHERE batch_id <> '{batch_id}'"
+    );
+    for b in super::utf8(mart.query("fact_sales", &sql).await?)? {
+        let o = super::str_col(&b, "order_id")?;
+        let l = super::str_col(&b, "line_no")?;
+        for i in 0..b.num_rows() {
+            keys.sales.insert(key_hash(&[o.value(i), l.value(i)]));
+        }
+    }
+    let sql = format!("SELECT contact_id FROM fact_contacts WHERE batch_id <> '{batch_id}'");
+    for b in super::utf8(mart.query("fact_contacts", &sql).await?)? {
+        let c = super::str_col(&b, "contact_id")?;
+        for i in 0..b.num_rows() {
+            keys.contacts.insert(key_hash(&[c.value(i)]));
+        }
+    }
+    Ok(keys)
+}
+
+/// Everything the fact builders need besides the file.
+pub struct FactContext<'a> {
+    /// The batch being loaded.
+    pub batch_id: &'a str,
+    /// Whether each entity has source files (if not, its members are derived).
+    pub has_source: &'a BTreeMap<&'static str, bool>,
+    /// Customer dimension (SCD2).
+    pub customers: &'a mut Dim,
+    /// Product dimension.
+    pub products: &'a mut Dim,
+    /// Store dimension.
+    pub stores: &'a mut Dim,
+    /// Campaign dimension.
+    pub campaigns: &'a mut Dim,
+    /// Natural keys seen.
+    pub keys: &'a mut FactKeys,
+}
+
+/// Earliest value of timestamp column `name`, in µs.
+pub fn min_timestamp(df: &DataFrame, name: &str) -> Option<i64> {
+    let c = df.column(name).ok()?.cast(&PlType::Int64).ok()?;
+    c.i64().ok()?.iter().flatten().min()
+}
+
+fn ts_column(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
+    let c = df.column(name)?.cast(&PlType::Int64)?;
+    Ok(c.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
+}
+
+fn strs(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    Ok(df.column(name)?.str()?.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    Ok(df.column(name)?.f64()?.iter().collect())
+}
+
+/// (date_key yyyymmdd, month_key yyyymm) of a µs timestamp.
+fn date_keys(ts: i64) -> (i32, i32) {
+    let d = DateTime::from_timestamp_micros(ts).map(|t| t.date_naive()).unwrap_or_default();
+    let month = d.year() * 100 + d.month() as i32;
+    (month * 100 + d.day() as i32, month)
+}
+
+fn late_reject(f: &Loaded, i: usize, code: &'static str, column: &str, value: &str, message: String) -> (usize, Reject) {
+    let df = &f.typed.df;
+    let row = df.column(ROW_COL).ok().and_then(|c| c.u32().ok().and_then(|c| c.get(i))).unwrap_or(0);
+    let line = df.column(LINE_COL).ok().and_then(|c| c.u64().ok().and_then(|c| c.get(i))).unwrap_or(0);
+    (i, Reject {
+        line,
+        raw: f.rows.raw_of(row as usize),
+        code,
+        column: Some(column.to_string()),
+        value: Some(value.to_string()),
+        message,
+    })
+}
+
+enum Ref {
+    Known,
+    Derive,
+    Unknown,
+}
+
+fn reference(dim: &Dim, has_source: bool, id: &str) -> Ref {
+    if dim.contains(id) {
+        Ref::Known
+    } else if has_source {
+        Ref::Unknown
+    } else {
+        Ref::Derive
+    }
+}
+
+fn unknown(entity: &str, column: &str, id: &str) -> String {
+    format!("{column} '{id}' is not in {entity} (neither in the mart nor in this batch's {entity} files)")
+}
+
+/// Builds `fact_sales` rows from one sales file. Returns the batch and the (min, max) date keys.
+pub fn sales(
+    ctx: &mut FactContext,
+    f: &Loaded,
+    mapping: &SourceMapping,
+    rejects: &mut Vec<(usize, Reject)>,
+) -> Result<Option<(RecordBatch, Vec<i32>)>> {
+    let df = &f.typed.df;
+    let n = df.height();
+    if n == 0 {
+        return Ok(None);
+    }
+    let order_id = strs(df, "order_id")?;
+    let line_no: Vec<Option<i64>> = df.column("line_no")?.i64()?.iter().collect();
+    let ts = ts_column(df, "order_ts")?;
+    let customer = strs(df, "customer_id")?;
+    let product = strs(df, "product_id")?;
+    let store = strs(df, "store_id")?;
+    let qty = floats(df, "quantity")?;
+    let price = floats(df, "unit_price")?;
+    let discount = floats(df, "discount")?;
+    let product_name = strs(df, "product_name")?;
+    let country = strs(df, "customer_country")?;
+
+    let mut keep = vec![true; n];
+    let mut line_out = vec![0i64; n];
+    let mut cust_key = vec![0i64; n];
+    let mut prod_key = vec![0i64; n];
+    let mut store_key = vec![0i64; n];
+    let mut net = vec![0f64; n];
+    let mut cost: Vec<Option<f64>> = vec![None; n];
+    let mut margin: Vec<Option<f64>> = vec![None; n];
+    let mut disc_out = vec![0f64; n];
+    let mut is_return = vec![false; n];
+    let mut date_key = vec![0i32; n];
+    let mut month_key = vec![0i32; n];
+    let mut next_line: HashMap<&str, i64> = HashMap::new();
+    let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+    for i in 0..n {
+        let oid = order_id[i].as_deref().unwrap_or_default();
+        // Exports without line numbers (invoice lines) number lines in file order per order.
+        let counter = next_line.entry(oid).or_insert(0);
+        *counter += 1;
+        let ln = line_no[i].unwrap_or(*counter);
+        line_out[i] = ln;
+        let h = key_hash(&[oid, &ln.to_string()]);
+        if ctx.keys.sales.contains(&h) {
+            rejects.push(late_reject(f, i, "duplicate_key", "order_id", oid, format!(
+                "order line (order_id '{oid}', line_no {ln}) was already loaded, earlier in this batch or by an earlier one"
+            )));
+            keep[i] = false;
+            continue;
+        }
+        let cref = customer[i].as_deref().map(|c| (c, reference(ctx.customers, ctx.has_source["customers"], c)));
+        let pid = product[i].as_deref().unwrap_or_default();
+        let pref = reference(ctx.products, ctx.has_source["products"], pid);
+        let sref = store[i].as_deref().map(|s| (s, reference(ctx.stores, ctx.has_source["stores"], s)));
+        let problem = if let Some((c, Ref::Unknown)) = cref {
+            Some(("customer_id", c.to_string(), unknown("customers", "customer_id", c)))
+        } else if let Ref::Unknown = pref {
+            Some(("product_id", pid.to_string(), unknown("products", "product_id", pid)))
+        } else if let Some((s, Ref::Unknown)) = sref {
+            Some(("store_id", s.to_string(), unknown("stores", "store_id", s)))
+        } else {
+            None
+        };
+        if let Some((column, value, message)) = problem {
+            rejects.push(late_reject(f, i, "unknown_reference", column, &value, message));
+            keep[i] = false;
+            continue;
+        }
+        ctx.keys.sales.insert(h);
+        cust_key[i] = match cref {
+            None => ctx.customers.ensure_reserved("(anonymous)"),
+            Some((c, Ref::Derive)) => {
+                let mut attrs = vec![Cell::Null; ctx.customers.attribute_names().len()];
+                attrs[5] = country[i].clone().map(Cell::Str).unwrap_or(Cell::Null);
+                ctx.customers.ensure(c, attrs)
+            }
+            Some((c, _)) => ctx.customers.key_at(c, ts[i]).unwrap_or(0),
+        };
+        prod_key[i] = match pref {
+            Ref::Derive => ctx.products.ensure(pid, vec![
+                product_name[i].clone().map(Cell::Str).unwrap_or(Cell::Null),
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                price[i].map(Cell::F64).unwrap_or(Cell::Null),
+                Cell::Null,
+            ]),
+            _ => ctx.products.key(pid).unwrap_or(0),
+        };
+        store_key[i] = match sref {
+            None => ctx.stores.ensure_reserved("(unspecified)"),
+            Some((s, Ref::Derive)) => ctx.stores.ensure(s, vec![Cell::Null; 4]),
+            Some((s, _)) => ctx.stores.key(s).unwrap_or(0),
+        };
+        let q = qty[i].unwrap_or(0.0);
+        let p = price[i].unwrap_or(0.0);
+        let d = discount[i].unwrap_or(0.0);
+        disc_out[i] = d;
+        net[i] = q * p * (1.0 - d);
+        if let Some(uc) = ctx.products.attr(pid, 5).and_then(Cell::as_f64) {
+            cost[i] = Some(q * uc);
+            margin[i] = Some(net[i] - q * uc);
+        }
+        is_return[i] = (mapping.return_when_negative_quantity && q < 0.0)
+            || mapping
+                .return_when_order_id_starts_with
+                .as_deref()
+                .is_some_and(|p| !p.is_empty() && oid.starts_with(p));
+        let (dk, mk) = date_keys(ts[i]);
+        date_key[i] = dk;
+        month_key[i] = mk;
+        lo = lo.min(dk);
+        hi = hi.max(dk);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        bridge::to_arrow(df.column("order_id")?, &DataType::Utf8)?,
+        Arc::new(Int64Array::from(line_out)),
+        Arc::new(Int32Array::from(date_key)),
+        Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+        Arc::new(Int64Array::from(cust_key)),
+        Arc::new(Int64Array::from(prod_key)),
+        Arc::new(Int64Array::from(store_key)),
+        bridge::to_arrow(df.column("quantity")?, &DataType::Float64)?,
+        bridge::to_arrow(df.column("unit_price")?, &DataType::Float64)?,
+        Arc::new(Float64Array::from(disc_out)),
+        Arc::new(Float64Array::from(net)),
+        Arc::new(Float64Array::from(cost)),
+        Arc::new(Float64Array::from(margin)),
+        Arc::new(BooleanArray::from(is_return)),
+        Arc::new(StringArray::from(vec![ctx.batch_id; n])),
+        Arc::new(Int32Array::from(month_key)),
+    ];
+    finish("fact_sales", columns, keep, lo, hi)
+}
+
+fn finish(table: &str, columns: Vec<ArrayRef>, keep: Vec<bool>, lo: i32, hi: i32) -> Result<Option<(RecordBatch, Vec<i32>)>> {
+    let batch = RecordBatch::try_new(schema::schema(table), columns)
+        .map_err(|e| Error::Invariant(format!("building {table}: {e}")))?;
+    let batch = filter_record_batch(&batch, &BooleanArray::from(keep))?;
+    if batch.num_rows() == 0 {
+        return Ok(None);
+    }
+    Ok(Some((batch, vec![lo, hi])))
+}
+
+/// Builds `fact_contacts` rows from one contacts file.
+pub fn contacts(ctx: &mut FactContext, f: &Loaded, rejects: &mut Vec<(usize, Reject)>) -> Result<Option<(RecordBatch, Vec<i32>)>> {
+    let df = &f.typed.df;
+    let n = df.height();
+    if n == 0 {
+        return Ok(None);
+    }
+    let contact_id = strs(df, "contact_id")?;
+    let ts = ts_column(df, "contact_ts")?;
+    let customer = strs(df, "customer_id")?;
+    let campaign = strs(df, "campaign_id")?;
+    let mut keep = vec![true; n];
+    let mut cust_key = vec![0i64; n];
+    let mut camp_key: Vec<Option<i64>> = vec![None; n];
+    let mut date_key = vec![0i32; n];
+    let mut month_key = vec![0i32; n];
+    let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+    for i in 0..n {
+        let cid = contact_id[i].as_deref().unwrap_or_default();
+        let h = key_hash(&[cid]);
+        if ctx.keys.contacts.contains(&h) {
+            rejects.push(late_reject(f, i, "duplicate_key", "contact_id", cid, format!(
+                "contact '{cid}' was already loaded, earlier in this batch or by an earlier one"
+            )));
+            keep[i] = false;
+            continue;
+        }
+        let cust = customer[i].as_deref().unwrap_or_default();
+        let cref = reference(ctx.customers, ctx.has_source["customers"], cust);
+        let kref = campaign[i].as_deref().map(|k| (k, reference(ctx.campaigns, ctx.has_source["campaigns"], k)));
+        let problem = if let Ref::Unknown = cref {
+            Some(("customer_id", cust.to_string(), unknown("customers", "customer_id", cust)))
+        } else if let Some((k, Ref::Unknown)) = kref {
+            Some(("campaign_id", k.to_string(), unknown("campaigns", "campaign_id", k)))
+        } else {
+            None
+        };
+        if let Some((column, value, message)) = problem {
+            rejects.push(late_reject(f, i, "unknown_reference", column, &value, message));
+            keep[i] = false;
+            continue;
+        }
+        ctx.keys.contacts.insert(h);
+        cust_key[i] = match cref {
+            Ref::Derive => {
+                let n_attrs = ctx.customers.attribute_names().len();
+                ctx.customers.ensure(cust, vec![Cell::Null; n_attrs])
+            }
+            _ => ctx.customers.key_at(cust, ts[i]).unwrap_or(0),
+        };
+        camp_key[i] = match kref {
+            None => None,
+            Some((k, Ref::Derive)) => Some(ctx.campaigns.ensure(k, vec![Cell::Null; 5])),
+            Some((k, _)) => ctx.campaigns.key(k),
+        };
+        let (dk, mk) = date_keys(ts[i]);
+        date_key[i] = dk;
+        month_key[i] = mk;
+        lo = lo.min(dk);
+        hi = hi.max(dk);
+    }
+    let satisfaction: Vec<Option<i32>> = df.column("satisfaction")?.i64()?.iter().map(|v| v.map(|x| x as i32)).collect();
+    let columns: Vec<ArrayRef> = vec![
+        bridge::to_arrow(df.column("contact_id")?, &DataType::Utf8)?,
+        Arc::new(Int32Array::from(date_key)),
+        Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+        Arc::new(Int64Array::from(cust_key)),
+        Arc::new(Int64Array::from(camp_key)),
+        bridge::to_arrow(df.column("channel")?, &DataType::Utf8)?,
+        bridge::to_arrow(df.column("direction")?, &DataType::Utf8)?,
+        bridge::to_arrow(df.column("contact_type")?, &DataType::Utf8)?,
+        bridge::to_arrow(df.column("outcome")?, &DataType::Utf8)?,
+        bridge::to_arrow(df.column("duration_s")?, &DataType::Float64)?,
+        Arc::new(Int32Array::from(satisfaction)),
+        Arc::new(StringArray::from(vec![ctx.batch_id; n])),
+        Arc::new(Int32Array::from(month_key)),
+    ];
+    finish("fact_contacts", columns, keep, lo, hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_and_month_keys_come_from_the_timestamp() {
+        // 2024-02-29T23:59:59
+        assert_eq!(date_keys(1_709_251_199_000_000), (20240229, 202402));
+    }
+
+    #[test]
+    fn fact_keys_hash_both_parts() {
+        assert_ne!(key_hash(&["A1", "1"]), key_hash(&["A", "11"]));
+    }
+}

@@ -1,0 +1,617 @@
+//! Sources → mart: read, validate, conform, load.
+//!
+//! One run is one *batch*: the source files whose content hash no earlier successful run has
+//! recorded. The batch id is a hash of those files' hashes, so loading the same files again is
+//! a no-op, and files appended later form the next batch. Within a batch:
+//!
+//! 1. every new file is read ([`read`]) and typed ([`validate`]); rows that fail go to quarantine;
+//! 2. dimension sources are applied to the dimensions held in memory ([`dims`]): type-1 upserts,
+//!    SCD type 2 for customers; dimensions with no source are derived from the facts;
+//! 3. facts get their keys (the customer version valid at the fact's timestamp), computed
+//!    measures, and natural-key and reference checks (more quarantine);
+//! 4. changed tables are committed, one Delta commit each, dimensions first, `_etl_runs` last.
+//!
+//! The invariant rows_read = rows_loaded + rows_quarantined is checked per entity before
+//! anything is committed.
+
+pub mod bridge;
+pub mod dims;
+pub mod facts;
+pub mod read;
+pub mod spec;
+pub mod validate;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
+use arrow::record_batch::RecordBatch;
+use chrono::{Datelike, NaiveDate};
+use polars::prelude::{AnyValue, DataFrame};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::config::{ENTITIES, Settings, glob_files};
+use crate::error::{Error, Result};
+use crate::mart::delta::{Mart, WriteMode};
+use crate::mart::schema;
+use dims::{Cell, Dim};
+use read::{FileRows, Reject};
+use validate::Typed;
+
+/// One source file of the batch.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FileRecord {
+    /// Path relative to the source directory.
+    pub path: String,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// Records read.
+    pub rows_read: u64,
+    /// Rows loaded.
+    pub rows_loaded: u64,
+    /// Rows quarantined.
+    pub rows_quarantined: u64,
+}
+
+/// Per-entity outcome of a batch.
+#[derive(Debug, Clone, Default)]
+pub struct EntityStats {
+    /// Entity name.
+    pub entity: String,
+    /// Files of this entity in the batch.
+    pub files: Vec<FileRecord>,
+    /// Records read.
+    pub rows_read: u64,
+    /// Rows loaded.
+    pub rows_loaded: u64,
+    /// Rows quarantined.
+    pub rows_quarantined: u64,
+    /// Wall time spent reading and validating.
+    pub seconds: f64,
+}
+
+/// What an ETL run did.
+#[derive(Debug, Clone, Default)]
+pub struct EtlReport {
+    /// The batch loaded, or None if every file was already loaded.
+    pub batch_id: Option<String>,
+    /// Sequence number of the batch.
+    pub seq: i64,
+    /// Per-entity counts.
+    pub entities: Vec<EntityStats>,
+    /// Source files skipped because an earlier batch loaded them.
+    pub files_already_loaded: usize,
+    /// Tables committed in this run.
+    pub tables_committed: Vec<String>,
+    /// Wall time of the run.
+    pub seconds: f64,
+}
+
+/// A source file read and typed, kept until its facts are built (for raw text of late rejects).
+pub struct Loaded {
+    /// Entity.
+    pub entity: &'static str,
+    /// Path relative to the source dir.
+    pub rel: String,
+    /// Content hash.
+    pub sha256: String,
+    /// Structural pass result (raw text access).
+    pub rows: FileRows,
+    /// Typed rows and rejects so far.
+    pub typed: Typed,
+}
+
+/// Holds the mart's lock for the lifetime of a run.
+pub struct MartLock {
+    _file: File,
+}
+
+/// Takes the mart's exclusive lock, or says who holds it.
+pub fn lock_mart(mart: &Path) -> Result<MartLock> {
+    std::fs::create_dir_all(mart).map_err(|e| Error::io(mart, e))?;
+    let path = mart.join(".lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0).map_err(|e| Error::io(&path, e))?;
+            write!(file, "{}", std::process::id()).map_err(|e| Error::io(&path, e))?;
+            Ok(MartLock { _file: file })
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            Err(Error::Locked { path, holder: holder.trim().to_string() })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Source files of `entity`: the mapping's `path`, or the default names.
+pub fn entity_files(settings: &Settings, entity: &str) -> Result<Vec<PathBuf>> {
+    let m = settings.mapping(entity);
+    if let Some(p) = &m.path {
+        return glob_files(&settings.source_dir, p);
+    }
+    for pattern in [
+        format!("{entity}.csv"),
+        format!("{entity}.jsonl"),
+        format!("{entity}.parquet"),
+        format!("{entity}/*.csv"),
+        format!("{entity}/*.jsonl"),
+        format!("{entity}/*.parquet"),
+    ] {
+        let found = glob_files(&settings.source_dir, &pattern)?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    Ok(Vec::new())
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn str_col<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| Error::Invariant(format!("column {name} is not text")))
+}
+
+fn utf8(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    // Delta reads may come back as string views; the ETL works on plain strings.
+    batches
+        .into_iter()
+        .map(|b| {
+            let schema = b.schema();
+            let cols: Vec<ArrayRef> = b
+                .columns()
+                .iter()
+                .map(|c| match c.data_type() {
+                    arrow::datatypes::DataType::Utf8View | arrow::datatypes::DataType::LargeUtf8 => {
+                        arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8)
+                    }
+                    _ => Ok(c.clone()),
+                })
+                .collect::<std::result::Result<_, _>>()?;
+            let fields: Vec<arrow::datatypes::Field> = schema
+                .fields()
+                .iter()
+                .zip(&cols)
+                .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+                .collect();
+            Ok(RecordBatch::try_new(std::sync::Arc::new(arrow::datatypes::Schema::new(fields)), cols)?)
+        })
+        .collect()
+}
+
+/// Runs one ETL batch. `progress` shows bars on stderr.
+pub fn run(settings: &Settings, progress: bool) -> Result<EtlReport> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Invariant(format!("starting the async runtime: {e}")))?;
+    rt.block_on(run_async(settings, progress))
+}
+
+async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now().timestamp_micros();
+    if !settings.source_dir.is_dir() {
+        return Err(Error::source(
+            &settings.source_dir,
+            "source directory not found; pass --source DIR or set [paths] source in crm-mart.toml",
+        ));
+    }
+    let _lock = lock_mart(&settings.mart_dir)?;
+    let mart = Mart::new(&settings.mart_dir);
+    let cfg_path = settings.config_file.clone().unwrap_or_else(|| PathBuf::from("crm-mart.toml"));
+
+    // 1. Discover files and their hashes; keep those no earlier batch loaded.
+    let mut discovered: Vec<(&'static str, PathBuf)> = Vec::new();
+    let mut has_source: BTreeMap<&'static str, bool> = BTreeMap::new();
+    for e in ENTITIES {
+        let files = entity_files(settings, e)?;
+        has_source.insert(e, !files.is_empty());
+        discovered.extend(files.into_iter().map(|f| (*e, f)));
+    }
+    if !has_source["sales"] {
+        return Err(Error::source(
+            &settings.source_dir,
+            format!(
+                "no sales files found (looked for {}); sales is the one required entity: add sales.csv or sales/*.csv, or set [sources.sales] path in crm-mart.toml",
+                settings.mapping("sales").path.clone().unwrap_or_else(|| "sales.csv, sales/*.csv, sales.jsonl, sales.parquet".into())
+            ),
+        ));
+    }
+    let hashes: Vec<Result<String>> = discovered.par_iter().map(|(_, p)| sha256_file(p)).collect();
+    let runs = utf8(mart.read("_etl_runs").await?)?;
+    let mut loaded_hashes: HashSet<String> = HashSet::new();
+    let mut max_seq = 0i64;
+    for b in &runs {
+        let files = str_col(b, "files")?;
+        let seqs = b
+            .column_by_name("seq")
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .ok_or_else(|| Error::Invariant("_etl_runs.seq".into()))?;
+        for i in 0..b.num_rows() {
+            max_seq = max_seq.max(seqs.value(i));
+            let recs: Vec<FileRecord> = serde_json::from_str(files.value(i))
+                .map_err(|e| Error::Invariant(format!("_etl_runs.files is not valid JSON: {e}")))?;
+            loaded_hashes.extend(recs.into_iter().map(|r| r.sha256));
+        }
+    }
+    let mut new_files: Vec<(&'static str, PathBuf, String)> = Vec::new();
+    let mut already = 0usize;
+    let mut seen_in_batch = HashSet::new();
+    for ((entity, path), h) in discovered.into_iter().zip(hashes) {
+        let h = h?;
+        if loaded_hashes.contains(&h) || !seen_in_batch.insert(h.clone()) {
+            already += 1;
+        } else {
+            new_files.push((entity, path, h));
+        }
+    }
+    if new_files.is_empty() {
+        return Ok(EtlReport {
+            files_already_loaded: already,
+            seconds: started.elapsed().as_secs_f64(),
+            ..Default::default()
+        });
+    }
+    let mut sorted_hashes: Vec<&str> = new_files.iter().map(|(_, _, h)| h.as_str()).collect();
+    sorted_hashes.sort();
+    let batch_id = hex(&Sha256::digest(sorted_hashes.join("\n").as_bytes()))[..16].to_string();
+    let seq = max_seq + 1;
+    tracing::info!(batch_id, seq, files = new_files.len(), "loading batch");
+
+    // 2. Read and type every new file (in parallel: files are independent).
+    let bar = progress_bar(progress, new_files.len() as u64, "reading");
+    let loaded: Vec<Result<(Loaded, f64)>> = new_files
+        .par_iter()
+        .map(|(entity, path, sha)| {
+            let t = Instant::now();
+            let mapping = settings.mapping(entity);
+            let rows = read::read_file(path, mapping, &cfg_path)?;
+            validate::check_columns(entity, path, &rows, mapping)?;
+            let typed = validate::type_rows(entity, &rows, mapping)
+                .map_err(|e| Error::source(path, format!("cannot type the rows: {e}")))?;
+            let rel = path
+                .strip_prefix(&settings.source_dir)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+            Ok((Loaded { entity, rel, sha256: sha.clone(), rows, typed }, t.elapsed().as_secs_f64()))
+        })
+        .collect();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let mut files: Vec<Loaded> = Vec::new();
+    let mut read_secs: BTreeMap<&str, f64> = BTreeMap::new();
+    for r in loaded {
+        let (l, s) = r?;
+        *read_secs.entry(l.entity).or_default() += s;
+        files.push(l);
+    }
+
+    // 3. Dimensions: current state from the mart, then this batch's sources.
+    let mut dim_product = Dim::new("dim_product", &utf8(mart.read("dim_product").await?)?)?;
+    let mut dim_store = Dim::new("dim_store", &utf8(mart.read("dim_store").await?)?)?;
+    let mut dim_campaign = Dim::new("dim_campaign", &utf8(mart.read("dim_campaign").await?)?)?;
+    let mut dim_customer = Dim::new("dim_customer", &utf8(mart.read("dim_customer").await?)?)?;
+
+    let batch_min_ts = files
+        .iter()
+        .filter(|f| f.entity == "sales")
+        .filter_map(|f| facts::min_timestamp(&f.typed.df, "order_ts"))
+        .min();
+    let change_ts_default = batch_min_ts.unwrap_or(started_at);
+    let mut late_rejects: Vec<Vec<(usize, Reject)>> = (0..files.len()).map(|_| Vec::new()).collect();
+    for (fi, f) in files.iter().enumerate() {
+        let dim = match f.entity {
+            "products" => &mut dim_product,
+            "stores" => &mut dim_store,
+            "campaigns" => &mut dim_campaign,
+            "customers" => &mut dim_customer,
+            _ => continue,
+        };
+        apply_dimension(dim, f, change_ts_default, &mut late_rejects[fi])?;
+    }
+
+    // 4. Facts: references, derived dimension members, keys, measures.
+    let mut fact_keys = facts::existing_keys(&mart, &batch_id).await?;
+    let mut sales_batches = Vec::new();
+    let mut contact_batches = Vec::new();
+    let mut dates: Vec<i32> = Vec::new();
+    {
+        let mut ctx = facts::FactContext {
+            batch_id: &batch_id,
+            has_source: &has_source,
+            customers: &mut dim_customer,
+            products: &mut dim_product,
+            stores: &mut dim_store,
+            campaigns: &mut dim_campaign,
+            keys: &mut fact_keys,
+        };
+        for (fi, f) in files.iter().enumerate() {
+            let out = match f.entity {
+                "sales" => facts::sales(&mut ctx, f, settings.mapping("sales"), &mut late_rejects[fi])?,
+                "contacts" => facts::contacts(&mut ctx, f, &mut late_rejects[fi])?,
+                _ => continue,
+            };
+            if let Some((batch, days)) = out {
+                dates.extend(days);
+                if f.entity == "sales" {
+                    sales_batches.push(batch);
+                } else {
+                    contact_batches.push(batch);
+                }
+            }
+        }
+    }
+
+    // 5. Quarantine and per-entity accounting, checked before anything is committed.
+    let mut quarantine_rows: Vec<Vec<Cell>> = Vec::new();
+    let mut stats: BTreeMap<&str, EntityStats> = BTreeMap::new();
+    for (fi, f) in files.iter().enumerate() {
+        let mut rejects: Vec<&Reject> = f.rows.rejects.iter().chain(f.typed.rejects.iter()).collect();
+        rejects.extend(late_rejects[fi].iter().map(|(_, r)| r));
+        rejects.sort_by_key(|r| r.line);
+        let loaded_rows = f.typed.df.height() as u64 - late_rejects[fi].len() as u64;
+        let q = rejects.len() as u64;
+        if f.rows.rows_read != loaded_rows + q {
+            return Err(Error::Invariant(format!(
+                "{}: read {} rows but loaded {loaded_rows} and quarantined {q}",
+                f.rel, f.rows.rows_read
+            )));
+        }
+        for r in rejects {
+            quarantine_rows.push(vec![
+                Cell::Str(batch_id.clone()),
+                Cell::Str(f.entity.to_string()),
+                Cell::Str(f.rel.clone()),
+                Cell::I64(r.line as i64),
+                Cell::Str(r.raw.clone()),
+                Cell::Str(format!("{}: {}", r.code, r.message)),
+                r.column.clone().map(Cell::Str).unwrap_or(Cell::Null),
+                r.value.clone().map(Cell::Str).unwrap_or(Cell::Null),
+            ]);
+        }
+        let s = stats.entry(f.entity).or_insert_with(|| EntityStats {
+            entity: f.entity.to_string(),
+            seconds: read_secs.get(f.entity).copied().unwrap_or(0.0),
+            ..Default::default()
+        });
+        s.rows_read += f.rows.rows_read;
+        s.rows_loaded += loaded_rows;
+        s.rows_quarantined += q;
+        s.files.push(FileRecord {
+            path: f.rel.clone(),
+            sha256: f.sha256.clone(),
+            rows_read: f.rows.rows_read,
+            rows_loaded: loaded_rows,
+            rows_quarantined: q,
+        });
+    }
+    drop(files);
+
+    // 6. dim_date covers whole years around every fact date, old and new.
+    let existing_dates = mart
+        .query("dim_date", "SELECT min(date_key) AS lo, max(date_key) AS hi FROM dim_date")
+        .await?;
+    let mut range: Option<(i32, i32)> = None;
+    for b in &existing_dates {
+        if let (Some(lo), Some(hi)) = (b.column(0).as_any().downcast_ref::<arrow::array::Int32Array>(), b.column(1).as_any().downcast_ref::<arrow::array::Int32Array>())
+            && b.num_rows() > 0
+            && !lo.is_null(0)
+        {
+            range = Some((lo.value(0) / 10000, hi.value(0) / 10000));
+        }
+    }
+    let old_range = range;
+    for d in &dates {
+        let y = d / 10000;
+        range = Some(match range {
+            None => (y, y),
+            Some((lo, hi)) => (lo.min(y), hi.max(y)),
+        });
+    }
+
+    // 7. Commit: dimensions, facts, quarantine, then the run record that marks the batch done.
+    let mut committed = Vec::new();
+    if let Some((lo, hi)) = range
+        && (old_range != range || !mart.has_table("dim_date"))
+        && mart.commit("dim_date", vec![date_dimension(lo, hi)?], WriteMode::Overwrite, seq).await?
+    {
+        committed.push("dim_date".to_string());
+    }
+    for dim in [&dim_product, &dim_store, &dim_campaign, &dim_customer] {
+        if (dim.changed || !mart.has_table(dim.table))
+            && mart.commit(dim.table, vec![dim.to_batch()?], WriteMode::Overwrite, seq).await?
+        {
+            committed.push(dim.table.to_string());
+        }
+    }
+    for (table, batches) in [("fact_sales", sales_batches), ("fact_contacts", contact_batches)] {
+        if (!batches.is_empty() || !mart.has_table(table))
+            && mart.commit(table, batches, WriteMode::Append, seq).await?
+        {
+            committed.push(table.to_string());
+        }
+    }
+    let q_batch = dims::batch_from_rows(&schema::schema("_quarantine"), &quarantine_rows)?;
+    if (q_batch.num_rows() > 0 || !mart.has_table("_quarantine"))
+        && mart.commit("_quarantine", vec![q_batch], WriteMode::Append, seq).await?
+    {
+        committed.push("_quarantine".to_string());
+    }
+    let finished_at = chrono::Utc::now().timestamp_micros();
+    let run_rows: Vec<Vec<Cell>> = stats
+        .values()
+        .map(|s| {
+            Ok(vec![
+                Cell::Str(batch_id.clone()),
+                Cell::I64(seq),
+                Cell::Str(s.entity.clone()),
+                Cell::Ts(started_at),
+                Cell::Ts(finished_at),
+                Cell::Str(serde_json::to_string(&s.files).map_err(|e| Error::Invariant(e.to_string()))?),
+                Cell::I64(s.rows_read as i64),
+                Cell::I64(s.rows_loaded as i64),
+                Cell::I64(s.rows_quarantined as i64),
+                Cell::Str("ok".into()),
+            ])
+        })
+        .collect::<Result<_>>()?;
+    let runs_batch = dims::batch_from_rows(&schema::schema("_etl_runs"), &run_rows)?;
+    if mart.commit("_etl_runs", vec![runs_batch], WriteMode::Append, seq).await? {
+        committed.push("_etl_runs".to_string());
+    }
+    Ok(EtlReport {
+        batch_id: Some(batch_id),
+        seq,
+        entities: stats.into_values().collect(),
+        files_already_loaded: already,
+        tables_committed: committed,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn progress_bar(enabled: bool, n: u64, what: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new(n);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} files {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b.set_message(what.to_string());
+    Some(b)
+}
+
+/// Value of row `i` of column `name` as a dimension cell of the mart type `target`.
+fn cell(df: &DataFrame, name: &str, i: usize, target: &arrow::datatypes::DataType) -> Result<Cell> {
+    use arrow::datatypes::DataType as A;
+    let v = df.column(name)?.get(i)?;
+    Ok(match (v, target) {
+        (AnyValue::Null, _) => Cell::Null,
+        (AnyValue::String(s), A::Utf8) => Cell::Str(s.to_string()),
+        (AnyValue::StringOwned(s), A::Utf8) => Cell::Str(s.to_string()),
+        (AnyValue::Float64(x), A::Float64) => Cell::F64(x),
+        (AnyValue::Date(d), A::Date32) => Cell::Date(d),
+        (AnyValue::Date(d), A::Int32) if name == "birth_date" => {
+            let date = NaiveDate::from_num_days_from_ce_opt(d + 719_163)
+                .ok_or_else(|| Error::Invariant(format!("date {d} out of range")))?;
+            Cell::I32(date.year())
+        }
+        (other, t) => {
+            return Err(Error::Invariant(format!("column {name}: cannot store {other:?} as {t}")));
+        }
+    })
+}
+
+/// Applies one dimension source file to its dimension.
+fn apply_dimension(dim: &mut Dim, f: &Loaded, default_change_ts: i64, rejects: &mut Vec<(usize, Reject)>) -> Result<()> {
+    let df = &f.typed.df;
+    let attrs = dim.attribute_names();
+    let schema = dim.schema.clone();
+    let id_col = spec::key_columns(f.entity)[0];
+    let ids = df.column(id_col)?.str()?.clone();
+    let rows_idx = df.column(validate::ROW_COL)?.u32()?.clone();
+    let lines = df.column(read::LINE_COL)?.u64()?.clone();
+    let scd2 = f.entity == "customers";
+    let tracked: Vec<usize> = ["email", "phone", "city", "region", "country"]
+        .iter()
+        .filter_map(|t| attrs.iter().position(|a| a == t))
+        .collect();
+    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    for i in 0..df.height() {
+        let id = ids.get(i).unwrap_or_default().to_string();
+        let line = lines.get(i).unwrap_or(0);
+        if let Some(first) = seen.get(&id) {
+            rejects.push((i, Reject {
+                line,
+                raw: f.rows.raw_of(rows_idx.get(i).unwrap_or(0) as usize),
+                code: "duplicate_key",
+                column: Some(id_col.to_string()),
+                value: Some(id.clone()),
+                message: format!("{id_col} '{id}' already appears on line {first} of this file; each id once per file"),
+            }));
+            continue;
+        }
+        seen.insert(id.clone(), line);
+        let mut values = Vec::with_capacity(attrs.len());
+        for (j, a) in attrs.iter().enumerate() {
+            let target = schema.field(2 + j).data_type();
+            let source = if a == "birth_year" { "birth_date" } else { a.as_str() };
+            values.push(cell(df, source, i, target)?);
+        }
+        if scd2 {
+            let change_ts = match df.column("updated_at")?.get(i)? {
+                AnyValue::Date(d) => d as i64 * 86_400_000_000,
+                _ => default_change_ts,
+            };
+            dim.upsert_scd2(&id, values, &tracked, change_ts);
+        } else {
+            dim.upsert(&id, values);
+        }
+    }
+    Ok(())
+}
+
+/// The date dimension for whole years `lo..=hi`.
+pub fn date_dimension(lo: i32, hi: i32) -> Result<RecordBatch> {
+    const MONTHS: [&str; 12] = [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September",
+        "October", "November", "December",
+    ];
+    let mut rows = Vec::new();
+    let mut d = NaiveDate::from_ymd_opt(lo, 1, 1).ok_or_else(|| Error::Invariant(format!("year {lo}")))?;
+    let end = NaiveDate::from_ymd_opt(hi, 12, 31).ok_or_else(|| Error::Invariant(format!("year {hi}")))?;
+    while d <= end {
+        let dow = d.weekday().number_from_monday() as i32;
+        rows.push(vec![
+            Cell::I32(d.year() * 10000 + d.month() as i32 * 100 + d.day() as i32),
+            Cell::Date((d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32),
+            Cell::I32(d.year()),
+            Cell::I32(d.month0() as i32 / 3 + 1),
+            Cell::I32(d.month() as i32),
+            Cell::Str(MONTHS[d.month0() as usize].to_string()),
+            Cell::I32(d.iso_week().week() as i32),
+            Cell::I32(dow),
+            Cell::Bool(dow >= 6),
+        ]);
+        d = d.succ_opt().ok_or_else(|| Error::Invariant("date overflow".into()))?;
+    }
+    dims::batch_from_rows(&schema::schema("dim_date"), &rows)
+}

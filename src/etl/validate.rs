@@ -1,0 +1,253 @@
+//! Typed parsing and row rules, as one polars lazy query per file.
+//!
+//! Every canonical column is trimmed, parsed non-strictly (a value that does not parse becomes
+//! null) and checked against its rule; a single `coalesce` picks each row's first failure as a
+//! numeric code. Rows with no failure continue; the others become quarantine records whose
+//! message is written here, in Rust, naming the column, the value and what would be accepted.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::read::{FileRows, LINE_COL, Reject};
+use super::spec::{self, ColumnSpec, Kind, Rule};
+use crate::config::SourceMapping;
+use crate::error::{Error, Result};
+
+/// Column holding each surviving row's index into its `FileRows` (for the raw text).
+pub const ROW_COL: &str = "__row";
+const CODE_COL: &str = "__fail";
+
+/// A file's rows after typing: canonical column names and types, plus `__line` and `__row`.
+pub struct Typed {
+    /// Rows that passed; canonical columns only (absent optional columns are all-null).
+    pub df: DataFrame,
+    /// Rows that failed a rule.
+    pub rejects: Vec<Reject>,
+}
+
+/// Whether `name` may be absent from the file even though the contract marks it required,
+/// because it is derived instead.
+fn derivable(entity: &str, name: &str) -> bool {
+    entity == "sales" && name == "line_no"
+}
+
+/// Checks that every required column is in the file: a missing one fails the whole load.
+pub fn check_columns(entity: &str, file: &Path, rows: &FileRows, mapping: &SourceMapping) -> Result<()> {
+    for c in spec::columns(entity) {
+        if !c.required || derivable(entity, c.name) {
+            continue;
+        }
+        let src = mapping.source_column(c.name);
+        if !rows.columns.iter().any(|f| f == src) {
+            let mapped = if src != c.name { format!(" (mapped from '{src}')") } else { String::new() };
+            return Err(Error::source(
+                file,
+                format!(
+                    "missing required column '{}'{mapped}; columns found: {}. Rename the column in the file, or map it in crm-mart.toml: [sources.{entity}.columns] {} = \"<column in the file>\"",
+                    c.name,
+                    rows.columns.join(", "),
+                    c.name
+                ),
+            ));
+        }
+    }
+    for (canonical, src) in &mapping.columns {
+        if !spec::columns(entity).iter().any(|c| c.name == canonical) {
+            return Err(Error::source(
+                file,
+                format!(
+                    "crm-mart.toml maps unknown column '{canonical}' (from '{src}') for {entity}; canonical columns are: {}",
+                    spec::columns(entity).iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn null_of(dtype: DataType) -> Expr {
+    lit(NULL).cast(dtype)
+}
+
+fn target_dtype(kind: Kind) -> DataType {
+    match kind {
+        Kind::Text => DataType::String,
+        Kind::Int => DataType::Int64,
+        Kind::Float => DataType::Float64,
+        Kind::Date => DataType::Date,
+        Kind::Timestamp => DataType::Datetime(TimeUnit::Microseconds, None),
+    }
+}
+
+/// Failure codes are `column_index * 4 + check`, check: 0 missing, 1 unparseable, 2 rule,
+/// 3 not an integer.
+fn code(i: usize, check: i32) -> Expr {
+    lit(i as i32 * 4 + check)
+}
+
+/// Parses and checks `rows` (one file of `entity`).
+pub fn type_rows(entity: &str, rows: &FileRows, mapping: &SourceMapping) -> Result<Typed> {
+    let specs = spec::columns(entity);
+    let schema = rows.df.schema().clone();
+    let n = rows.df.height() as u32;
+    let mut lf = rows
+        .df
+        .clone()
+        .lazy()
+        .with_column(int_range(lit(0u32), lit(n), 1, DataType::UInt32).alias(ROW_COL));
+    let mut raws = Vec::new();
+    let mut parsed = Vec::new();
+    let mut fails = Vec::new();
+    for (i, c) in specs.iter().enumerate() {
+        let src = mapping.source_column(c.name);
+        let raw_name = format!("{}__raw", c.name);
+        let dtype = target_dtype(c.kind);
+        let Some(src_dtype) = schema.get(src) else {
+            raws.push(null_of(DataType::String).alias(raw_name.as_str()));
+            parsed.push(null_of(dtype).alias(format!("{}__val", c.name)));
+            continue;
+        };
+        let native = !matches!(src_dtype, DataType::String);
+        let text = col(src).cast(DataType::String).str().strip_chars(lit(NULL));
+        let raw = when(text.clone().eq(lit(""))).then(null_of(DataType::String)).otherwise(text);
+        raws.push(raw.alias(raw_name.as_str()));
+        let r = || col(raw_name.as_str());
+        let value = match c.kind {
+            Kind::Text => match c.rule {
+                Rule::OneOf(_) => r().str().to_lowercase(),
+                _ => r(),
+            },
+            _ if native && !matches!(src_dtype, DataType::Boolean) => col(src).cast(dtype.clone()),
+            Kind::Int | Kind::Float => {
+                let mut t = r();
+                if mapping.decimal_comma {
+                    t = t.str().replace_all(lit("."), lit(""), true).str().replace_all(lit(","), lit("."), true);
+                }
+                t.cast(DataType::Float64)
+            }
+            Kind::Date => r().str().to_date(StrptimeOptions {
+                format: Some(mapping.date_format.as_str().into()),
+                strict: false,
+                exact: true,
+                cache: true,
+            }),
+            Kind::Timestamp => r().str().to_datetime(
+                Some(TimeUnit::Microseconds),
+                None,
+                StrptimeOptions {
+                    format: Some(mapping.timestamp_format.as_str().into()),
+                    strict: false,
+                    exact: true,
+                    cache: true,
+                },
+                lit("raise"),
+            ),
+        };
+        let parsed_name = format!("{}__val", c.name);
+        parsed.push(value.alias(parsed_name.as_str()));
+        let v = || col(parsed_name.as_str());
+        if c.required && !derivable(entity, c.name) {
+            if !(entity == "sales" && c.name == "customer_id" && mapping.allow_anonymous_customer) {
+                fails.push(when(r().is_null()).then(code(i, 0)).otherwise(null_of(DataType::Int32)));
+            }
+        }
+        if c.kind != Kind::Text {
+            let mut bad = r().is_not_null().and(v().is_null());
+            if matches!(c.kind, Kind::Int | Kind::Float) {
+                bad = bad.or(v().is_not_null().and(v().is_finite().not()));
+            }
+            fails.push(when(bad).then(code(i, 1)).otherwise(null_of(DataType::Int32)));
+        }
+        if c.kind == Kind::Int {
+            let non_int = v().cast(DataType::Int64).cast(DataType::Float64).neq(v());
+            fails.push(when(non_int).then(code(i, 3)).otherwise(null_of(DataType::Int32)));
+        }
+        let rule_broken = match c.rule {
+            Rule::Any => None,
+            Rule::NonNegative => Some(v().lt(lit(0.0))),
+            Rule::NonZero => Some(v().eq(lit(0.0))),
+            Rule::Between(lo, hi) => Some(v().lt(lit(lo)).or(v().gt(lit(hi)))),
+            Rule::OneOf(words) => {
+                let list = Series::new("w".into(), words.to_vec());
+                Some(v().is_in(lit(list).implode(false), false).not())
+            }
+        };
+        if let Some(b) = rule_broken {
+            fails.push(when(b).then(code(i, 2)).otherwise(null_of(DataType::Int32)));
+        }
+    }
+    lf = lf.with_columns(raws).with_columns(parsed);
+    let fail = if fails.is_empty() { null_of(DataType::Int32) } else { coalesce(&fails) };
+    let checked = lf.with_column(fail.alias(CODE_COL)).collect()?;
+
+    // Rejects: few, so building their messages row by row is fine.
+    let failed = checked.clone().lazy().filter(col(CODE_COL).is_not_null()).collect()?;
+    let mut rejects = Vec::with_capacity(failed.height());
+    if failed.height() > 0 {
+        let codes = failed.column(CODE_COL)?.i32()?.clone();
+        let row_idx = failed.column(ROW_COL)?.u32()?.clone();
+        let lines = failed.column(LINE_COL)?.u64()?.clone();
+        for k in 0..failed.height() {
+            let code = codes.get(k).unwrap_or(0);
+            let c = &specs[(code / 4) as usize];
+            let raw_col = failed.column(&format!("{}__raw", c.name))?.str()?.clone();
+            let value = raw_col.get(k).map(str::to_string);
+            let (reason, message) = describe(c, code % 4, value.as_deref(), mapping);
+            rejects.push(Reject {
+                line: lines.get(k).unwrap_or(0),
+                raw: rows.raw_of(row_idx.get(k).unwrap_or(0) as usize),
+                code: reason,
+                column: Some(c.name.to_string()),
+                value,
+                message,
+            });
+        }
+    }
+    let mut keep: Vec<Expr> = specs
+        .iter()
+        .map(|c| col(format!("{}__val", c.name)).cast(target_dtype(c.kind)).alias(c.name))
+        .collect();
+    keep.push(col(LINE_COL));
+    keep.push(col(ROW_COL));
+    let df = checked.lazy().filter(col(CODE_COL).is_null()).select(keep).collect()?;
+    Ok(Typed { df, rejects })
+}
+
+/// Reason code and message of failure `check` on column `c`.
+fn describe(c: &ColumnSpec, check: i32, value: Option<&str>, m: &SourceMapping) -> (&'static str, String) {
+    let v = value.unwrap_or("");
+    let src = m.source_column(c.name);
+    let named = if src != c.name { format!("{} (file column '{src}')", c.name) } else { c.name.to_string() };
+    match check {
+        0 => ("missing_value", format!("{named} is empty; a value is required")),
+        1 => match c.kind {
+            Kind::Date => (
+                "unparseable_date",
+                format!("{named} value '{v}' is not a date in the format {}", m.date_format),
+            ),
+            Kind::Timestamp => (
+                "unparseable_timestamp",
+                format!("{named} value '{v}' is not a date-time in the format {}", m.timestamp_format),
+            ),
+            _ => (
+                "not_a_number",
+                format!(
+                    "{named} value '{v}' is not a number; expected digits with '{}' as decimal separator",
+                    if m.decimal_comma { ',' } else { '.' }
+                ),
+            ),
+        },
+        3 => ("not_a_number", format!("{named} value '{v}' is not a whole number")),
+        _ => match c.rule {
+            Rule::NonNegative => ("out_of_range", format!("{named} value {v} is negative; must be ≥ 0")),
+            Rule::NonZero => ("out_of_range", format!("{named} value {v} is zero; must be non-zero")),
+            Rule::Between(lo, hi) => ("out_of_range", format!("{named} value {v} is outside {lo}..={hi}")),
+            Rule::OneOf(words) => (
+                "invalid_value",
+                format!("{named} value '{v}' is not one of: {}", words.join(", ")),
+            ),
+            Rule::Any => ("invalid_value", format!("{named} value '{v}' is invalid")),
+        },
+    }
+}

@@ -1,0 +1,12 @@
+//! crm-mart: a star-schema mart of sales and customer-contact history on Delta Lake, with OLAP
+//! queries, customer models and decision reports on top.
+//!
+//! Follow the data flow to find a feature: [`etl`] loads sources into the [`mart`]; the
+//! [`sample`] generator makes realistic sources with planted patterns.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod etl;
+pub mod mart;
+pub mod sample;

@@ -1,0 +1,162 @@
+//! The mart contract (DESIGN.md) as Arrow schemas: one function per table.
+//!
+//! Timestamps are stored as Delta `timestamp` (microseconds, UTC label); source times carry no
+//! zone and are stored as given. Facts carry one extra column, `month_key` (yyyymm), that
+//! partitions them so that date filters prune whole months of files.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// The Arrow timestamp type used throughout the mart.
+pub fn ts() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn f(name: &str, dt: DataType, nullable: bool) -> Field {
+    Field::new(name, dt, nullable)
+}
+
+fn text(name: &str) -> Field {
+    f(name, DataType::Utf8, true)
+}
+
+/// Every table the ETL writes, in commit order: dimensions, facts, then the run records.
+pub const ETL_TABLES: &[&str] = &[
+    "dim_date",
+    "dim_product",
+    "dim_store",
+    "dim_campaign",
+    "dim_customer",
+    "fact_sales",
+    "fact_contacts",
+    "_quarantine",
+    "_etl_runs",
+];
+
+/// Schema of mart table `name`.
+pub fn schema(name: &str) -> SchemaRef {
+    use DataType::*;
+    let fields = match name {
+        "dim_date" => vec![
+            f("date_key", Int32, false),
+            f("date", Date32, false),
+            f("year", Int32, false),
+            f("quarter", Int32, false),
+            f("month", Int32, false),
+            f("month_name", Utf8, false),
+            f("iso_week", Int32, false),
+            f("day_of_week", Int32, false),
+            f("is_weekend", Boolean, false),
+        ],
+        "dim_customer" => vec![
+            f("customer_key", Int64, false),
+            f("customer_id", Utf8, false),
+            text("name"),
+            text("email"),
+            text("phone"),
+            text("city"),
+            text("region"),
+            text("country"),
+            text("gender"),
+            f("birth_year", Int32, true),
+            f("signup_date", Date32, true),
+            text("channel"),
+            f("valid_from", ts(), false),
+            f("valid_to", ts(), false),
+            f("is_current", Boolean, false),
+        ],
+        "dim_product" => vec![
+            f("product_key", Int64, false),
+            f("product_id", Utf8, false),
+            text("name"),
+            text("category"),
+            text("subcategory"),
+            text("brand"),
+            f("unit_price", Float64, true),
+            f("unit_cost", Float64, true),
+        ],
+        "dim_store" => vec![
+            f("store_key", Int64, false),
+            f("store_id", Utf8, false),
+            text("name"),
+            text("city"),
+            text("region"),
+            text("channel"),
+        ],
+        "dim_campaign" => vec![
+            f("campaign_key", Int64, false),
+            f("campaign_id", Utf8, false),
+            text("name"),
+            text("channel"),
+            f("start_date", Date32, true),
+            f("end_date", Date32, true),
+            f("cost", Float64, true),
+        ],
+        "fact_sales" => vec![
+            f("order_id", Utf8, false),
+            f("line_no", Int64, false),
+            f("date_key", Int32, false),
+            f("order_ts", ts(), false),
+            f("customer_key", Int64, false),
+            f("product_key", Int64, false),
+            f("store_key", Int64, false),
+            f("quantity", Float64, false),
+            f("unit_price", Float64, false),
+            f("discount", Float64, false),
+            f("net_amount", Float64, false),
+            f("cost_amount", Float64, true),
+            f("margin", Float64, true),
+            f("is_return", Boolean, false),
+            f("batch_id", Utf8, false),
+            f("month_key", Int32, false),
+        ],
+        "fact_contacts" => vec![
+            f("contact_id", Utf8, false),
+            f("date_key", Int32, false),
+            f("contact_ts", ts(), false),
+            f("customer_key", Int64, false),
+            f("campaign_key", Int64, true),
+            text("channel"),
+            text("direction"),
+            text("contact_type"),
+            text("outcome"),
+            f("duration_s", Float64, true),
+            f("satisfaction", Int32, true),
+            f("batch_id", Utf8, false),
+            f("month_key", Int32, false),
+        ],
+        "_quarantine" => vec![
+            f("batch_id", Utf8, false),
+            f("source", Utf8, false),
+            f("file", Utf8, false),
+            f("line", Int64, false),
+            f("raw", Utf8, false),
+            f("reason", Utf8, false),
+            text("column"),
+            text("value"),
+        ],
+        "_etl_runs" => vec![
+            f("batch_id", Utf8, false),
+            f("seq", Int64, false),
+            f("entity", Utf8, false),
+            f("started_at", ts(), false),
+            f("finished_at", ts(), false),
+            f("files", Utf8, false),
+            f("rows_read", Int64, false),
+            f("rows_loaded", Int64, false),
+            f("rows_quarantined", Int64, false),
+            f("status", Utf8, false),
+        ],
+        other => panic!("no schema for mart table {other}"),
+    };
+    Arc::new(Schema::new(fields))
+}
+
+/// Partition column of `name`, if it is partitioned.
+pub fn partition_column(name: &str) -> Option<&'static str> {
+    match name {
+        "fact_sales" | "fact_contacts" => Some("month_key"),
+        _ => None,
+    }
+}

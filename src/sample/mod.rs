@@ -1,0 +1,840 @@
+//! The synthetic data generator behind `crm-mart generate`.
+//!
+//! It writes the six source entities in the canonical CSV shape (DESIGN.md, source contract) and
+//! plants the patterns the models must find. Every value is a pure function of the seed and the
+//! entity's identity (customer index, month), never of the number of months or customers asked
+//! for, so that:
+//! - a run with one more month reproduces the earlier month files byte for byte and adds one
+//!   (incremental loads are tested with exactly this);
+//! - memory stays flat as `--customers` grows: customer profiles are recomputed, not stored.
+//!
+//! Layout of the output directory:
+//! `customers.csv products.csv stores.csv campaigns.csv sales/YYYY-MM.csv contacts/YYYY-MM.csv`
+//! and `planted_defects.csv` (file, line, kind) listing every malformed row written.
+
+mod catalog;
+pub mod rng;
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, Duration, NaiveDate};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use catalog::{CITIES, FIRST_NAMES, LAST_NAMES, PRODUCTS, STORES};
+use rng::Rng;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenerateSettings {
+    /// Output directory (created if missing).
+    pub out: PathBuf,
+    /// Number of customers in the population (some sign up after the generated range).
+    pub customers: u64,
+    /// Number of months, starting at `start`.
+    pub months: u32,
+    /// First month of the timeline.
+    pub start: NaiveDate,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Share of fact rows written malformed (0 = clean).
+    pub dirty_rate: f64,
+}
+
+/// Counts of what was written, for the command's summary.
+#[derive(Debug, Default, Clone)]
+pub struct GenerateSummary {
+    /// Customers written to customers.csv.
+    pub customers: u64,
+    /// Order lines written (including planted defects).
+    pub sales_lines: u64,
+    /// Contacts written (including planted defects).
+    pub contacts: u64,
+    /// Malformed rows planted.
+    pub defects: u64,
+}
+
+/// Behaviour groups planted in the population (the segmentation must find them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Frequent, large baskets, full price.
+    LoyalHighSpender,
+    /// Buys on discount, cheap items.
+    BargainHunter,
+    /// Rare, small baskets.
+    Occasional,
+    /// Baby and household products, regular.
+    Family,
+    /// Signed up within the generated range.
+    NewCustomer,
+}
+
+impl Group {
+    fn name(self) -> &'static str {
+        match self {
+            Group::LoyalHighSpender => "loyal_high_spender",
+            Group::BargainHunter => "bargain_hunter",
+            Group::Occasional => "occasional",
+            Group::Family => "family",
+            Group::NewCustomer => "new_customer",
+        }
+    }
+}
+
+/// One customer's hidden profile: a pure function of (seed, index).
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// 0-based index.
+    pub index: u64,
+    /// Planted behaviour group.
+    pub group: Group,
+    /// Signup month relative to the start (negative = before the range).
+    pub signup_month: i32,
+    /// Day of the signup month.
+    pub signup_day: u32,
+    /// Month from which the customer stops buying (planted churn), relative to start.
+    pub churn_month: Option<i32>,
+    /// Home city index into `CITIES`.
+    pub city: usize,
+    /// A move to another city: (month relative to start, day, new city index).
+    pub moves: Option<(i32, u32, usize)>,
+    /// Home store index into `STORES` (physical stores only).
+    pub home_store: usize,
+    first: usize,
+    last: usize,
+    gender: &'static str,
+    birth: NaiveDate,
+    channel: &'static str,
+}
+
+/// Kinds of malformed rows planted with `--dirty-rate`, and the quarantine reason code the
+/// validator must give each.
+pub const DEFECT_KINDS: &[(&str, &str)] = &[
+    ("unparseable_date", "unparseable_timestamp"),
+    ("non_numeric_quantity", "not_a_number"),
+    ("non_numeric_price", "not_a_number"),
+    ("missing_id", "missing_value"),
+    ("unknown_customer", "unknown_reference"),
+    ("unknown_product", "unknown_reference"),
+    ("exact_duplicate", "duplicate_row"),
+    ("wrong_column_count", "wrong_column_count"),
+    ("invalid_utf8", "invalid_utf8"),
+    ("negative_price", "out_of_range"),
+    ("satisfaction_out_of_range", "out_of_range"),
+];
+
+const STREAM_PROFILE: u64 = 1;
+const STREAM_SALES: u64 = 2;
+const STREAM_CONTACTS: u64 = 3;
+const STREAM_DIRT: u64 = 4;
+const STREAM_CAMPAIGN: u64 = 5;
+
+impl Profile {
+    /// Derive customer `index`'s profile.
+    pub fn new(seed: u64, index: u64) -> Profile {
+        let mut r = Rng::stream(&[seed, STREAM_PROFILE, index]);
+        let group = match r.weighted(&[0.12, 0.25, 0.28, 0.20, 0.15]) {
+            0 => Group::LoyalHighSpender,
+            1 => Group::BargainHunter,
+            2 => Group::Occasional,
+            3 => Group::Family,
+            _ => Group::NewCustomer,
+        };
+        let signup_month = if group == Group::NewCustomer {
+            r.range(0, 29) as i32
+        } else {
+            r.range(-36, -1) as i32
+        };
+        let signup_day = r.range(1, 28) as u32;
+        // Planted churn: a share of established customers stop buying at some month inside the
+        // range; their purchase rate falls and complaints pile up in the three months before.
+        let churn_share = match group {
+            Group::Occasional => 0.30,
+            Group::BargainHunter => 0.25,
+            Group::LoyalHighSpender => 0.08,
+            Group::Family => 0.12,
+            Group::NewCustomer => 0.20,
+        };
+        let churn_month = if r.chance(churn_share) {
+            Some(r.range(signup_month.max(0) as i64 + 6, 30) as i32)
+        } else {
+            None
+        };
+        let city = r.below(CITIES.len() as u64) as usize;
+        let moves = if r.chance(0.12) {
+            let mut to = r.below(CITIES.len() as u64) as usize;
+            if to == city {
+                to = (to + 1) % CITIES.len();
+            }
+            Some((r.range(1, 30) as i32, r.range(1, 28) as u32, to))
+        } else {
+            None
+        };
+        let physical: Vec<usize> = (0..STORES.len()).filter(|&s| STORES[s].4 == "store").collect();
+        let same_region: Vec<usize> = physical
+            .iter()
+            .copied()
+            .filter(|&s| STORES[s].3 == CITIES[city].1)
+            .collect();
+        let home_store = if same_region.is_empty() {
+            *r.pick(&physical)
+        } else {
+            *r.pick(&same_region)
+        };
+        let age = match group {
+            Group::Family => r.range(26, 42),
+            Group::NewCustomer => r.range(18, 35),
+            _ => r.range(20, 78),
+        };
+        let birth = NaiveDate::from_ymd_opt(2024 - age as i32, 1, 1).unwrap()
+            + Duration::days(r.range(0, 364));
+        Profile {
+            index,
+            group,
+            signup_month,
+            signup_day,
+            churn_month,
+            city,
+            moves,
+            home_store,
+            first: r.below(FIRST_NAMES.len() as u64) as usize,
+            last: r.below(LAST_NAMES.len() as u64) as usize,
+            gender: if r.chance(0.5) { "F" } else { "M" },
+            birth,
+            channel: *r.pick(&["store", "store", "online", "online", "phone", "partner"]),
+        }
+    }
+
+    /// The natural customer id.
+    pub fn customer_id(&self) -> String {
+        format!("C{:07}", self.index + 1)
+    }
+
+    /// City index in force on `date`.
+    fn city_on(&self, start: NaiveDate, date: NaiveDate) -> usize {
+        match self.moves {
+            Some((m, d, to)) if date >= month_start(start, m).with_day(d).unwrap() => to,
+            _ => self.city,
+        }
+    }
+
+    /// Base orders per month for the group.
+    fn order_rate(&self) -> f64 {
+        match self.group {
+            Group::LoyalHighSpender => 0.70,
+            Group::BargainHunter => 0.36,
+            Group::Occasional => 0.10,
+            Group::Family => 0.46,
+            Group::NewCustomer => 0.33,
+        }
+    }
+}
+
+/// First day of month `m` (relative to `start`, which is a first of month).
+fn month_start(start: NaiveDate, m: i32) -> NaiveDate {
+    let total = start.year() * 12 + start.month0() as i32 + m;
+    NaiveDate::from_ymd_opt(total.div_euclid(12), total.rem_euclid(12) as u32 + 1, 1).unwrap()
+}
+
+fn days_in_month(first: NaiveDate) -> u32 {
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+    }
+    .unwrap();
+    (next - first).num_days() as u32
+}
+
+/// Seasonal multiplier: a December peak, a November run-up, a January dip.
+fn season(month: u32) -> f64 {
+    [0.85, 0.9, 1.0, 1.0, 1.0, 0.95, 0.95, 1.0, 1.0, 1.05, 1.3, 1.75][month as usize - 1]
+}
+
+/// A campaign planted every third month from month 1; responders buy more while it runs.
+#[derive(Debug, Clone)]
+struct Campaign {
+    id: String,
+    name: String,
+    channel: &'static str,
+    start: NaiveDate,
+    end: NaiveDate,
+    cost: f64,
+    month: i32,
+}
+
+fn campaign(start: NaiveDate, k: i32) -> Campaign {
+    let month = 1 + 3 * k;
+    let first = month_start(start, month);
+    let channel = ["email", "sms", "direct_mail", "phone"][k as usize % 4];
+    let theme = ["Spring", "Summer", "Back to school", "Holiday"][k as usize % 4];
+    Campaign {
+        id: format!("CMP{:03}", k + 1),
+        name: format!("{theme} offer {}", first.year()),
+        channel,
+        start: first + Duration::days(4),
+        end: first + Duration::days(25),
+        cost: 20_000.0 + 5_000.0 * (k % 5) as f64,
+        month,
+    }
+}
+
+/// Whether customer `p` is targeted by campaign `k`, and whether they respond.
+fn campaign_exposure(seed: u64, p: &Profile, k: i32) -> (bool, bool) {
+    let mut r = Rng::stream(&[seed, STREAM_CAMPAIGN, p.index, k as u64]);
+    let targeted = r.chance(0.35);
+    let respond_p = match p.group {
+        Group::BargainHunter => 0.45,
+        Group::LoyalHighSpender => 0.30,
+        _ => 0.18,
+    };
+    (targeted, targeted && r.chance(respond_p))
+}
+
+/// Writes the whole dataset.
+pub fn generate(settings: &GenerateSettings) -> Result<GenerateSummary> {
+    if settings.customers == 0 {
+        return Err(Error::usage("--customers must be at least 1"));
+    }
+    if settings.months == 0 {
+        return Err(Error::usage("--months must be at least 1"));
+    }
+    if !(0.0..=0.5).contains(&settings.dirty_rate) {
+        return Err(Error::usage(format!(
+            "--dirty-rate {} is out of range: use a share between 0 and 0.5",
+            settings.dirty_rate
+        )));
+    }
+    let out = &settings.out;
+    fs::create_dir_all(out.join("sales")).map_err(|e| Error::io(out, e))?;
+    fs::create_dir_all(out.join("contacts")).map_err(|e| Error::io(out, e))?;
+    let mut summary = GenerateSummary::default();
+    write_products(out)?;
+    write_stores(out)?;
+    write_campaigns(settings)?;
+    summary.customers = write_customers(settings)?;
+
+    // Months are independent streams: generate them in parallel, write each to its own file.
+    let months: Vec<u32> = (0..settings.months).collect();
+    let per_month: Vec<Result<(u64, u64, Vec<(String, u64, &'static str)>)>> = months
+        .par_iter()
+        .map(|&m| write_month(settings, m as i32))
+        .collect();
+    let mut defects = Vec::new();
+    for r in per_month {
+        let (s, c, d) = r?;
+        summary.sales_lines += s;
+        summary.contacts += c;
+        defects.extend(d);
+    }
+    summary.defects = defects.len() as u64;
+    let path = out.join("planted_defects.csv");
+    let mut w = BufWriter::new(File::create(&path).map_err(|e| Error::io(&path, e))?);
+    let io = |e| Error::io(&path, e);
+    writeln!(w, "file,line,kind").map_err(io)?;
+    for (file, line, kind) in &defects {
+        writeln!(w, "{file},{line},{kind}").map_err(io)?;
+    }
+    w.flush().map_err(io)?;
+    Ok(summary)
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>> {
+    Ok(BufWriter::with_capacity(
+        1 << 20,
+        File::create(path).map_err(|e| Error::io(path, e))?,
+    ))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn write_products(out: &Path) -> Result<()> {
+    let path = out.join("products.csv");
+    let mut w = create(&path)?;
+    let mut text = String::from("product_id,name,category,subcategory,brand,unit_price,unit_cost\n");
+    for p in PRODUCTS {
+        text.push_str(&format!(
+            "{},{},{},{},{},{:.2},{:.2}\n",
+            p.id,
+            csv_field(p.name),
+            p.category,
+            p.subcategory,
+            p.brand,
+            p.price,
+            p.price * p.cost_ratio
+        ));
+    }
+    w.write_all(text.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    w.flush().map_err(|e| Error::io(&path, e))
+}
+
+fn write_stores(out: &Path) -> Result<()> {
+    let path = out.join("stores.csv");
+    let mut text = String::from("store_id,name,city,region,channel\n");
+    for s in STORES {
+        text.push_str(&format!("{},{},{},{},{}\n", s.0, s.1, s.2, s.3, s.4));
+    }
+    fs::write(&path, text).map_err(|e| Error::io(&path, e))
+}
+
+fn campaigns_in_range(settings: &GenerateSettings) -> Vec<Campaign> {
+    (0..)
+        .map(|k| campaign(settings.start, k))
+        .take_while(|c| c.month < settings.months as i32)
+        .collect()
+}
+
+fn write_campaigns(settings: &GenerateSettings) -> Result<()> {
+    let path = settings.out.join("campaigns.csv");
+    let mut text = String::from("campaign_id,name,channel,start_date,end_date,cost\n");
+    for c in campaigns_in_range(settings) {
+        text.push_str(&format!(
+            "{},{},{},{},{},{:.2}\n",
+            c.id, c.name, c.channel, c.start, c.end, c.cost
+        ));
+    }
+    fs::write(&path, text).map_err(|e| Error::io(&path, e))
+}
+
+fn write_customers(settings: &GenerateSettings) -> Result<u64> {
+    let path = settings.out.join("customers.csv");
+    let mut w = create(&path)?;
+    let io = |e| Error::io(&path, e);
+    writeln!(
+        w,
+        "customer_id,name,email,phone,city,region,country,gender,birth_date,signup_date,channel,updated_at"
+    )
+    .map_err(io)?;
+    let end = month_start(settings.start, settings.months as i32);
+    let mut n = 0;
+    for i in 0..settings.customers {
+        let p = Profile::new(settings.seed, i);
+        if p.signup_month >= settings.months as i32 {
+            continue;
+        }
+        let signup = month_start(settings.start, p.signup_month)
+            .with_day(p.signup_day)
+            .unwrap();
+        let last_day = end - Duration::days(1);
+        let city = p.city_on(settings.start, last_day);
+        let updated = match p.moves {
+            Some((m, d, _)) if city != p.city => month_start(settings.start, m).with_day(d).unwrap(),
+            _ => signup,
+        };
+        let first = FIRST_NAMES[p.first];
+        let last = LAST_NAMES[p.last];
+        // A moved customer also changes phone (new landline prefix): a real SCD2 attribute change.
+        let phone_prefix = 30 + city as u64;
+        writeln!(
+            w,
+            "{},{} {},{}.{}{}@example.com,+49 {} {:07},{},{},{},{},{},{},{},{}",
+            p.customer_id(),
+            first,
+            last,
+            first.to_lowercase(),
+            last.to_lowercase(),
+            p.index + 1,
+            phone_prefix,
+            (p.index * 7919) % 10_000_000,
+            CITIES[city].0,
+            CITIES[city].1,
+            CITIES[city].2,
+            p.gender,
+            p.birth,
+            signup,
+            p.channel,
+            updated
+        )
+        .map_err(io)?;
+        n += 1;
+    }
+    w.flush().map_err(io)?;
+    Ok(n)
+}
+
+/// Product indices by role, computed once per month writer.
+struct Assortment {
+    by_category: Vec<(&'static str, Vec<usize>)>,
+    razors: Vec<usize>,
+    diapers: Vec<usize>,
+}
+
+impl Assortment {
+    fn new() -> Self {
+        let mut by_category: Vec<(&'static str, Vec<usize>)> = Vec::new();
+        for (i, p) in PRODUCTS.iter().enumerate() {
+            match by_category.iter_mut().find(|(c, _)| *c == p.category) {
+                Some((_, v)) => v.push(i),
+                None => by_category.push((p.category, vec![i])),
+            }
+        }
+        let razors = (0..PRODUCTS.len()).filter(|&i| PRODUCTS[i].subcategory == "Razors").collect();
+        let diapers = (0..PRODUCTS.len()).filter(|&i| PRODUCTS[i].subcategory == "Diapers").collect();
+        Assortment { by_category, razors, diapers }
+    }
+
+    fn category_weights(&self, group: Group) -> Vec<f64> {
+        self.by_category
+            .iter()
+            .map(|(c, _)| match (group, *c) {
+                (Group::Family, "Baby") => 3.0,
+                (Group::Family, "Household") => 2.0,
+                (_, "Baby") => 0.15,
+                (Group::LoyalHighSpender, "Electronics") => 1.5,
+                (Group::BargainHunter, "Electronics") => 0.2,
+                (_, "Grooming") => 0.6,
+                _ => 1.0,
+            })
+            .collect()
+    }
+}
+
+type MonthResult = (u64, u64, Vec<(String, u64, &'static str)>);
+
+/// Generates and writes the sales and contacts files of month `m`.
+fn write_month(settings: &GenerateSettings, m: i32) -> Result<MonthResult> {
+    let first = month_start(settings.start, m);
+    let label = format!("{}-{:02}", first.year(), first.month());
+    let sales_rel = format!("sales/{label}.csv");
+    let contacts_rel = format!("contacts/{label}.csv");
+    let sales_path = settings.out.join(&sales_rel);
+    let contacts_path = settings.out.join(&contacts_rel);
+    let mut sales = Dirty::new(settings, &sales_rel, m, create(&sales_path)?);
+    let mut contacts = Dirty::new(settings, &contacts_rel, m + 10_000, create(&contacts_path)?);
+    sales.header("order_id,line_no,order_ts,customer_id,product_id,store_id,quantity,unit_price,discount")?;
+    contacts.header("contact_id,contact_ts,customer_id,channel,direction,contact_type,campaign_id,outcome,duration_s,satisfaction")?;
+
+    let assortment = Assortment::new();
+    let ndays = days_in_month(first);
+    let campaigns: Vec<Campaign> = (0..)
+        .map(|k| campaign(settings.start, k))
+        .take_while(|c| c.month <= m)
+        .filter(|c| c.month == m)
+        .collect();
+    let online: Vec<usize> = (0..STORES.len()).filter(|&s| STORES[s].4 != "store").collect();
+    let mut line_count = 0u64;
+    let mut contact_count = 0u64;
+
+    for i in 0..settings.customers {
+        let p = Profile::new(settings.seed, i);
+        if p.signup_month > m {
+            continue;
+        }
+        let mut r = Rng::stream(&[settings.seed, STREAM_SALES, i, m as u64]);
+        let mut rc = Rng::stream(&[settings.seed, STREAM_CONTACTS, i, m as u64]);
+        let cid = p.customer_id();
+        let weights = assortment.category_weights(p.group);
+
+        // Churn trajectory: normal, then three months of falling purchases and complaints, then gone.
+        let (churn_factor, in_decline) = match p.churn_month {
+            Some(c) if m >= c => (0.0, false),
+            Some(c) if m >= c - 3 => (0.55f64.powi(m - (c - 4)), true),
+            _ => (1.0, false),
+        };
+        let mut rate = p.order_rate() * season(first.month()) * churn_factor;
+        if p.signup_month == m {
+            rate *= 0.5;
+        }
+        let mut responded = None;
+        for c in &campaigns {
+            let k = (c.month - 1) / 3;
+            let (targeted, responds) = campaign_exposure(settings.seed, &p, k);
+            if targeted && churn_factor > 0.0 {
+                let day = c.start.day();
+                let outcome = if responds { "converted" } else { "no_response" };
+                contacts.row(&format!(
+                    "K{}{:07}C{},{} 09:{:02}:00,{},{},outbound,campaign,{},{},0,",
+                    label.replace('-', ""),
+                    i + 1,
+                    k,
+                    c.start,
+                    rc.below(60),
+                    cid,
+                    if c.channel == "direct_mail" { "email" } else { c.channel },
+                    c.id,
+                    outcome
+                ))?;
+                contact_count += 1;
+                if responds {
+                    rate = rate * 1.8 + 0.3;
+                    responded = Some(day);
+                }
+            }
+        }
+
+        let n_orders = r.poisson(rate);
+        for o in 0..n_orders {
+            // Weekly rhythm: Saturdays and Fridays busiest, Sundays quiet (shops closed).
+            let mut day = loop {
+                let d = r.range(1, ndays as i64) as u32;
+                let wd = first.with_day(d).unwrap().weekday().num_days_from_monday();
+                let w = [0.8, 0.8, 0.85, 0.9, 1.2, 1.5, 0.4][wd as usize];
+                if r.chance(w / 1.5) {
+                    break d;
+                }
+            };
+            if let Some(d) = responded
+                && o == 0
+            {
+                day = (d + r.range(0, 10) as u32).min(ndays);
+            }
+            if p.signup_month == m {
+                day = day.max(p.signup_day);
+            }
+            let date = first.with_day(day).unwrap();
+            let ts = format!("{} {:02}:{:02}:{:02}", date, r.range(8, 20), r.below(60), r.below(60));
+            let store = if r.chance(0.3) { *r.pick(&online) } else { p.home_store };
+            let order_id = format!("SO{}{:07}{:02}", label.replace('-', ""), i + 1, o);
+            let mut items: Vec<usize> = Vec::new();
+            let n_lines = 1 + r.poisson(match p.group {
+                Group::LoyalHighSpender => 3.0,
+                Group::Family => 2.6,
+                Group::BargainHunter => 1.6,
+                Group::Occasional => 1.0,
+                Group::NewCustomer => 1.5,
+            }) as usize;
+            for _ in 0..n_lines {
+                let cat = r.weighted(&weights);
+                let prods = &assortment.by_category[cat].1;
+                let mut prod = *r.pick(prods);
+                if p.group == Group::BargainHunter && PRODUCTS[prod].price > 60.0 {
+                    prod = *r.pick(prods);
+                }
+                if !items.contains(&prod) {
+                    items.push(prod);
+                }
+            }
+            // The razor-and-diaper pattern: a basket with a razor gets diapers most of the time.
+            if items.iter().any(|i| assortment.razors.contains(i))
+                && !items.iter().any(|i| assortment.diapers.contains(i))
+                && r.chance(0.7)
+            {
+                items.push(*r.pick(&assortment.diapers));
+            }
+            for (ln, &prod) in items.iter().enumerate() {
+                let pr = &PRODUCTS[prod];
+                let discount = match p.group {
+                    Group::BargainHunter if r.chance(0.6) => *r.pick(&[0.1, 0.15, 0.2, 0.3]),
+                    _ if first.month() == 12 && r.chance(0.3) => 0.1,
+                    _ if r.chance(0.05) => 0.05,
+                    _ => 0.0,
+                };
+                let qty = if pr.subcategory == "Diapers" || pr.category == "Grocery" {
+                    r.range(1, 4)
+                } else {
+                    r.range(1, 2)
+                };
+                sales.row(&format!(
+                    "{},{},{},{},{},{},{},{:.2},{}",
+                    order_id,
+                    ln + 1,
+                    ts,
+                    cid,
+                    pr.id,
+                    STORES[store].0,
+                    qty,
+                    pr.price,
+                    discount
+                ))?;
+                line_count += 1;
+            }
+            // Occasional returns: a separate order with a negative quantity.
+            if r.chance(0.02) {
+                let pr = &PRODUCTS[items[0]];
+                let rday = (day + r.range(1, 5) as u32).min(ndays);
+                sales.row(&format!(
+                    "RT{}{:07}{:02},1,{} 12:00:00,{},{},{},-1,{:.2},0",
+                    label.replace('-', ""),
+                    i + 1,
+                    o,
+                    first.with_day(rday).unwrap(),
+                    cid,
+                    pr.id,
+                    STORES[store].0,
+                    pr.price
+                ))?;
+                line_count += 1;
+            }
+        }
+
+        // Contacts: service questions for everyone, complaints piling up before churn.
+        let service = rc.poisson(0.06);
+        let complaints = if in_decline { rc.poisson(0.9) } else { rc.poisson(0.015) };
+        for k in 0..service + complaints {
+            let is_complaint = k >= service;
+            let date = first.with_day(rc.range(1, ndays as i64) as u32).unwrap();
+            let channel = *rc.pick(&["phone", "email", "chat", "web", "visit"]);
+            let (ctype, outcome, sat) = if is_complaint {
+                let unresolved = rc.chance(if in_decline { 0.6 } else { 0.2 });
+                (
+                    "complaint",
+                    if unresolved { "unresolved" } else { "resolved" },
+                    if unresolved { rc.range(1, 2) } else { rc.range(2, 4) },
+                )
+            } else {
+                (*rc.pick(&["inquiry", "service"]), "resolved", rc.range(3, 5))
+            };
+            contacts.row(&format!(
+                "K{}{:07}S{:02},{} {:02}:{:02}:00,{},{},inbound,{},,{},{},{}",
+                label.replace('-', ""),
+                i + 1,
+                k,
+                date,
+                rc.range(8, 19),
+                rc.below(60),
+                cid,
+                channel,
+                ctype,
+                outcome,
+                rc.range(30, 1800),
+                sat
+            ))?;
+            contact_count += 1;
+        }
+    }
+    let mut defects = sales.finish(&sales_path)?;
+    defects.extend(contacts.finish(&contacts_path)?);
+    let _ = (line_count, contact_count);
+    let s = sales.lines;
+    let c = contacts.lines;
+    Ok((s, c, defects))
+}
+
+/// A CSV writer that plants malformed rows at the configured rate and remembers where.
+struct Dirty<'a> {
+    settings: &'a GenerateSettings,
+    file: String,
+    w: BufWriter<File>,
+    dirt: Rng,
+    line: u64,
+    lines: u64,
+    defects: Vec<(String, u64, &'static str)>,
+    is_contacts: bool,
+}
+
+impl<'a> Dirty<'a> {
+    fn new(settings: &'a GenerateSettings, file: &str, stream: i32, w: BufWriter<File>) -> Self {
+        Dirty {
+            settings,
+            file: file.to_string(),
+            w,
+            dirt: Rng::stream(&[settings.seed, STREAM_DIRT, stream as u64]),
+            line: 0,
+            lines: 0,
+            defects: Vec::new(),
+            is_contacts: file.starts_with("contacts"),
+        }
+    }
+
+    fn header(&mut self, h: &str) -> Result<()> {
+        self.line += 1;
+        writeln!(self.w, "{h}").map_err(|e| Error::io(Path::new(&self.file), e))
+    }
+
+    fn emit(&mut self, bytes: &[u8]) -> Result<()> {
+        self.line += 1;
+        self.lines += 1;
+        self.w
+            .write_all(bytes)
+            .and_then(|_| self.w.write_all(b"\n"))
+            .map_err(|e| Error::io(Path::new(&self.file), e))
+    }
+
+    /// Writes `row`, possibly malformed. Dirt has its own random stream, so clean and dirty
+    /// datasets of the same seed contain the same clean rows.
+    fn row(&mut self, row: &str) -> Result<()> {
+        if self.settings.dirty_rate == 0.0 || !self.dirt.chance(self.settings.dirty_rate) {
+            return self.emit(row.as_bytes());
+        }
+        let mut fields: Vec<String> = row.split(',').map(str::to_string).collect();
+        let kinds: &[&'static str] = if self.is_contacts {
+            &["unparseable_date", "missing_id", "unknown_customer", "exact_duplicate", "wrong_column_count", "invalid_utf8", "satisfaction_out_of_range"]
+        } else {
+            &["unparseable_date", "non_numeric_quantity", "non_numeric_price", "missing_id", "unknown_customer", "unknown_product", "exact_duplicate", "wrong_column_count", "invalid_utf8", "negative_price"]
+        };
+        let kind = *self.dirt.pick(kinds);
+        let mut bytes: Vec<u8>;
+        let (ts, cust) = if self.is_contacts { (1, 2) } else { (2, 3) };
+        match kind {
+            "unparseable_date" => fields[ts] = (*self.dirt.pick(&["2024-13-45 10:00:00", "31/02/2024 10:00", "yesterday"])).to_string(),
+            "non_numeric_quantity" => fields[6] = (*self.dirt.pick(&["three", "1,5", "x"])).to_string(),
+            "non_numeric_price" => fields[7] = (*self.dirt.pick(&["12.x", "N/A", "€9.99"])).to_string(),
+            "missing_id" => fields[cust] = String::new(),
+            "unknown_customer" => fields[cust] = format!("C9{:06}", self.dirt.below(1_000_000)),
+            "unknown_product" => fields[4] = format!("P-UNKNOWN-{}", self.dirt.below(100)),
+            "negative_price" => fields[7] = format!("-{}", fields[7]),
+            "satisfaction_out_of_range" => fields[9] = "9".to_string(),
+            "wrong_column_count" => {
+                fields.pop();
+            }
+            _ => {}
+        }
+        if kind == "non_numeric_quantity" && fields[6] == "1,5" {
+            fields[6] = "\"1,5\"".to_string();
+        }
+        if kind == "non_numeric_price" && fields[7] == "€9.99" {
+            // Stays valid UTF-8: a currency symbol is not a number.
+        }
+        bytes = fields.join(",").into_bytes();
+        if kind == "invalid_utf8" {
+            // A Latin-1 byte where UTF-8 is expected, as in a mis-encoded export.
+            let pos = bytes.iter().position(|&b| b == b',').unwrap_or(1).saturating_sub(1);
+            bytes.insert(pos, 0xE9);
+        }
+        if kind == "exact_duplicate" {
+            self.emit(&bytes)?;
+        }
+        self.emit(&bytes)?;
+        let line = self.line;
+        self.defects.push((self.file.clone(), line, kind));
+        Ok(())
+    }
+
+    fn finish(&mut self, path: &Path) -> Result<Vec<(String, u64, &'static str)>> {
+        self.w.flush().map_err(|e| Error::io(path, e))?;
+        Ok(std::mem::take(&mut self.defects))
+    }
+}
+
+/// Names of the planted behaviour groups, for documentation and tests.
+pub fn group_names() -> Vec<&'static str> {
+    [
+        Group::LoyalHighSpender,
+        Group::BargainHunter,
+        Group::Occasional,
+        Group::Family,
+        Group::NewCustomer,
+    ]
+    .iter()
+    .map(|g| g.name())
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_start_crosses_years_both_ways() {
+        let s = NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
+        assert_eq!(month_start(s, 13), NaiveDate::from_ymd_opt(2024, 2, 1).unwrap());
+        assert_eq!(month_start(s, -1), NaiveDate::from_ymd_opt(2022, 12, 1).unwrap());
+    }
+
+    #[test]
+    fn profiles_do_not_depend_on_population_size() {
+        let a = Profile::new(7, 123);
+        let b = Profile::new(7, 123);
+        assert_eq!(a.customer_id(), b.customer_id());
+        assert_eq!(a.group, b.group);
+        assert_eq!(a.churn_month, b.churn_month);
+    }
+}
