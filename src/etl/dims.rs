@@ -62,8 +62,9 @@ impl Cell {
 
 /// Start of time for the first version of a customer.
 pub const VALID_FROM_MIN: i64 = -2_208_988_800_000_000; // 1900-01-01T00:00:00
-/// End of time for the current version of a customer.
-pub const VALID_TO_MAX: i64 = 253_402_214_400_000_000; // 9999-12-31T00:00:00
+/// End of time for the current version of a customer: 2199-12-31, not 9999-12-31, so that
+/// tools with nanosecond timestamps (pandas, DataFusion literals) can compare against it.
+pub const VALID_TO_MAX: i64 = 7_258_032_000_000_000; // 2199-12-31T00:00:00
 
 /// Reads record batches of `schema` into rows.
 pub fn rows_from_batches(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<Vec<Cell>>> {

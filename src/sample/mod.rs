@@ -570,7 +570,13 @@ fn write_month(settings: &GenerateSettings, m: i32) -> Result<MonthResult> {
             }
         }
 
-        let n_orders = r.poisson(rate);
+        // A customer who moves shops soon after the move (setting up the new home), so every
+        // move shows up in the facts of the new customer version.
+        let move_day = match p.moves {
+            Some((mm, d, _)) if mm == m && churn_factor > 0.0 => Some(d),
+            _ => None,
+        };
+        let n_orders = r.poisson(rate) + u32::from(move_day.is_some());
         for o in 0..n_orders {
             // Weekly rhythm: Saturdays and Fridays busiest, Sundays quiet (shops closed).
             let mut day = loop {
@@ -588,6 +594,11 @@ fn write_month(settings: &GenerateSettings, m: i32) -> Result<MonthResult> {
             }
             if p.signup_month == m {
                 day = day.max(p.signup_day);
+            }
+            if let Some(d) = move_day
+                && o + 1 == n_orders
+            {
+                day = (d + r.range(0, 3) as u32).min(ndays);
             }
             let date = first.with_day(day).unwrap();
             let ts = format!("{} {:02}:{:02}:{:02}", date, r.range(8, 20), r.below(60), r.below(60));

@@ -1,1 +1,8 @@
-fn main(){}
+//! Integration tests: one binary, grouped by area.
+
+mod common;
+mod crash;
+mod etl;
+mod generate;
+mod invoice;
+mod reader;

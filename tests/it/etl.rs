@@ -1,0 +1,182 @@
+//! ETL: nothing lost, every defect quarantined with the right reason, idempotent, incremental,
+//! SCD2, bad input.
+
+use std::collections::HashMap;
+
+use predicates::str::contains;
+
+use super::common::*;
+
+#[test]
+fn every_planted_defect_is_quarantined_with_its_reason_and_nothing_else_is() {
+    let d = tempfile::tempdir().unwrap();
+    let src = generate(d.path(), 400, 4, 0.03);
+    let mart = d.path().join("mart");
+    let out = etl(d.path(), &src, &mart);
+    assert!(out.contains("sales") && out.contains("quarantined"), "{out}");
+
+    // rows_read = rows_loaded + rows_quarantined per entity, and matches the facts.
+    for r in rows(&sql(&mart, "_etl_runs", "SELECT entity, rows_read, rows_loaded, rows_quarantined FROM _etl_runs")) {
+        let f: Vec<&str> = r.split('|').collect();
+        let (read, loaded, q): (u64, u64, u64) = (f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap());
+        assert_eq!(read, loaded + q, "{r}");
+    }
+    let loaded_sales = scalar(&mart, "_etl_runs", "SELECT rows_loaded FROM _etl_runs WHERE entity = 'sales'");
+    assert_eq!(loaded_sales, scalar(&mart, "fact_sales", "SELECT count(*) FROM fact_sales"));
+
+    // Each planted defect → a quarantine row at that file and line with the expected reason.
+    let expected: HashMap<&str, &str> = crm_mart::sample::DEFECT_KINDS.iter().copied().collect();
+    let planted = std::fs::read_to_string(src.join("planted_defects.csv")).unwrap();
+    let quarantine: HashMap<(String, String), String> = rows(&sql(&mart, "_quarantine", "SELECT file, line, reason FROM _quarantine"))
+        .into_iter()
+        .map(|r| {
+            let f: Vec<&str> = r.splitn(3, '|').collect();
+            ((f[0].to_string(), f[1].to_string()), f[2].to_string())
+        })
+        .collect();
+    let mut kinds_seen = std::collections::HashSet::new();
+    let mut n = 0;
+    for line in planted.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let reason = quarantine
+            .get(&(f[0].to_string(), f[1].to_string()))
+            .unwrap_or_else(|| panic!("planted {line} was not quarantined"));
+        let code = expected[f[2]];
+        assert!(reason.starts_with(&format!("{code}:")), "{line}: got {reason}");
+        kinds_seen.insert(f[2]);
+        n += 1;
+    }
+    assert_eq!(kinds_seen.len(), expected.len(), "every defect kind planted: {kinds_seen:?}");
+    assert_eq!(quarantine.len(), n, "clean rows were quarantined too");
+}
+
+#[test]
+fn loading_the_same_source_twice_changes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let src = generate(d.path(), 150, 2, 0.01);
+    let mart = d.path().join("mart");
+    etl(d.path(), &src, &mart);
+    let before = versions(&mart);
+    let snap = snapshot(&mart);
+    cmd(d.path())
+        .arg("etl")
+        .arg("--source")
+        .arg(&src)
+        .arg("--mart")
+        .arg(&mart)
+        .assert()
+        .success()
+        .stderr(contains("nothing to load"));
+    assert_eq!(before, versions(&mart));
+    assert_eq!(snap, snapshot(&mart));
+}
+
+#[test]
+fn a_new_month_loads_incrementally_and_a_move_makes_a_second_customer_version() {
+    let d = tempfile::tempdir().unwrap();
+    let src = generate(d.path(), 2000, 4, 0.0);
+    let mart = d.path().join("mart");
+    etl(d.path(), &src, &mart);
+    let sales_before: u64 = scalar(&mart, "fact_sales", "SELECT count(*) FROM fact_sales").parse().unwrap();
+    let versions_before: u64 = scalar(&mart, "dim_customer", "SELECT count(*) FROM dim_customer").parse().unwrap();
+    // Regenerate with one more month into the same directory: old month files are identical.
+    generate(d.path(), 2000, 5, 0.0);
+    etl(d.path(), &src, &mart);
+    let runs = rows(&sql(&mart, "_etl_runs", "SELECT seq, entity, files FROM _etl_runs WHERE seq = 2 AND entity = 'sales'"));
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].contains("sales/2023-05.csv") && !runs[0].contains("2023-04"), "{}", runs[0]);
+    let month5_lines = std::fs::read_to_string(src.join("sales/2023-05.csv")).unwrap().lines().count() as u64 - 1;
+    let sales_after: u64 = scalar(&mart, "fact_sales", "SELECT count(*) FROM fact_sales").parse().unwrap();
+    assert_eq!(sales_after, sales_before + month5_lines);
+
+    // Customers who moved in the new month have two versions; the old one is closed.
+    let moved: u64 = scalar(&mart, "dim_customer", "SELECT count(*) FROM (SELECT customer_id FROM dim_customer GROUP BY customer_id HAVING count(*) = 2)").parse().unwrap();
+    assert!(moved > 0, "no customer moved");
+    let versions_after: u64 = scalar(&mart, "dim_customer", "SELECT count(*) FROM dim_customer").parse().unwrap();
+    assert!(versions_after > versions_before);
+    let open_old: u64 = scalar(&mart, "dim_customer", "SELECT count(*) FROM dim_customer c WHERE NOT is_current AND valid_to > TIMESTAMP '2199-01-01'").parse().unwrap();
+    assert_eq!(open_old, 0);
+    assert_eq!(scalar(&mart, "dim_customer", "SELECT count(*) FROM (SELECT customer_id FROM dim_customer WHERE is_current GROUP BY customer_id HAVING count(*) > 1)"), "0");
+
+    // Every fact points to the customer version valid at its timestamp.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let wrong = rt.block_on(async {
+        let ctx = datafusion::prelude::SessionContext::new();
+        for t in ["fact_sales", "dim_customer"] {
+            let table = crm_mart::mart::delta::Mart::new(&mart).open(t).await.unwrap().unwrap();
+            table.update_datafusion_session(&ctx.state()).unwrap();
+            ctx.register_table(t, table.table_provider().await.unwrap()).unwrap();
+        }
+        let q = "SELECT count(*) AS n, sum(CASE WHEN f.order_ts >= c.valid_from AND f.order_ts < c.valid_to THEN 0 ELSE 1 END) AS wrong, \
+                 sum(CASE WHEN c.valid_from > TIMESTAMP '1901-01-01' THEN 1 ELSE 0 END) AS on_new_version \
+                 FROM fact_sales f JOIN dim_customer c ON f.customer_key = c.customer_key";
+        rows(&ctx.sql(q).await.unwrap().collect().await.unwrap())
+    });
+    let f: Vec<u64> = wrong[0].split('|').map(|x| x.parse().unwrap()).collect();
+    assert_eq!(f[0], sales_after, "every fact joins a customer version");
+    assert_eq!(f[1], 0, "facts outside their customer version's validity");
+    assert!(f[2] > 0, "no fact uses a second version");
+}
+
+#[test]
+fn a_missing_required_column_fails_with_file_column_and_columns_found_and_commits_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("sales.csv"), "order_id,line_no,customer_id,product_id,quantity,unit_price\nA,1,C1,P1,1,2.5\n").unwrap();
+    let mart = d.path().join("mart");
+    cmd(d.path())
+        .arg("etl")
+        .arg("--source")
+        .arg(&src)
+        .arg("--mart")
+        .arg(&mart)
+        .assert()
+        .code(1)
+        .stderr(contains("sales.csv"))
+        .stderr(contains("missing required column 'order_ts'"))
+        .stderr(contains("columns found: order_id, line_no, customer_id, product_id, quantity, unit_price"))
+        .stderr(contains("[sources.sales.columns]"));
+    assert!(versions(&mart).iter().all(|(_, v)| v.is_none()));
+}
+
+#[test]
+fn missing_sources_and_broken_config_exit_1_with_a_clear_message() {
+    let d = tempfile::tempdir().unwrap();
+    cmd(d.path())
+        .args(["etl", "--source", "nowhere", "--mart", "m"])
+        .assert()
+        .code(1)
+        .stderr(contains("nowhere"))
+        .stderr(contains("source directory not found"));
+    std::fs::create_dir_all(d.path().join("empty")).unwrap();
+    cmd(d.path())
+        .args(["etl", "--source", "empty", "--mart", "m"])
+        .assert()
+        .code(1)
+        .stderr(contains("no sales files found"));
+    std::fs::write(d.path().join("crm-mart.toml"), "[sources.sales]\ncolumns = { order_id = 5 }\n").unwrap();
+    cmd(d.path())
+        .args(["etl"])
+        .assert()
+        .code(1)
+        .stderr(contains("crm-mart.toml"));
+    cmd(d.path()).args(["generate", "--out", "x", "--dirty-rate", "2"]).assert().code(1).stderr(contains("between 0 and 0.5"));
+}
+
+#[test]
+fn a_second_run_while_one_holds_the_lock_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let src = generate(d.path(), 20, 1, 0.0);
+    let mart = d.path().join("mart");
+    let _held = crm_mart::etl::lock_mart(&mart).unwrap();
+    cmd(d.path())
+        .arg("etl")
+        .arg("--source")
+        .arg(&src)
+        .arg("--mart")
+        .arg(&mart)
+        .assert()
+        .code(1)
+        .stderr(contains("locked by another crm-mart run"));
+}
