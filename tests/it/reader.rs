@@ -74,3 +74,47 @@ fn parquet_files_read_independently_match_the_source_totals() {
     assert_eq!(rows_read, lines);
     assert!((net - total).abs() < 1e-6 * total.abs(), "{net} vs {total}");
 }
+
+/// Python's `deltalake` (delta-rs bindings, the reader most analysts would use) opens every
+/// mart table and sees the same row counts and totals. Runs when CRM_MART_PYTHON points to a
+/// Python with deltalake and pyarrow (`.ci/run` sets it up); with CI=true it must run.
+#[test]
+fn python_deltalake_reads_the_mart_and_agrees() {
+    let Ok(python) = std::env::var("CRM_MART_PYTHON") else {
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "CI=true but CRM_MART_PYTHON is not set: .ci/run installs deltalake in a venv"
+        );
+        eprintln!("skipped: set CRM_MART_PYTHON to a Python with deltalake and pyarrow");
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let src = generate(d.path(), 300, 3, 0.02);
+    let mart = d.path().join("mart");
+    etl(d.path(), &src, &mart);
+    let script = r#"
+import sys
+from deltalake import DeltaTable
+import pyarrow.compute as pc
+mart = sys.argv[1]
+for name in ["dim_date", "dim_customer", "dim_product", "dim_store", "dim_campaign", "fact_sales", "fact_contacts", "_quarantine", "_etl_runs"]:
+    t = DeltaTable(f"{mart}/{name}").to_pyarrow_table()
+    print(name, t.num_rows)
+t = DeltaTable(f"{mart}/fact_sales").to_pyarrow_table()
+print("net", round(pc.sum(t["net_amount"]).as_py(), 4))
+# deltalake's runtime threads can abort the interpreter at shutdown; the answer is complete here.
+sys.stdout.flush()
+import os
+os._exit(0)
+"#;
+    let out = std::process::Command::new(python).arg("-c").arg(script).arg(&mart).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for t in crm_mart::mart::schema::ETL_TABLES {
+        let n = scalar(&mart, t, &format!("SELECT count(*) FROM {t}"));
+        assert!(text.contains(&format!("{t} {n}\n")), "{t}: ours {n}, python: {text}");
+    }
+    let net: f64 = scalar(&mart, "fact_sales", "SELECT round(sum(net_amount), 4) FROM fact_sales").parse().unwrap();
+    let py: f64 = text.lines().find_map(|l| l.strip_prefix("net ")).unwrap().parse().unwrap();
+    assert!((net - py).abs() < 1e-6 * net.abs(), "{net} vs {py}");
+}
