@@ -28,7 +28,8 @@ fn generate(cli: &Cli, a: &GenerateArgs) -> Result<()> {
         dirty_rate: a.dirty_rate,
     };
     let t = std::time::Instant::now();
-    let summary = sample::generate(&s).with_context(|| format!("generating into {}", a.out.display()))?;
+    let summary =
+        sample::generate(&s).with_context(|| format!("generating into {}", a.out.display()))?;
     if !cli.quiet {
         eprintln!(
             "wrote {} customers, {} order lines, {} contacts ({} planted defects) to {} in {:.1}s",
@@ -44,7 +45,11 @@ fn generate(cli: &Cli, a: &GenerateArgs) -> Result<()> {
 }
 
 fn run_etl(cli: &Cli, a: &EtlArgs) -> Result<()> {
-    let settings = Settings::resolve(cli.config.as_deref(), a.source.as_deref(), a.mart.as_deref())?;
+    let settings = Settings::resolve(
+        cli.config.as_deref(),
+        a.source.as_deref(),
+        a.mart.as_deref(),
+    )?;
     let report = etl::run(&settings, !cli.quiet)?;
     if cli.quiet {
         return Ok(());
@@ -64,7 +69,10 @@ fn run_etl(cli: &Cli, a: &EtlArgs) -> Result<()> {
             report.seconds,
             report.tables_committed.join(", "),
             if report.files_already_loaded > 0 {
-                format!("; {} files skipped (already loaded)", report.files_already_loaded)
+                format!(
+                    "; {} files skipped (already loaded)",
+                    report.files_already_loaded
+                )
             } else {
                 String::new()
             }
@@ -82,7 +90,11 @@ pub fn write_summary(out: &mut impl Write, report: &EtlReport) -> Result<()> {
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(["entity", "files", "read", "loaded", "quarantined", "rows/s"]);
     for e in &report.entities {
-        let rate = if e.seconds > 0.0 { e.rows_read as f64 / e.seconds } else { 0.0 };
+        let rate = if e.seconds > 0.0 {
+            e.rows_read as f64 / e.seconds
+        } else {
+            0.0
+        };
         t.add_row(vec![
             e.entity.clone(),
             e.files.len().to_string(),

@@ -13,7 +13,14 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 /// The six source entities of the source contract.
-pub const ENTITIES: &[&str] = &["customers", "products", "stores", "campaigns", "sales", "contacts"];
+pub const ENTITIES: &[&str] = &[
+    "customers",
+    "products",
+    "stores",
+    "campaigns",
+    "sales",
+    "contacts",
+];
 
 /// The configuration file as written by the user.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -131,7 +138,10 @@ impl SourceMapping {
 
     /// Name of the canonical column `canonical` in the source file.
     pub fn source_column<'a>(&'a self, canonical: &'a str) -> &'a str {
-        self.columns.get(canonical).map(String::as_str).unwrap_or(canonical)
+        self.columns
+            .get(canonical)
+            .map(String::as_str)
+            .unwrap_or(canonical)
     }
 }
 
@@ -174,16 +184,28 @@ impl Settings {
             .and_then(|f| f.parent())
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        let rel = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let rel = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
         let source_dir = match source {
             Some(s) => s.to_path_buf(),
-            None => rel(parsed.paths.source.as_deref().unwrap_or(Path::new("sample-data"))),
+            None => rel(parsed
+                .paths
+                .source
+                .as_deref()
+                .unwrap_or(Path::new("sample-data"))),
         };
         let mart_dir = match mart {
             Some(m) => m.to_path_buf(),
             None => rel(parsed.paths.mart.as_deref().unwrap_or(Path::new("mart"))),
         };
-        let cfg_path = file.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+        let cfg_path = file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
         for name in parsed.sources.keys() {
             if !ENTITIES.contains(&name.as_str()) {
                 return Err(Error::config(
@@ -201,7 +223,12 @@ impl Settings {
             m.delimiter_byte(&cfg_path)?;
             sources.insert(e.to_string(), m);
         }
-        Ok(Settings { config_file: file, source_dir, mart_dir, sources })
+        Ok(Settings {
+            config_file: file,
+            source_dir,
+            mart_dir,
+            sources,
+        })
     }
 
     /// The mapping of `entity`.
@@ -248,7 +275,8 @@ fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
     match (pattern.first(), text.first()) {
         (None, None) => true,
         (Some(b'*'), _) => {
-            wildcard_match(&pattern[1..], text) || (!text.is_empty() && wildcard_match(pattern, &text[1..]))
+            wildcard_match(&pattern[1..], text)
+                || (!text.is_empty() && wildcard_match(pattern, &text[1..]))
         }
         (Some(b'?'), Some(_)) => wildcard_match(&pattern[1..], &text[1..]),
         (Some(p), Some(t)) if p == t => wildcard_match(&pattern[1..], &text[1..]),
@@ -272,7 +300,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("crm-mart.toml");
         std::fs::write(&p, "[sources.sales]\ndelimeter = \";\"\n").unwrap();
-        let err = Settings::resolve(Some(&p), None, None).unwrap_err().to_string();
-        assert!(err.contains("crm-mart.toml") && err.contains("delimeter"), "{err}");
+        let err = Settings::resolve(Some(&p), None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("crm-mart.toml") && err.contains("delimeter"),
+            "{err}"
+        );
     }
 }

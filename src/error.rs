@@ -77,22 +77,33 @@ pub enum Error {
 impl Error {
     /// A usage error.
     pub fn usage(message: impl Into<String>) -> Self {
-        Error::Usage { message: message.into() }
+        Error::Usage {
+            message: message.into(),
+        }
     }
 
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     /// A source file that cannot be loaded.
     pub fn source(file: &Path, message: impl Into<String>) -> Self {
-        Error::Source { file: file.to_path_buf(), message: message.into() }
+        Error::Source {
+            file: file.to_path_buf(),
+            message: message.into(),
+        }
     }
 
     /// A configuration error.
     pub fn config(file: &Path, message: impl Into<String>) -> Self {
-        Error::Config { file: file.to_path_buf(), message: message.into() }
+        Error::Config {
+            file: file.to_path_buf(),
+            message: message.into(),
+        }
     }
 
     /// Process exit code: 1 for bad input or usage, 2 for internal errors.

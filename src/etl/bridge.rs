@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, make_array};
 use arrow::datatypes::DataType;
 use arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema, from_ffi};
-use polars::prelude::{CompatLevel, Column};
+use polars::prelude::{Column, CompatLevel};
 
 use crate::error::{Error, Result};
 
@@ -18,11 +18,8 @@ use crate::error::{Error, Result};
 pub fn to_arrow(column: &Column, target: &DataType) -> Result<ArrayRef> {
     let series = column.as_materialized_series().rechunk();
     let array = series.to_arrow(0, CompatLevel::oldest());
-    let field = polars_arrow::datatypes::Field::new(
-        series.name().clone(),
-        array.dtype().clone(),
-        true,
-    );
+    let field =
+        polars_arrow::datatypes::Field::new(series.name().clone(), array.dtype().clone(), true);
     let c_array = polars_arrow::ffi::export_array_to_c(array);
     let c_schema = polars_arrow::ffi::export_field_to_c(&field);
     // SAFETY: both structs are the C Data Interface's `ArrowArray` / `ArrowSchema`, declared
@@ -37,9 +34,8 @@ pub fn to_arrow(column: &Column, target: &DataType) -> Result<ArrayRef> {
     if array.data_type() == target {
         return Ok(array);
     }
-    arrow::compute::cast(&array, target).map_err(|e| {
-        Error::Invariant(format!("casting column {} to {target}: {e}", column.name()))
-    })
+    arrow::compute::cast(&array, target)
+        .map_err(|e| Error::Invariant(format!("casting column {} to {target}: {e}", column.name())))
 }
 
 /// Converts an arrow-rs array to a shared reference (helper for building batches).
@@ -61,6 +57,9 @@ mod tests {
         assert!(a.is_null(1));
         let f = Column::new("f".into(), &[1.5f64, -2.0]);
         let b = to_arrow(&f, &DataType::Float64).unwrap();
-        assert_eq!(b.as_any().downcast_ref::<Float64Array>().unwrap().value(1), -2.0);
+        assert_eq!(
+            b.as_any().downcast_ref::<Float64Array>().unwrap().value(1),
+            -2.0
+        );
     }
 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Array, Date32Builder, Float64Array,
-    Float64Builder, Int32Array, Int32Builder, Int64Array, Int64Builder, StringArray,
-    StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+    Float64Builder, Int32Array, Int32Builder, Int64Array, Int64Builder, StringArray, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -96,10 +96,21 @@ fn cell_at(a: &ArrayRef, i: usize) -> Result<Cell> {
     }
     let any = a.as_any();
     Ok(match a.data_type() {
-        DataType::Utf8 => Cell::Str(any.downcast_ref::<StringArray>().unwrap().value(i).to_string()),
+        DataType::Utf8 => Cell::Str(
+            any.downcast_ref::<StringArray>()
+                .unwrap()
+                .value(i)
+                .to_string(),
+        ),
         DataType::Utf8View | DataType::LargeUtf8 => {
             let c = arrow::compute::cast(a, &DataType::Utf8)?;
-            Cell::Str(c.as_any().downcast_ref::<StringArray>().unwrap().value(i).to_string())
+            Cell::Str(
+                c.as_any()
+                    .downcast_ref::<StringArray>()
+                    .unwrap()
+                    .value(i)
+                    .to_string(),
+            )
         }
         DataType::Int64 => Cell::I64(any.downcast_ref::<Int64Array>().unwrap().value(i)),
         DataType::Int32 => Cell::I32(any.downcast_ref::<Int32Array>().unwrap().value(i)),
@@ -107,7 +118,12 @@ fn cell_at(a: &ArrayRef, i: usize) -> Result<Cell> {
         DataType::Date32 => Cell::Date(any.downcast_ref::<Date32Array>().unwrap().value(i)),
         DataType::Timestamp(_, _) => {
             let c = arrow::compute::cast(a, &schema::ts())?;
-            Cell::Ts(c.as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap().value(i))
+            Cell::Ts(
+                c.as_any()
+                    .downcast_ref::<TimestampMicrosecondArray>()
+                    .unwrap()
+                    .value(i),
+            )
         }
         DataType::Boolean => Cell::Bool(any.downcast_ref::<BooleanArray>().unwrap().value(i)),
         other => return Err(Error::Invariant(format!("unexpected mart type {other}"))),
@@ -127,12 +143,16 @@ pub fn batch_from_rows(schema: &SchemaRef, rows: &[Vec<Cell>]) -> Result<RecordB
             }
             DataType::Int64 => {
                 let mut b = Int64Builder::new();
-                it.for_each(|c| b.append_option(if let Cell::I64(v) = c { Some(*v) } else { None }));
+                it.for_each(|c| {
+                    b.append_option(if let Cell::I64(v) = c { Some(*v) } else { None })
+                });
                 Arc::new(b.finish())
             }
             DataType::Int32 => {
                 let mut b = Int32Builder::new();
-                it.for_each(|c| b.append_option(if let Cell::I32(v) = c { Some(*v) } else { None }));
+                it.for_each(|c| {
+                    b.append_option(if let Cell::I32(v) = c { Some(*v) } else { None })
+                });
                 Arc::new(b.finish())
             }
             DataType::Float64 => {
@@ -142,7 +162,13 @@ pub fn batch_from_rows(schema: &SchemaRef, rows: &[Vec<Cell>]) -> Result<RecordB
             }
             DataType::Date32 => {
                 let mut b = Date32Builder::new();
-                it.for_each(|c| b.append_option(if let Cell::Date(v) = c { Some(*v) } else { None }));
+                it.for_each(|c| {
+                    b.append_option(if let Cell::Date(v) = c {
+                        Some(*v)
+                    } else {
+                        None
+                    })
+                });
                 Arc::new(b.finish())
             }
             DataType::Timestamp(_, _) => {
@@ -152,7 +178,13 @@ pub fn batch_from_rows(schema: &SchemaRef, rows: &[Vec<Cell>]) -> Result<RecordB
             }
             DataType::Boolean => {
                 let mut b = BooleanBuilder::new();
-                it.for_each(|c| b.append_option(if let Cell::Bool(v) = c { Some(*v) } else { None }));
+                it.for_each(|c| {
+                    b.append_option(if let Cell::Bool(v) = c {
+                        Some(*v)
+                    } else {
+                        None
+                    })
+                });
                 Arc::new(b.finish())
             }
             other => return Err(Error::Invariant(format!("unexpected mart type {other}"))),
@@ -193,14 +225,25 @@ impl Dim {
                 index.entry(id.to_string()).or_default().push(i);
             }
         }
-        Ok(Dim { table, schema, rows, index, next_key, changed: false, scd2: table == "dim_customer" })
+        Ok(Dim {
+            table,
+            schema,
+            rows,
+            index,
+            next_key,
+            changed: false,
+            scd2: table == "dim_customer",
+        })
     }
 
     /// Names of the attribute columns (after key and id; for customers, before the validity
     /// columns).
     pub fn attribute_names(&self) -> Vec<String> {
         let n = self.schema.fields().len() - if self.scd2 { 3 } else { 0 };
-        self.schema.fields()[2..n].iter().map(|f| f.name().clone()).collect()
+        self.schema.fields()[2..n]
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
     }
 
     /// Whether `id` is known.
@@ -245,9 +288,16 @@ impl Dim {
         let mut row = vec![Cell::I64(key), Cell::Str(id.to_string())];
         row.extend(attrs);
         if self.scd2 {
-            row.extend([Cell::Ts(valid_from), Cell::Ts(VALID_TO_MAX), Cell::Bool(true)]);
+            row.extend([
+                Cell::Ts(valid_from),
+                Cell::Ts(VALID_TO_MAX),
+                Cell::Bool(true),
+            ]);
         }
-        self.index.entry(id.to_string()).or_default().push(self.rows.len());
+        self.index
+            .entry(id.to_string())
+            .or_default()
+            .push(self.rows.len());
         self.rows.push(row);
         self.changed = true;
     }

@@ -96,7 +96,12 @@ fn ts_column(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
 }
 
 fn strs(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
-    Ok(df.column(name)?.str()?.iter().map(|v| v.map(str::to_string)).collect())
+    Ok(df
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect())
 }
 
 fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
@@ -105,23 +110,43 @@ fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
 
 /// (date_key yyyymmdd, month_key yyyymm) of a µs timestamp.
 fn date_keys(ts: i64) -> (i32, i32) {
-    let d = DateTime::from_timestamp_micros(ts).map(|t| t.date_naive()).unwrap_or_default();
+    let d = DateTime::from_timestamp_micros(ts)
+        .map(|t| t.date_naive())
+        .unwrap_or_default();
     let month = d.year() * 100 + d.month() as i32;
     (month * 100 + d.day() as i32, month)
 }
 
-fn late_reject(f: &Loaded, i: usize, code: &'static str, column: &str, value: &str, message: String) -> (usize, Reject) {
+fn late_reject(
+    f: &Loaded,
+    i: usize,
+    code: &'static str,
+    column: &str,
+    value: &str,
+    message: String,
+) -> (usize, Reject) {
     let df = &f.typed.df;
-    let row = df.column(ROW_COL).ok().and_then(|c| c.u32().ok().and_then(|c| c.get(i))).unwrap_or(0);
-    let line = df.column(LINE_COL).ok().and_then(|c| c.u64().ok().and_then(|c| c.get(i))).unwrap_or(0);
-    (i, Reject {
-        line,
-        raw: f.rows.raw_of(row as usize),
-        code,
-        column: Some(column.to_string()),
-        value: Some(value.to_string()),
-        message,
-    })
+    let row = df
+        .column(ROW_COL)
+        .ok()
+        .and_then(|c| c.u32().ok().and_then(|c| c.get(i)))
+        .unwrap_or(0);
+    let line = df
+        .column(LINE_COL)
+        .ok()
+        .and_then(|c| c.u64().ok().and_then(|c| c.get(i)))
+        .unwrap_or(0);
+    (
+        i,
+        Reject {
+            line,
+            raw: f.rows.raw_of(row as usize),
+            code,
+            column: Some(column.to_string()),
+            value: Some(value.to_string()),
+            message,
+        },
+    )
 }
 
 enum Ref {
@@ -141,7 +166,9 @@ fn reference(dim: &Dim, has_source: bool, id: &str) -> Ref {
 }
 
 fn unknown(entity: &str, column: &str, id: &str) -> String {
-    format!("{column} '{id}' is not in {entity} (neither in the mart nor in this batch's {entity} files)")
+    format!(
+        "{column} '{id}' is not in {entity} (neither in the mart nor in this batch's {entity} files)"
+    )
 }
 
 /// Builds `fact_sales` rows from one sales file. Returns the batch and the (min, max) date keys.
@@ -197,21 +224,40 @@ pub fn sales(
             keep[i] = false;
             continue;
         }
-        let cref = customer[i].as_deref().map(|c| (c, reference(ctx.customers, ctx.has_source["customers"], c)));
+        let cref = customer[i]
+            .as_deref()
+            .map(|c| (c, reference(ctx.customers, ctx.has_source["customers"], c)));
         let pid = product[i].as_deref().unwrap_or_default();
         let pref = reference(ctx.products, ctx.has_source["products"], pid);
-        let sref = store[i].as_deref().map(|s| (s, reference(ctx.stores, ctx.has_source["stores"], s)));
+        let sref = store[i]
+            .as_deref()
+            .map(|s| (s, reference(ctx.stores, ctx.has_source["stores"], s)));
         let problem = if let Some((c, Ref::Unknown)) = cref {
-            Some(("customer_id", c.to_string(), unknown("customers", "customer_id", c)))
+            Some((
+                "customer_id",
+                c.to_string(),
+                unknown("customers", "customer_id", c),
+            ))
         } else if let Ref::Unknown = pref {
-            Some(("product_id", pid.to_string(), unknown("products", "product_id", pid)))
+            Some((
+                "product_id",
+                pid.to_string(),
+                unknown("products", "product_id", pid),
+            ))
         } else if let Some((s, Ref::Unknown)) = sref {
             Some(("store_id", s.to_string(), unknown("stores", "store_id", s)))
         } else {
             None
         };
         if let Some((column, value, message)) = problem {
-            rejects.push(late_reject(f, i, "unknown_reference", column, &value, message));
+            rejects.push(late_reject(
+                f,
+                i,
+                "unknown_reference",
+                column,
+                &value,
+                message,
+            ));
             keep[i] = false;
             continue;
         }
@@ -226,14 +272,17 @@ pub fn sales(
             Some((c, _)) => ctx.customers.key_at(c, ts[i]).unwrap_or(0),
         };
         prod_key[i] = match pref {
-            Ref::Derive => ctx.products.ensure(pid, vec![
-                product_name[i].clone().map(Cell::Str).unwrap_or(Cell::Null),
-                Cell::Null,
-                Cell::Null,
-                Cell::Null,
-                price[i].map(Cell::F64).unwrap_or(Cell::Null),
-                Cell::Null,
-            ]),
+            Ref::Derive => ctx.products.ensure(
+                pid,
+                vec![
+                    product_name[i].clone().map(Cell::Str).unwrap_or(Cell::Null),
+                    Cell::Null,
+                    Cell::Null,
+                    Cell::Null,
+                    price[i].map(Cell::F64).unwrap_or(Cell::Null),
+                    Cell::Null,
+                ],
+            ),
             _ => ctx.products.key(pid).unwrap_or(0),
         };
         store_key[i] = match sref {
@@ -282,7 +331,13 @@ pub fn sales(
     finish("fact_sales", columns, keep, lo, hi)
 }
 
-fn finish(table: &str, columns: Vec<ArrayRef>, keep: Vec<bool>, lo: i32, hi: i32) -> Result<Option<(RecordBatch, Vec<i32>)>> {
+fn finish(
+    table: &str,
+    columns: Vec<ArrayRef>,
+    keep: Vec<bool>,
+    lo: i32,
+    hi: i32,
+) -> Result<Option<(RecordBatch, Vec<i32>)>> {
     let batch = RecordBatch::try_new(schema::schema(table), columns)
         .map_err(|e| Error::Invariant(format!("building {table}: {e}")))?;
     let batch = filter_record_batch(&batch, &BooleanArray::from(keep))?;
@@ -293,7 +348,11 @@ fn finish(table: &str, columns: Vec<ArrayRef>, keep: Vec<bool>, lo: i32, hi: i32
 }
 
 /// Builds `fact_contacts` rows from one contacts file.
-pub fn contacts(ctx: &mut FactContext, f: &Loaded, rejects: &mut Vec<(usize, Reject)>) -> Result<Option<(RecordBatch, Vec<i32>)>> {
+pub fn contacts(
+    ctx: &mut FactContext,
+    f: &Loaded,
+    rejects: &mut Vec<(usize, Reject)>,
+) -> Result<Option<(RecordBatch, Vec<i32>)>> {
     let df = &f.typed.df;
     let n = df.height();
     if n == 0 {
@@ -313,24 +372,48 @@ pub fn contacts(ctx: &mut FactContext, f: &Loaded, rejects: &mut Vec<(usize, Rej
         let cid = contact_id[i].as_deref().unwrap_or_default();
         let h = key_hash(&[cid]);
         if ctx.keys.contacts.contains(&h) {
-            rejects.push(late_reject(f, i, "duplicate_key", "contact_id", cid, format!(
-                "contact '{cid}' was already loaded, earlier in this batch or by an earlier one"
-            )));
+            rejects.push(late_reject(
+                f,
+                i,
+                "duplicate_key",
+                "contact_id",
+                cid,
+                format!(
+                    "contact '{cid}' was already loaded, earlier in this batch or by an earlier one"
+                ),
+            ));
             keep[i] = false;
             continue;
         }
         let cust = customer[i].as_deref().unwrap_or_default();
         let cref = reference(ctx.customers, ctx.has_source["customers"], cust);
-        let kref = campaign[i].as_deref().map(|k| (k, reference(ctx.campaigns, ctx.has_source["campaigns"], k)));
+        let kref = campaign[i]
+            .as_deref()
+            .map(|k| (k, reference(ctx.campaigns, ctx.has_source["campaigns"], k)));
         let problem = if let Ref::Unknown = cref {
-            Some(("customer_id", cust.to_string(), unknown("customers", "customer_id", cust)))
+            Some((
+                "customer_id",
+                cust.to_string(),
+                unknown("customers", "customer_id", cust),
+            ))
         } else if let Some((k, Ref::Unknown)) = kref {
-            Some(("campaign_id", k.to_string(), unknown("campaigns", "campaign_id", k)))
+            Some((
+                "campaign_id",
+                k.to_string(),
+                unknown("campaigns", "campaign_id", k),
+            ))
         } else {
             None
         };
         if let Some((column, value, message)) = problem {
-            rejects.push(late_reject(f, i, "unknown_reference", column, &value, message));
+            rejects.push(late_reject(
+                f,
+                i,
+                "unknown_reference",
+                column,
+                &value,
+                message,
+            ));
             keep[i] = false;
             continue;
         }
@@ -353,7 +436,12 @@ pub fn contacts(ctx: &mut FactContext, f: &Loaded, rejects: &mut Vec<(usize, Rej
         lo = lo.min(dk);
         hi = hi.max(dk);
     }
-    let satisfaction: Vec<Option<i32>> = df.column("satisfaction")?.i64()?.iter().map(|v| v.map(|x| x as i32)).collect();
+    let satisfaction: Vec<Option<i32>> = df
+        .column("satisfaction")?
+        .i64()?
+        .iter()
+        .map(|v| v.map(|x| x as i32))
+        .collect();
     let columns: Vec<ArrayRef> = vec![
         bridge::to_arrow(df.column("contact_id")?, &DataType::Utf8)?,
         Arc::new(Int32Array::from(date_key)),

@@ -130,7 +130,10 @@ pub fn lock_mart(mart: &Path) -> Result<MartLock> {
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            Err(Error::Locked { path, holder: holder.trim().to_string() })
+            Err(Error::Locked {
+                path,
+                holder: holder.trim().to_string(),
+            })
         }
         Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
     }
@@ -192,7 +195,8 @@ fn utf8(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
                 .columns()
                 .iter()
                 .map(|c| match c.data_type() {
-                    arrow::datatypes::DataType::Utf8View | arrow::datatypes::DataType::LargeUtf8 => {
+                    arrow::datatypes::DataType::Utf8View
+                    | arrow::datatypes::DataType::LargeUtf8 => {
                         arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8)
                     }
                     _ => Ok(c.clone()),
@@ -204,7 +208,10 @@ fn utf8(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
                 .zip(&cols)
                 .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
                 .collect();
-            Ok(RecordBatch::try_new(std::sync::Arc::new(arrow::datatypes::Schema::new(fields)), cols)?)
+            Ok(RecordBatch::try_new(
+                std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+                cols,
+            )?)
         })
         .collect()
 }
@@ -229,7 +236,10 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
     }
     let _lock = lock_mart(&settings.mart_dir)?;
     let mart = Mart::new(&settings.mart_dir);
-    let cfg_path = settings.config_file.clone().unwrap_or_else(|| PathBuf::from("crm-mart.toml"));
+    let cfg_path = settings
+        .config_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("crm-mart.toml"));
 
     // 1. Discover files and their hashes; keep those no earlier batch loaded.
     let mut discovered: Vec<(&'static str, PathBuf)> = Vec::new();
@@ -244,7 +254,11 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
             &settings.source_dir,
             format!(
                 "no sales files found (looked for {}); sales is the one required entity: add sales.csv or sales/*.csv, or set [sources.sales] path in crm-mart.toml",
-                settings.mapping("sales").path.clone().unwrap_or_else(|| "sales.csv, sales/*.csv, sales.jsonl, sales.parquet".into())
+                settings
+                    .mapping("sales")
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| "sales.csv, sales/*.csv, sales.jsonl, sales.parquet".into())
             ),
         ));
     }
@@ -308,7 +322,16 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
             if let Some(b) = &bar {
                 b.inc(1);
             }
-            Ok((Loaded { entity, rel, sha256: sha.clone(), rows, typed }, t.elapsed().as_secs_f64()))
+            Ok((
+                Loaded {
+                    entity,
+                    rel,
+                    sha256: sha.clone(),
+                    rows,
+                    typed,
+                },
+                t.elapsed().as_secs_f64(),
+            ))
         })
         .collect();
     if let Some(b) = bar {
@@ -334,7 +357,8 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         .filter_map(|f| facts::min_timestamp(&f.typed.df, "order_ts"))
         .min();
     let change_ts_default = batch_min_ts.unwrap_or(started_at);
-    let mut late_rejects: Vec<Vec<(usize, Reject)>> = (0..files.len()).map(|_| Vec::new()).collect();
+    let mut late_rejects: Vec<Vec<(usize, Reject)>> =
+        (0..files.len()).map(|_| Vec::new()).collect();
     for (fi, f) in files.iter().enumerate() {
         let dim = match f.entity {
             "products" => &mut dim_product,
@@ -363,7 +387,12 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         };
         for (fi, f) in files.iter().enumerate() {
             let out = match f.entity {
-                "sales" => facts::sales(&mut ctx, f, settings.mapping("sales"), &mut late_rejects[fi])?,
+                "sales" => facts::sales(
+                    &mut ctx,
+                    f,
+                    settings.mapping("sales"),
+                    &mut late_rejects[fi],
+                )?,
                 "contacts" => facts::contacts(&mut ctx, f, &mut late_rejects[fi])?,
                 _ => continue,
             };
@@ -382,7 +411,12 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
     let mut quarantine_rows: Vec<Vec<Cell>> = Vec::new();
     let mut stats: BTreeMap<&str, EntityStats> = BTreeMap::new();
     for (fi, f) in files.iter().enumerate() {
-        let mut rejects: Vec<&Reject> = f.rows.rejects.iter().chain(f.typed.rejects.iter()).collect();
+        let mut rejects: Vec<&Reject> = f
+            .rows
+            .rejects
+            .iter()
+            .chain(f.typed.rejects.iter())
+            .collect();
         rejects.extend(late_rejects[fi].iter().map(|(_, r)| r));
         rejects.sort_by_key(|r| r.line);
         let loaded_rows = f.typed.df.height() as u64 - late_rejects[fi].len() as u64;
@@ -425,12 +459,21 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
 
     // 6. dim_date covers whole years around every fact date, old and new.
     let existing_dates = mart
-        .query("dim_date", "SELECT min(date_key) AS lo, max(date_key) AS hi FROM dim_date")
+        .query(
+            "dim_date",
+            "SELECT min(date_key) AS lo, max(date_key) AS hi FROM dim_date",
+        )
         .await?;
     let mut range: Option<(i32, i32)> = None;
     for b in &existing_dates {
-        if let (Some(lo), Some(hi)) = (b.column(0).as_any().downcast_ref::<arrow::array::Int32Array>(), b.column(1).as_any().downcast_ref::<arrow::array::Int32Array>())
-            && b.num_rows() > 0
+        if let (Some(lo), Some(hi)) = (
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int32Array>(),
+            b.column(1)
+                .as_any()
+                .downcast_ref::<arrow::array::Int32Array>(),
+        ) && b.num_rows() > 0
             && !lo.is_null(0)
         {
             range = Some((lo.value(0) / 10000, hi.value(0) / 10000));
@@ -449,18 +492,30 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
     let mut committed = Vec::new();
     if let Some((lo, hi)) = range
         && (old_range != range || !mart.has_table("dim_date"))
-        && mart.commit("dim_date", vec![date_dimension(lo, hi)?], WriteMode::Overwrite, seq).await?
+        && mart
+            .commit(
+                "dim_date",
+                vec![date_dimension(lo, hi)?],
+                WriteMode::Overwrite,
+                seq,
+            )
+            .await?
     {
         committed.push("dim_date".to_string());
     }
     for dim in [&dim_product, &dim_store, &dim_campaign, &dim_customer] {
         if (dim.changed || !mart.has_table(dim.table))
-            && mart.commit(dim.table, vec![dim.to_batch()?], WriteMode::Overwrite, seq).await?
+            && mart
+                .commit(dim.table, vec![dim.to_batch()?], WriteMode::Overwrite, seq)
+                .await?
         {
             committed.push(dim.table.to_string());
         }
     }
-    for (table, batches) in [("fact_sales", sales_batches), ("fact_contacts", contact_batches)] {
+    for (table, batches) in [
+        ("fact_sales", sales_batches),
+        ("fact_contacts", contact_batches),
+    ] {
         if (!batches.is_empty() || !mart.has_table(table))
             && mart.commit(table, batches, WriteMode::Append, seq).await?
         {
@@ -469,7 +524,9 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
     }
     let q_batch = dims::batch_from_rows(&schema::schema("_quarantine"), &quarantine_rows)?;
     if (q_batch.num_rows() > 0 || !mart.has_table("_quarantine"))
-        && mart.commit("_quarantine", vec![q_batch], WriteMode::Append, seq).await?
+        && mart
+            .commit("_quarantine", vec![q_batch], WriteMode::Append, seq)
+            .await?
     {
         committed.push("_quarantine".to_string());
     }
@@ -483,7 +540,9 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
                 Cell::Str(s.entity.clone()),
                 Cell::Ts(started_at),
                 Cell::Ts(finished_at),
-                Cell::Str(serde_json::to_string(&s.files).map_err(|e| Error::Invariant(e.to_string()))?),
+                Cell::Str(
+                    serde_json::to_string(&s.files).map_err(|e| Error::Invariant(e.to_string()))?,
+                ),
                 Cell::I64(s.rows_read as i64),
                 Cell::I64(s.rows_loaded as i64),
                 Cell::I64(s.rows_quarantined as i64),
@@ -492,7 +551,10 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         })
         .collect::<Result<_>>()?;
     let runs_batch = dims::batch_from_rows(&schema::schema("_etl_runs"), &run_rows)?;
-    if mart.commit("_etl_runs", vec![runs_batch], WriteMode::Append, seq).await? {
+    if mart
+        .commit("_etl_runs", vec![runs_batch], WriteMode::Append, seq)
+        .await?
+    {
         committed.push("_etl_runs".to_string());
     }
     Ok(EtlReport {
@@ -535,13 +597,20 @@ fn cell(df: &DataFrame, name: &str, i: usize, target: &arrow::datatypes::DataTyp
             Cell::I32(date.year())
         }
         (other, t) => {
-            return Err(Error::Invariant(format!("column {name}: cannot store {other:?} as {t}")));
+            return Err(Error::Invariant(format!(
+                "column {name}: cannot store {other:?} as {t}"
+            )));
         }
     })
 }
 
 /// Applies one dimension source file to its dimension.
-fn apply_dimension(dim: &mut Dim, f: &Loaded, default_change_ts: i64, rejects: &mut Vec<(usize, Reject)>) -> Result<()> {
+fn apply_dimension(
+    dim: &mut Dim,
+    f: &Loaded,
+    default_change_ts: i64,
+    rejects: &mut Vec<(usize, Reject)>,
+) -> Result<()> {
     let df = &f.typed.df;
     let attrs = dim.attribute_names();
     let schema = dim.schema.clone();
@@ -573,7 +642,11 @@ fn apply_dimension(dim: &mut Dim, f: &Loaded, default_change_ts: i64, rejects: &
         let mut values = Vec::with_capacity(attrs.len());
         for (j, a) in attrs.iter().enumerate() {
             let target = schema.field(2 + j).data_type();
-            let source = if a == "birth_year" { "birth_date" } else { a.as_str() };
+            let source = if a == "birth_year" {
+                "birth_date"
+            } else {
+                a.as_str()
+            };
             values.push(cell(df, source, i, target)?);
         }
         if scd2 {
@@ -592,12 +665,24 @@ fn apply_dimension(dim: &mut Dim, f: &Loaded, default_change_ts: i64, rejects: &
 /// The date dimension for whole years `lo..=hi`.
 pub fn date_dimension(lo: i32, hi: i32) -> Result<RecordBatch> {
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     let mut rows = Vec::new();
-    let mut d = NaiveDate::from_ymd_opt(lo, 1, 1).ok_or_else(|| Error::Invariant(format!("year {lo}")))?;
-    let end = NaiveDate::from_ymd_opt(hi, 12, 31).ok_or_else(|| Error::Invariant(format!("year {hi}")))?;
+    let mut d =
+        NaiveDate::from_ymd_opt(lo, 1, 1).ok_or_else(|| Error::Invariant(format!("year {lo}")))?;
+    let end = NaiveDate::from_ymd_opt(hi, 12, 31)
+        .ok_or_else(|| Error::Invariant(format!("year {hi}")))?;
     while d <= end {
         let dow = d.weekday().number_from_monday() as i32;
         rows.push(vec![
@@ -611,7 +696,9 @@ pub fn date_dimension(lo: i32, hi: i32) -> Result<RecordBatch> {
             Cell::I32(dow),
             Cell::Bool(dow >= 6),
         ]);
-        d = d.succ_opt().ok_or_else(|| Error::Invariant("date overflow".into()))?;
+        d = d
+            .succ_opt()
+            .ok_or_else(|| Error::Invariant("date overflow".into()))?;
     }
     dims::batch_from_rows(&schema::schema("dim_date"), &rows)
 }

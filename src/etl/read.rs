@@ -94,7 +94,12 @@ impl FileRows {
 /// The format of `file` under `mapping`.
 pub fn format_of(file: &Path, mapping: &SourceMapping) -> SourceFormat {
     mapping.format.unwrap_or_else(|| {
-        match file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match file
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("parquet") | Some("pq") => SourceFormat::Parquet,
             Some("jsonl") | Some("ndjson") | Some("json") => SourceFormat::Jsonl,
             _ => SourceFormat::Csv,
@@ -188,7 +193,9 @@ struct DuplicateFinder {
 
 impl DuplicateFinder {
     fn new() -> Self {
-        DuplicateFinder { seen: HashMap::new() }
+        DuplicateFinder {
+            seen: HashMap::new(),
+        }
     }
 
     /// Line of an earlier identical record, or None (and remember this one).
@@ -196,7 +203,10 @@ impl DuplicateFinder {
         let mut h = DefaultHasher::new();
         data[s..e].hash(&mut h);
         let bucket = self.seen.entry(h.finish()).or_default();
-        if let Some(&(_, _, l)) = bucket.iter().find(|(ps, pe, _)| data[*ps..*pe] == data[s..e]) {
+        if let Some(&(_, _, l)) = bucket
+            .iter()
+            .find(|(ps, pe, _)| data[*ps..*pe] == data[s..e])
+        {
             return Some(l);
         }
         bucket.push((s, e, line));
@@ -218,14 +228,20 @@ fn duplicate_reject(line: u64, raw: String, first: u64) -> Reject {
 fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> {
     let recs = records(&data, b'"');
     let Some(&(hs, he, _)) = recs.first() else {
-        return Err(Error::source(file, "the file is empty: expected a header line with column names"));
+        return Err(Error::source(
+            file,
+            "the file is empty: expected a header line with column names",
+        ));
     };
     let mut header_bytes = &data[hs..he];
     if header_bytes.starts_with(b"\xEF\xBB\xBF") {
         header_bytes = &header_bytes[3..];
     }
     let header = std::str::from_utf8(header_bytes).map_err(|_| {
-        Error::source(file, "line 1: the header is not valid UTF-8; convert the file to UTF-8")
+        Error::source(
+            file,
+            "line 1: the header is not valid UTF-8; convert the file to UTF-8",
+        )
     })?;
     let columns: Vec<String> = split_fields(header.as_bytes(), sep)
         .into_iter()
@@ -310,7 +326,13 @@ fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> {
         )));
     }
     df.with_column(Column::new(LINE_COL.into(), lines))?;
-    Ok(FileRows { df, raw: RawText::Bytes { data, spans }, rejects, rows_read, columns })
+    Ok(FileRows {
+        df,
+        raw: RawText::Bytes { data, spans },
+        rejects,
+        rows_read,
+        columns,
+    })
 }
 
 fn read_jsonl(data: Vec<u8>) -> Result<FileRows> {
@@ -337,7 +359,11 @@ fn read_jsonl(data: Vec<u8>) -> Result<FileRows> {
                     raw: raw(),
                     code: "invalid_utf8",
                     column: None,
-                    value: Some(format!("byte 0x{:02X} at offset {}", rec[err.valid_up_to()], err.valid_up_to())),
+                    value: Some(format!(
+                        "byte 0x{:02X} at offset {}",
+                        rec[err.valid_up_to()],
+                        err.valid_up_to()
+                    )),
                     message: "the record is not valid UTF-8; export the file as UTF-8".into(),
                 });
                 continue;
@@ -394,7 +420,13 @@ fn read_jsonl(data: Vec<u8>) -> Result<FileRows> {
         .collect();
     cols.push(Column::new(LINE_COL.into(), lines));
     let df = DataFrame::new_infer_height(cols)?;
-    Ok(FileRows { df, raw: RawText::Bytes { data, spans }, rejects, rows_read, columns })
+    Ok(FileRows {
+        df,
+        raw: RawText::Bytes { data, spans },
+        rejects,
+        rows_read,
+        columns,
+    })
 }
 
 fn read_parquet(file: &Path) -> Result<FileRows> {
@@ -402,10 +434,20 @@ fn read_parquet(file: &Path) -> Result<FileRows> {
     let mut df = ParquetReader::new(f)
         .finish()
         .map_err(|e| Error::source(file, format!("cannot read as Parquet: {e}")))?;
-    let columns: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).collect();
+    let columns: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     let n = df.height() as u64;
     df.with_column(Column::new(LINE_COL.into(), (1..=n).collect::<Vec<u64>>()))?;
-    Ok(FileRows { df, raw: RawText::Rendered, rejects: Vec::new(), rows_read: n, columns })
+    Ok(FileRows {
+        df,
+        raw: RawText::Rendered,
+        rejects: Vec::new(),
+        rows_read: n,
+        columns,
+    })
 }
 
 #[cfg(test)]
@@ -430,9 +472,23 @@ mod tests {
         assert_eq!(rows.rows_read, 5);
         assert_eq!(rows.df.height(), 2);
         let codes: Vec<(u64, &str)> = rows.rejects.iter().map(|r| (r.line, r.code)).collect();
-        assert_eq!(codes, vec![(3, "duplicate_row"), (4, "wrong_column_count"), (5, "invalid_utf8")]);
+        assert_eq!(
+            codes,
+            vec![
+                (3, "duplicate_row"),
+                (4, "wrong_column_count"),
+                (5, "invalid_utf8")
+            ]
+        );
         assert_eq!(rows.raw_of(1), "\"5,5\",6");
-        let ids: Vec<Option<&str>> = rows.df.column("id").unwrap().str().unwrap().iter().collect();
+        let ids: Vec<Option<&str>> = rows
+            .df
+            .column("id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
         assert_eq!(ids, vec![Some("1"), Some("5,5")]);
     }
 
@@ -442,7 +498,14 @@ mod tests {
         let rows = read_jsonl(data).unwrap();
         assert_eq!(rows.rows_read, 3);
         assert_eq!(rows.rejects[0].code, "invalid_json");
-        let q: Vec<Option<&str>> = rows.df.column("qty").unwrap().str().unwrap().iter().collect();
+        let q: Vec<Option<&str>> = rows
+            .df
+            .column("qty")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
         assert_eq!(q, vec![Some("2"), Some("x")]);
     }
 }

@@ -45,7 +45,12 @@ pub struct ColumnSpec {
 }
 
 const fn col(name: &'static str, kind: Kind, required: bool, rule: Rule) -> ColumnSpec {
-    ColumnSpec { name, kind, required, rule }
+    ColumnSpec {
+        name,
+        kind,
+        required,
+        rule,
+    }
 }
 
 use Kind::*;

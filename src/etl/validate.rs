@@ -33,14 +33,23 @@ fn derivable(entity: &str, name: &str) -> bool {
 }
 
 /// Checks that every required column is in the file: a missing one fails the whole load.
-pub fn check_columns(entity: &str, file: &Path, rows: &FileRows, mapping: &SourceMapping) -> Result<()> {
+pub fn check_columns(
+    entity: &str,
+    file: &Path,
+    rows: &FileRows,
+    mapping: &SourceMapping,
+) -> Result<()> {
     for c in spec::columns(entity) {
         if !c.required || derivable(entity, c.name) {
             continue;
         }
         let src = mapping.source_column(c.name);
         if !rows.columns.iter().any(|f| f == src) {
-            let mapped = if src != c.name { format!(" (mapped from '{src}')") } else { String::new() };
+            let mapped = if src != c.name {
+                format!(" (mapped from '{src}')")
+            } else {
+                String::new()
+            };
             return Err(Error::source(
                 file,
                 format!(
@@ -58,7 +67,11 @@ pub fn check_columns(entity: &str, file: &Path, rows: &FileRows, mapping: &Sourc
                 file,
                 format!(
                     "crm-mart.toml maps unknown column '{canonical}' (from '{src}') for {entity}; canonical columns are: {}",
-                    spec::columns(entity).iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+                    spec::columns(entity)
+                        .iter()
+                        .map(|c| c.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -110,7 +123,9 @@ pub fn type_rows(entity: &str, rows: &FileRows, mapping: &SourceMapping) -> Resu
         };
         let native = !matches!(src_dtype, DataType::String);
         let text = col(src).cast(DataType::String).str().strip_chars(lit(NULL));
-        let raw = when(text.clone().eq(lit(""))).then(null_of(DataType::String)).otherwise(text);
+        let raw = when(text.clone().eq(lit("")))
+            .then(null_of(DataType::String))
+            .otherwise(text);
         raws.push(raw.alias(raw_name.as_str()));
         let r = || col(raw_name.as_str());
         let value = match c.kind {
@@ -122,7 +137,11 @@ pub fn type_rows(entity: &str, rows: &FileRows, mapping: &SourceMapping) -> Resu
             Kind::Int | Kind::Float => {
                 let mut t = r();
                 if mapping.decimal_comma {
-                    t = t.str().replace_all(lit("."), lit(""), true).str().replace_all(lit(","), lit("."), true);
+                    t = t
+                        .str()
+                        .replace_all(lit("."), lit(""), true)
+                        .str()
+                        .replace_all(lit(","), lit("."), true);
                 }
                 t.cast(DataType::Float64)
             }
@@ -147,21 +166,33 @@ pub fn type_rows(entity: &str, rows: &FileRows, mapping: &SourceMapping) -> Resu
         let parsed_name = format!("{}__val", c.name);
         parsed.push(value.alias(parsed_name.as_str()));
         let v = || col(parsed_name.as_str());
-        if c.required && !derivable(entity, c.name) {
-            if !(entity == "sales" && c.name == "customer_id" && mapping.allow_anonymous_customer) {
-                fails.push(when(r().is_null()).then(code(i, 0)).otherwise(null_of(DataType::Int32)));
-            }
+        let anonymous_allowed =
+            entity == "sales" && c.name == "customer_id" && mapping.allow_anonymous_customer;
+        if c.required && !derivable(entity, c.name) && !anonymous_allowed {
+            fails.push(
+                when(r().is_null())
+                    .then(code(i, 0))
+                    .otherwise(null_of(DataType::Int32)),
+            );
         }
         if c.kind != Kind::Text {
             let mut bad = r().is_not_null().and(v().is_null());
             if matches!(c.kind, Kind::Int | Kind::Float) {
                 bad = bad.or(v().is_not_null().and(v().is_finite().not()));
             }
-            fails.push(when(bad).then(code(i, 1)).otherwise(null_of(DataType::Int32)));
+            fails.push(
+                when(bad)
+                    .then(code(i, 1))
+                    .otherwise(null_of(DataType::Int32)),
+            );
         }
         if c.kind == Kind::Int {
             let non_int = v().cast(DataType::Int64).cast(DataType::Float64).neq(v());
-            fails.push(when(non_int).then(code(i, 3)).otherwise(null_of(DataType::Int32)));
+            fails.push(
+                when(non_int)
+                    .then(code(i, 3))
+                    .otherwise(null_of(DataType::Int32)),
+            );
         }
         let rule_broken = match c.rule {
             Rule::Any => None,
@@ -178,11 +209,19 @@ pub fn type_rows(entity: &str, rows: &FileRows, mapping: &SourceMapping) -> Resu
         }
     }
     lf = lf.with_columns(raws).with_columns(parsed);
-    let fail = if fails.is_empty() { null_of(DataType::Int32) } else { coalesce(&fails) };
+    let fail = if fails.is_empty() {
+        null_of(DataType::Int32)
+    } else {
+        coalesce(&fails)
+    };
     let checked = lf.with_column(fail.alias(CODE_COL)).collect()?;
 
     // Rejects: few, so building their messages row by row is fine.
-    let failed = checked.clone().lazy().filter(col(CODE_COL).is_not_null()).collect()?;
+    let failed = checked
+        .clone()
+        .lazy()
+        .filter(col(CODE_COL).is_not_null())
+        .collect()?;
     let mut rejects = Vec::with_capacity(failed.height());
     if failed.height() > 0 {
         let codes = failed.column(CODE_COL)?.i32()?.clone();
@@ -206,29 +245,55 @@ pub fn type_rows(entity: &str, rows: &FileRows, mapping: &SourceMapping) -> Resu
     }
     let mut keep: Vec<Expr> = specs
         .iter()
-        .map(|c| col(format!("{}__val", c.name)).cast(target_dtype(c.kind)).alias(c.name))
+        .map(|c| {
+            col(format!("{}__val", c.name))
+                .cast(target_dtype(c.kind))
+                .alias(c.name)
+        })
         .collect();
     keep.push(col(LINE_COL));
     keep.push(col(ROW_COL));
-    let df = checked.lazy().filter(col(CODE_COL).is_null()).select(keep).collect()?;
+    let df = checked
+        .lazy()
+        .filter(col(CODE_COL).is_null())
+        .select(keep)
+        .collect()?;
     Ok(Typed { df, rejects })
 }
 
 /// Reason code and message of failure `check` on column `c`.
-fn describe(c: &ColumnSpec, check: i32, value: Option<&str>, m: &SourceMapping) -> (&'static str, String) {
+fn describe(
+    c: &ColumnSpec,
+    check: i32,
+    value: Option<&str>,
+    m: &SourceMapping,
+) -> (&'static str, String) {
     let v = value.unwrap_or("");
     let src = m.source_column(c.name);
-    let named = if src != c.name { format!("{} (file column '{src}')", c.name) } else { c.name.to_string() };
+    let named = if src != c.name {
+        format!("{} (file column '{src}')", c.name)
+    } else {
+        c.name.to_string()
+    };
     match check {
-        0 => ("missing_value", format!("{named} is empty; a value is required")),
+        0 => (
+            "missing_value",
+            format!("{named} is empty; a value is required"),
+        ),
         1 => match c.kind {
             Kind::Date => (
                 "unparseable_date",
-                format!("{named} value '{v}' is not a date in the format {}", m.date_format),
+                format!(
+                    "{named} value '{v}' is not a date in the format {}",
+                    m.date_format
+                ),
             ),
             Kind::Timestamp => (
                 "unparseable_timestamp",
-                format!("{named} value '{v}' is not a date-time in the format {}", m.timestamp_format),
+                format!(
+                    "{named} value '{v}' is not a date-time in the format {}",
+                    m.timestamp_format
+                ),
             ),
             _ => (
                 "not_a_number",
@@ -238,11 +303,23 @@ fn describe(c: &ColumnSpec, check: i32, value: Option<&str>, m: &SourceMapping) 
                 ),
             ),
         },
-        3 => ("not_a_number", format!("{named} value '{v}' is not a whole number")),
+        3 => (
+            "not_a_number",
+            format!("{named} value '{v}' is not a whole number"),
+        ),
         _ => match c.rule {
-            Rule::NonNegative => ("out_of_range", format!("{named} value {v} is negative; must be ≥ 0")),
-            Rule::NonZero => ("out_of_range", format!("{named} value {v} is zero; must be non-zero")),
-            Rule::Between(lo, hi) => ("out_of_range", format!("{named} value {v} is outside {lo}..={hi}")),
+            Rule::NonNegative => (
+                "out_of_range",
+                format!("{named} value {v} is negative; must be ≥ 0"),
+            ),
+            Rule::NonZero => (
+                "out_of_range",
+                format!("{named} value {v} is zero; must be non-zero"),
+            ),
+            Rule::Between(lo, hi) => (
+                "out_of_range",
+                format!("{named} value {v} is outside {lo}..={hi}"),
+            ),
             Rule::OneOf(words) => (
                 "invalid_value",
                 format!("{named} value '{v}' is not one of: {}", words.join(", ")),

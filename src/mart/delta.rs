@@ -38,7 +38,9 @@ pub struct Mart {
 impl Mart {
     /// The mart at `root` (need not exist yet).
     pub fn new(root: &Path) -> Self {
-        Mart { root: root.to_path_buf() }
+        Mart {
+            root: root.to_path_buf(),
+        }
     }
 
     /// The mart's directory.
@@ -69,7 +71,11 @@ impl Mart {
 
     /// Current Delta version of table `name`.
     pub async fn version(&self, name: &str) -> Result<Option<i64>> {
-        Ok(self.open(name).await?.and_then(|t| t.version()).map(|v| v as i64))
+        Ok(self
+            .open(name)
+            .await?
+            .and_then(|t| t.version())
+            .map(|v| v as i64))
     }
 
     /// All rows of table `name` (none if it does not exist).

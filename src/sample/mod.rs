@@ -125,6 +125,9 @@ pub const DEFECT_KINDS: &[(&str, &str)] = &[
     ("satisfaction_out_of_range", "out_of_range"),
 ];
 
+/// Customer channels, weighted by repetition.
+const CHANNELS: [&str; 6] = ["store", "store", "online", "online", "phone", "partner"];
+
 const STREAM_PROFILE: u64 = 1;
 const STREAM_SALES: u64 = 2;
 const STREAM_CONTACTS: u64 = 3;
@@ -172,7 +175,9 @@ impl Profile {
         } else {
             None
         };
-        let physical: Vec<usize> = (0..STORES.len()).filter(|&s| STORES[s].4 == "store").collect();
+        let physical: Vec<usize> = (0..STORES.len())
+            .filter(|&s| STORES[s].4 == "store")
+            .collect();
         let same_region: Vec<usize> = physical
             .iter()
             .copied()
@@ -203,7 +208,7 @@ impl Profile {
             last: r.below(LAST_NAMES.len() as u64) as usize,
             gender: if r.chance(0.5) { "F" } else { "M" },
             birth,
-            channel: *r.pick(&["store", "store", "online", "online", "phone", "partner"]),
+            channel: CHANNELS[r.below(CHANNELS.len() as u64) as usize],
         }
     }
 
@@ -250,7 +255,9 @@ fn days_in_month(first: NaiveDate) -> u32 {
 
 /// Seasonal multiplier: a December peak, a November run-up, a January dip.
 fn season(month: u32) -> f64 {
-    [0.85, 0.9, 1.0, 1.0, 1.0, 0.95, 0.95, 1.0, 1.0, 1.05, 1.3, 1.75][month as usize - 1]
+    [
+        0.85, 0.9, 1.0, 1.0, 1.0, 0.95, 0.95, 1.0, 1.0, 1.05, 1.3, 1.75,
+    ][month as usize - 1]
 }
 
 /// A campaign planted every third month from month 1; responders buy more while it runs.
@@ -318,7 +325,7 @@ pub fn generate(settings: &GenerateSettings) -> Result<GenerateSummary> {
 
     // Months are independent streams: generate them in parallel, write each to its own file.
     let months: Vec<u32> = (0..settings.months).collect();
-    let per_month: Vec<Result<(u64, u64, Vec<(String, u64, &'static str)>)>> = months
+    let per_month: Vec<Result<MonthResult>> = months
         .par_iter()
         .map(|&m| write_month(settings, m as i32))
         .collect();
@@ -359,7 +366,8 @@ fn csv_field(s: &str) -> String {
 fn write_products(out: &Path) -> Result<()> {
     let path = out.join("products.csv");
     let mut w = create(&path)?;
-    let mut text = String::from("product_id,name,category,subcategory,brand,unit_price,unit_cost\n");
+    let mut text =
+        String::from("product_id,name,category,subcategory,brand,unit_price,unit_cost\n");
     for p in PRODUCTS {
         text.push_str(&format!(
             "{},{},{},{},{},{:.2},{:.2}\n",
@@ -372,7 +380,8 @@ fn write_products(out: &Path) -> Result<()> {
             p.price * p.cost_ratio
         ));
     }
-    w.write_all(text.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    w.write_all(text.as_bytes())
+        .map_err(|e| Error::io(&path, e))?;
     w.flush().map_err(|e| Error::io(&path, e))
 }
 
@@ -426,7 +435,9 @@ fn write_customers(settings: &GenerateSettings) -> Result<u64> {
         let last_day = end - Duration::days(1);
         let city = p.city_on(settings.start, last_day);
         let updated = match p.moves {
-            Some((m, d, _)) if city != p.city => month_start(settings.start, m).with_day(d).unwrap(),
+            Some((m, d, _)) if city != p.city => {
+                month_start(settings.start, m).with_day(d).unwrap()
+            }
             _ => signup,
         };
         let first = FIRST_NAMES[p.first];
@@ -476,9 +487,17 @@ impl Assortment {
                 None => by_category.push((p.category, vec![i])),
             }
         }
-        let razors = (0..PRODUCTS.len()).filter(|&i| PRODUCTS[i].subcategory == "Razors").collect();
-        let diapers = (0..PRODUCTS.len()).filter(|&i| PRODUCTS[i].subcategory == "Diapers").collect();
-        Assortment { by_category, razors, diapers }
+        let razors = (0..PRODUCTS.len())
+            .filter(|&i| PRODUCTS[i].subcategory == "Razors")
+            .collect();
+        let diapers = (0..PRODUCTS.len())
+            .filter(|&i| PRODUCTS[i].subcategory == "Diapers")
+            .collect();
+        Assortment {
+            by_category,
+            razors,
+            diapers,
+        }
     }
 
     fn category_weights(&self, group: Group) -> Vec<f64> {
@@ -509,7 +528,9 @@ fn write_month(settings: &GenerateSettings, m: i32) -> Result<MonthResult> {
     let contacts_path = settings.out.join(&contacts_rel);
     let mut sales = Dirty::new(settings, &sales_rel, m, create(&sales_path)?);
     let mut contacts = Dirty::new(settings, &contacts_rel, m + 10_000, create(&contacts_path)?);
-    sales.header("order_id,line_no,order_ts,customer_id,product_id,store_id,quantity,unit_price,discount")?;
+    sales.header(
+        "order_id,line_no,order_ts,customer_id,product_id,store_id,quantity,unit_price,discount",
+    )?;
     contacts.header("contact_id,contact_ts,customer_id,channel,direction,contact_type,campaign_id,outcome,duration_s,satisfaction")?;
 
     let assortment = Assortment::new();
@@ -519,7 +540,9 @@ fn write_month(settings: &GenerateSettings, m: i32) -> Result<MonthResult> {
         .take_while(|c| c.month <= m)
         .filter(|c| c.month == m)
         .collect();
-    let online: Vec<usize> = (0..STORES.len()).filter(|&s| STORES[s].4 != "store").collect();
+    let online: Vec<usize> = (0..STORES.len())
+        .filter(|&s| STORES[s].4 != "store")
+        .collect();
     let mut line_count = 0u64;
     let mut contact_count = 0u64;
 
@@ -558,7 +581,11 @@ fn write_month(settings: &GenerateSettings, m: i32) -> Result<MonthResult> {
                     c.start,
                     rc.below(60),
                     cid,
-                    if c.channel == "direct_mail" { "email" } else { c.channel },
+                    if c.channel == "direct_mail" {
+                        "email"
+                    } else {
+                        c.channel
+                    },
                     c.id,
                     outcome
                 ))?;
@@ -601,8 +628,18 @@ fn write_month(settings: &GenerateSettings, m: i32) -> Result<MonthResult> {
                 day = (d + r.range(0, 3) as u32).min(ndays);
             }
             let date = first.with_day(day).unwrap();
-            let ts = format!("{} {:02}:{:02}:{:02}", date, r.range(8, 20), r.below(60), r.below(60));
-            let store = if r.chance(0.3) { *r.pick(&online) } else { p.home_store };
+            let ts = format!(
+                "{} {:02}:{:02}:{:02}",
+                date,
+                r.range(8, 20),
+                r.below(60),
+                r.below(60)
+            );
+            let store = if r.chance(0.3) {
+                *r.pick(&online)
+            } else {
+                p.home_store
+            };
             let order_id = format!("SO{}{:07}{:02}", label.replace('-', ""), i + 1, o);
             let mut items: Vec<usize> = Vec::new();
             let n_lines = 1 + r.poisson(match p.group {
@@ -678,7 +715,11 @@ fn write_month(settings: &GenerateSettings, m: i32) -> Result<MonthResult> {
 
         // Contacts: service questions for everyone, complaints piling up before churn.
         let service = rc.poisson(0.06);
-        let complaints = if in_decline { rc.poisson(0.9) } else { rc.poisson(0.015) };
+        let complaints = if in_decline {
+            rc.poisson(0.9)
+        } else {
+            rc.poisson(0.015)
+        };
         for k in 0..service + complaints {
             let is_complaint = k >= service;
             let date = first.with_day(rc.range(1, ndays as i64) as u32).unwrap();
@@ -688,10 +729,18 @@ fn write_month(settings: &GenerateSettings, m: i32) -> Result<MonthResult> {
                 (
                     "complaint",
                     if unresolved { "unresolved" } else { "resolved" },
-                    if unresolved { rc.range(1, 2) } else { rc.range(2, 4) },
+                    if unresolved {
+                        rc.range(1, 2)
+                    } else {
+                        rc.range(2, 4)
+                    },
                 )
             } else {
-                (*rc.pick(&["inquiry", "service"]), "resolved", rc.range(3, 5))
+                (
+                    *rc.pick(&["inquiry", "service"]),
+                    "resolved",
+                    rc.range(3, 5),
+                )
             };
             contacts.row(&format!(
                 "K{}{:07}S{:02},{} {:02}:{:02}:00,{},{},inbound,{},,{},{},{}",
@@ -767,17 +816,46 @@ impl<'a> Dirty<'a> {
         }
         let mut fields: Vec<String> = row.split(',').map(str::to_string).collect();
         let kinds: &[&'static str] = if self.is_contacts {
-            &["unparseable_date", "missing_id", "unknown_customer", "exact_duplicate", "wrong_column_count", "invalid_utf8", "satisfaction_out_of_range"]
+            &[
+                "unparseable_date",
+                "missing_id",
+                "unknown_customer",
+                "exact_duplicate",
+                "wrong_column_count",
+                "invalid_utf8",
+                "satisfaction_out_of_range",
+            ]
         } else {
-            &["unparseable_date", "non_numeric_quantity", "non_numeric_price", "missing_id", "unknown_customer", "unknown_product", "exact_duplicate", "wrong_column_count", "invalid_utf8", "negative_price"]
+            &[
+                "unparseable_date",
+                "non_numeric_quantity",
+                "non_numeric_price",
+                "missing_id",
+                "unknown_customer",
+                "unknown_product",
+                "exact_duplicate",
+                "wrong_column_count",
+                "invalid_utf8",
+                "negative_price",
+            ]
         };
         let kind = *self.dirt.pick(kinds);
         let mut bytes: Vec<u8>;
         let (ts, cust) = if self.is_contacts { (1, 2) } else { (2, 3) };
         match kind {
-            "unparseable_date" => fields[ts] = (*self.dirt.pick(&["2024-13-45 10:00:00", "31/02/2024 10:00", "yesterday"])).to_string(),
-            "non_numeric_quantity" => fields[6] = (*self.dirt.pick(&["three", "1,5", "x"])).to_string(),
-            "non_numeric_price" => fields[7] = (*self.dirt.pick(&["12.x", "N/A", "€9.99"])).to_string(),
+            "unparseable_date" => {
+                fields[ts] =
+                    (*self
+                        .dirt
+                        .pick(&["2024-13-45 10:00:00", "31/02/2024 10:00", "yesterday"]))
+                    .to_string()
+            }
+            "non_numeric_quantity" => {
+                fields[6] = (*self.dirt.pick(&["three", "1,5", "x"])).to_string()
+            }
+            "non_numeric_price" => {
+                fields[7] = (*self.dirt.pick(&["12.x", "N/A", "€9.99"])).to_string()
+            }
             "missing_id" => fields[cust] = String::new(),
             "unknown_customer" => fields[cust] = format!("C9{:06}", self.dirt.below(1_000_000)),
             "unknown_product" => fields[4] = format!("P-UNKNOWN-{}", self.dirt.below(100)),
@@ -797,7 +875,11 @@ impl<'a> Dirty<'a> {
         bytes = fields.join(",").into_bytes();
         if kind == "invalid_utf8" {
             // A Latin-1 byte where UTF-8 is expected, as in a mis-encoded export.
-            let pos = bytes.iter().position(|&b| b == b',').unwrap_or(1).saturating_sub(1);
+            let pos = bytes
+                .iter()
+                .position(|&b| b == b',')
+                .unwrap_or(1)
+                .saturating_sub(1);
             bytes.insert(pos, 0xE9);
         }
         if kind == "exact_duplicate" {
@@ -836,8 +918,14 @@ mod tests {
     #[test]
     fn month_start_crosses_years_both_ways() {
         let s = NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
-        assert_eq!(month_start(s, 13), NaiveDate::from_ymd_opt(2024, 2, 1).unwrap());
-        assert_eq!(month_start(s, -1), NaiveDate::from_ymd_opt(2022, 12, 1).unwrap());
+        assert_eq!(
+            month_start(s, 13),
+            NaiveDate::from_ymd_opt(2024, 2, 1).unwrap()
+        );
+        assert_eq!(
+            month_start(s, -1),
+            NaiveDate::from_ymd_opt(2022, 12, 1).unwrap()
+        );
     }
 
     #[test]

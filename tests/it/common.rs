@@ -20,7 +20,12 @@ pub fn generate(dir: &Path, customers: u64, months: u32, dirty: f64) -> PathBuf 
     cmd(dir)
         .args(["generate", "--out"])
         .arg(&src)
-        .args(["--customers", &customers.to_string(), "--months", &months.to_string()])
+        .args([
+            "--customers",
+            &customers.to_string(),
+            "--months",
+            &months.to_string(),
+        ])
         .args(["--dirty-rate", &dirty.to_string(), "--seed", "7"])
         .assert()
         .success();
@@ -51,10 +56,18 @@ pub fn rows(batches: &[RecordBatch]) -> Vec<String> {
     let mut out = Vec::new();
     let opts = FormatOptions::default().with_null("∅");
     for b in batches {
-        let fmts: Vec<ArrayFormatter> =
-            b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap()).collect();
+        let fmts: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap())
+            .collect();
         for i in 0..b.num_rows() {
-            out.push(fmts.iter().map(|f| f.value(i).to_string()).collect::<Vec<_>>().join("|"));
+            out.push(
+                fmts.iter()
+                    .map(|f| f.value(i).to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            );
         }
     }
     out

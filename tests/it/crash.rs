@@ -18,7 +18,10 @@ fn a_load_killed_at_any_point_converges_to_the_uninterrupted_result() {
 
     let bin = assert_cmd::cargo::cargo_bin("crm-mart");
     let mut killed_mid_commit = 0;
-    for (k, fraction) in [0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.97].iter().enumerate() {
+    for (k, fraction) in [0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.97]
+        .iter()
+        .enumerate()
+    {
         let mart = d.path().join(format!("mart{k}"));
         let mut child = StdCommand::new(&bin)
             .arg("--quiet")
@@ -33,11 +36,18 @@ fn a_load_killed_at_any_point_converges_to_the_uninterrupted_result() {
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         let committed = versions(&mart).iter().filter(|(_, v)| v.is_some()).count();
-        if !status.success() && committed > 0 && committed < crm_mart::mart::schema::ETL_TABLES.len() {
+        if !status.success()
+            && committed > 0
+            && committed < crm_mart::mart::schema::ETL_TABLES.len()
+        {
             killed_mid_commit += 1;
         }
         etl(d.path(), &src, &mart);
-        assert_eq!(snapshot(&mart), expected, "after a kill at {fraction} of the load");
+        assert_eq!(
+            snapshot(&mart),
+            expected,
+            "after a kill at {fraction} of the load"
+        );
     }
     eprintln!("{killed_mid_commit} of 8 kills landed between two table commits");
 }

@@ -13,27 +13,49 @@ fn every_planted_defect_is_quarantined_with_its_reason_and_nothing_else_is() {
     let src = generate(d.path(), 400, 4, 0.03);
     let mart = d.path().join("mart");
     let out = etl(d.path(), &src, &mart);
-    assert!(out.contains("sales") && out.contains("quarantined"), "{out}");
+    assert!(
+        out.contains("sales") && out.contains("quarantined"),
+        "{out}"
+    );
 
     // rows_read = rows_loaded + rows_quarantined per entity, and matches the facts.
-    for r in rows(&sql(&mart, "_etl_runs", "SELECT entity, rows_read, rows_loaded, rows_quarantined FROM _etl_runs")) {
+    for r in rows(&sql(
+        &mart,
+        "_etl_runs",
+        "SELECT entity, rows_read, rows_loaded, rows_quarantined FROM _etl_runs",
+    )) {
         let f: Vec<&str> = r.split('|').collect();
-        let (read, loaded, q): (u64, u64, u64) = (f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap());
+        let (read, loaded, q): (u64, u64, u64) = (
+            f[1].parse().unwrap(),
+            f[2].parse().unwrap(),
+            f[3].parse().unwrap(),
+        );
         assert_eq!(read, loaded + q, "{r}");
     }
-    let loaded_sales = scalar(&mart, "_etl_runs", "SELECT rows_loaded FROM _etl_runs WHERE entity = 'sales'");
-    assert_eq!(loaded_sales, scalar(&mart, "fact_sales", "SELECT count(*) FROM fact_sales"));
+    let loaded_sales = scalar(
+        &mart,
+        "_etl_runs",
+        "SELECT rows_loaded FROM _etl_runs WHERE entity = 'sales'",
+    );
+    assert_eq!(
+        loaded_sales,
+        scalar(&mart, "fact_sales", "SELECT count(*) FROM fact_sales")
+    );
 
     // Each planted defect → a quarantine row at that file and line with the expected reason.
     let expected: HashMap<&str, &str> = crm_mart::sample::DEFECT_KINDS.iter().copied().collect();
     let planted = std::fs::read_to_string(src.join("planted_defects.csv")).unwrap();
-    let quarantine: HashMap<(String, String), String> = rows(&sql(&mart, "_quarantine", "SELECT file, line, reason FROM _quarantine"))
-        .into_iter()
-        .map(|r| {
-            let f: Vec<&str> = r.splitn(3, '|').collect();
-            ((f[0].to_string(), f[1].to_string()), f[2].to_string())
-        })
-        .collect();
+    let quarantine: HashMap<(String, String), String> = rows(&sql(
+        &mart,
+        "_quarantine",
+        "SELECT file, line, reason FROM _quarantine",
+    ))
+    .into_iter()
+    .map(|r| {
+        let f: Vec<&str> = r.splitn(3, '|').collect();
+        ((f[0].to_string(), f[1].to_string()), f[2].to_string())
+    })
+    .collect();
     let mut kinds_seen = std::collections::HashSet::new();
     let mut n = 0;
     for line in planted.lines().skip(1) {
@@ -42,11 +64,18 @@ fn every_planted_defect_is_quarantined_with_its_reason_and_nothing_else_is() {
             .get(&(f[0].to_string(), f[1].to_string()))
             .unwrap_or_else(|| panic!("planted {line} was not quarantined"));
         let code = expected[f[2]];
-        assert!(reason.starts_with(&format!("{code}:")), "{line}: got {reason}");
+        assert!(
+            reason.starts_with(&format!("{code}:")),
+            "{line}: got {reason}"
+        );
         kinds_seen.insert(f[2]);
         n += 1;
     }
-    assert_eq!(kinds_seen.len(), expected.len(), "every defect kind planted: {kinds_seen:?}");
+    assert_eq!(
+        kinds_seen.len(),
+        expected.len(),
+        "every defect kind planted: {kinds_seen:?}"
+    );
     assert_eq!(quarantine.len(), n, "clean rows were quarantined too");
 }
 
@@ -77,26 +106,53 @@ fn a_new_month_loads_incrementally_and_a_move_makes_a_second_customer_version() 
     let src = generate(d.path(), 2000, 4, 0.0);
     let mart = d.path().join("mart");
     etl(d.path(), &src, &mart);
-    let sales_before: u64 = scalar(&mart, "fact_sales", "SELECT count(*) FROM fact_sales").parse().unwrap();
-    let versions_before: u64 = scalar(&mart, "dim_customer", "SELECT count(*) FROM dim_customer").parse().unwrap();
+    let sales_before: u64 = scalar(&mart, "fact_sales", "SELECT count(*) FROM fact_sales")
+        .parse()
+        .unwrap();
+    let versions_before: u64 = scalar(&mart, "dim_customer", "SELECT count(*) FROM dim_customer")
+        .parse()
+        .unwrap();
     // Regenerate with one more month into the same directory: old month files are identical.
     generate(d.path(), 2000, 5, 0.0);
     etl(d.path(), &src, &mart);
-    let runs = rows(&sql(&mart, "_etl_runs", "SELECT seq, entity, files FROM _etl_runs WHERE seq = 2 AND entity = 'sales'"));
+    let runs = rows(&sql(
+        &mart,
+        "_etl_runs",
+        "SELECT seq, entity, files FROM _etl_runs WHERE seq = 2 AND entity = 'sales'",
+    ));
     assert_eq!(runs.len(), 1);
-    assert!(runs[0].contains("sales/2023-05.csv") && !runs[0].contains("2023-04"), "{}", runs[0]);
-    let month5_lines = std::fs::read_to_string(src.join("sales/2023-05.csv")).unwrap().lines().count() as u64 - 1;
-    let sales_after: u64 = scalar(&mart, "fact_sales", "SELECT count(*) FROM fact_sales").parse().unwrap();
+    assert!(
+        runs[0].contains("sales/2023-05.csv") && !runs[0].contains("2023-04"),
+        "{}",
+        runs[0]
+    );
+    let month5_lines = std::fs::read_to_string(src.join("sales/2023-05.csv"))
+        .unwrap()
+        .lines()
+        .count() as u64
+        - 1;
+    let sales_after: u64 = scalar(&mart, "fact_sales", "SELECT count(*) FROM fact_sales")
+        .parse()
+        .unwrap();
     assert_eq!(sales_after, sales_before + month5_lines);
 
     // Customers who moved in the new month have two versions; the old one is closed.
     let moved: u64 = scalar(&mart, "dim_customer", "SELECT count(*) FROM (SELECT customer_id FROM dim_customer GROUP BY customer_id HAVING count(*) = 2)").parse().unwrap();
     assert!(moved > 0, "no customer moved");
-    let versions_after: u64 = scalar(&mart, "dim_customer", "SELECT count(*) FROM dim_customer").parse().unwrap();
+    let versions_after: u64 = scalar(&mart, "dim_customer", "SELECT count(*) FROM dim_customer")
+        .parse()
+        .unwrap();
     assert!(versions_after > versions_before);
     let open_old: u64 = scalar(&mart, "dim_customer", "SELECT count(*) FROM dim_customer c WHERE NOT is_current AND valid_to > TIMESTAMP '2199-01-01'").parse().unwrap();
     assert_eq!(open_old, 0);
-    assert_eq!(scalar(&mart, "dim_customer", "SELECT count(*) FROM (SELECT customer_id FROM dim_customer WHERE is_current GROUP BY customer_id HAVING count(*) > 1)"), "0");
+    assert_eq!(
+        scalar(
+            &mart,
+            "dim_customer",
+            "SELECT count(*) FROM (SELECT customer_id FROM dim_customer WHERE is_current GROUP BY customer_id HAVING count(*) > 1)"
+        ),
+        "0"
+    );
 
     // Every fact points to the customer version valid at its timestamp.
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -123,7 +179,11 @@ fn a_missing_required_column_fails_with_file_column_and_columns_found_and_commit
     let d = tempfile::tempdir().unwrap();
     let src = d.path().join("src");
     std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("sales.csv"), "order_id,line_no,customer_id,product_id,quantity,unit_price\nA,1,C1,P1,1,2.5\n").unwrap();
+    std::fs::write(
+        src.join("sales.csv"),
+        "order_id,line_no,customer_id,product_id,quantity,unit_price\nA,1,C1,P1,1,2.5\n",
+    )
+    .unwrap();
     let mart = d.path().join("mart");
     cmd(d.path())
         .arg("etl")
@@ -135,7 +195,9 @@ fn a_missing_required_column_fails_with_file_column_and_columns_found_and_commit
         .code(1)
         .stderr(contains("sales.csv"))
         .stderr(contains("missing required column 'order_ts'"))
-        .stderr(contains("columns found: order_id, line_no, customer_id, product_id, quantity, unit_price"))
+        .stderr(contains(
+            "columns found: order_id, line_no, customer_id, product_id, quantity, unit_price",
+        ))
         .stderr(contains("[sources.sales.columns]"));
     assert!(versions(&mart).iter().all(|(_, v)| v.is_none()));
 }
@@ -155,13 +217,21 @@ fn missing_sources_and_broken_config_exit_1_with_a_clear_message() {
         .assert()
         .code(1)
         .stderr(contains("no sales files found"));
-    std::fs::write(d.path().join("crm-mart.toml"), "[sources.sales]\ncolumns = { order_id = 5 }\n").unwrap();
+    std::fs::write(
+        d.path().join("crm-mart.toml"),
+        "[sources.sales]\ncolumns = { order_id = 5 }\n",
+    )
+    .unwrap();
     cmd(d.path())
         .args(["etl"])
         .assert()
         .code(1)
         .stderr(contains("crm-mart.toml"));
-    cmd(d.path()).args(["generate", "--out", "x", "--dirty-rate", "2"]).assert().code(1).stderr(contains("between 0 and 0.5"));
+    cmd(d.path())
+        .args(["generate", "--out", "x", "--dirty-rate", "2"])
+        .assert()
+        .code(1)
+        .stderr(contains("between 0 and 0.5"));
 }
 
 #[test]

@@ -46,9 +46,17 @@ fn parquet_files_read_independently_match_the_source_totals() {
     // Expected from the source CSVs.
     let (mut lines, mut total) = (0u64, 0f64);
     for e in std::fs::read_dir(src.join("sales")).unwrap() {
-        for l in std::fs::read_to_string(e.unwrap().path()).unwrap().lines().skip(1) {
+        for l in std::fs::read_to_string(e.unwrap().path())
+            .unwrap()
+            .lines()
+            .skip(1)
+        {
             let f: Vec<&str> = l.split(',').collect();
-            let (q, p, disc): (f64, f64, f64) = (f[6].parse().unwrap(), f[7].parse().unwrap(), f[8].parse().unwrap());
+            let (q, p, disc): (f64, f64, f64) = (
+                f[6].parse().unwrap(),
+                f[7].parse().unwrap(),
+                f[8].parse().unwrap(),
+            );
             lines += 1;
             total += q * p * (1.0 - disc);
         }
@@ -57,17 +65,26 @@ fn parquet_files_read_independently_match_the_source_totals() {
     // Read with the parquet crate only.
     let table = mart.join("fact_sales");
     let files = live_files(&table);
-    assert!(files.len() >= 3, "one file per month partition at least: {files:?}");
+    assert!(
+        files.len() >= 3,
+        "one file per month partition at least: {files:?}"
+    );
     let (mut rows_read, mut net) = (0u64, 0f64);
     for f in files {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(table.join(decode(&f))).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(File::open(table.join(decode(&f))).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
         for b in reader {
             let b = b.unwrap();
             rows_read += b.num_rows() as u64;
-            let a = b.column_by_name("net_amount").unwrap().as_any().downcast_ref::<Float64Array>().unwrap();
+            let a = b
+                .column_by_name("net_amount")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap();
             net += (0..a.len()).map(|i| a.value(i)).sum::<f64>();
         }
     }
@@ -107,14 +124,37 @@ sys.stdout.flush()
 import os
 os._exit(0)
 "#;
-    let out = std::process::Command::new(python).arg("-c").arg(script).arg(&mart).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(&mart)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     for t in crm_mart::mart::schema::ETL_TABLES {
         let n = scalar(&mart, t, &format!("SELECT count(*) FROM {t}"));
-        assert!(text.contains(&format!("{t} {n}\n")), "{t}: ours {n}, python: {text}");
+        assert!(
+            text.contains(&format!("{t} {n}\n")),
+            "{t}: ours {n}, python: {text}"
+        );
     }
-    let net: f64 = scalar(&mart, "fact_sales", "SELECT round(sum(net_amount), 4) FROM fact_sales").parse().unwrap();
-    let py: f64 = text.lines().find_map(|l| l.strip_prefix("net ")).unwrap().parse().unwrap();
+    let net: f64 = scalar(
+        &mart,
+        "fact_sales",
+        "SELECT round(sum(net_amount), 4) FROM fact_sales",
+    )
+    .parse()
+    .unwrap();
+    let py: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("net "))
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((net - py).abs() < 1e-6 * net.abs(), "{net} vs {py}");
 }
