@@ -3,6 +3,7 @@
 mod common;
 mod crash;
 mod etl;
+mod formats;
 mod generate;
 mod invoice;
 mod reader;
