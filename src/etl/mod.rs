@@ -143,7 +143,19 @@ pub fn lock_mart(mart: &Path) -> Result<MartLock> {
 pub fn entity_files(settings: &Settings, entity: &str) -> Result<Vec<PathBuf>> {
     let m = settings.mapping(entity);
     if let Some(p) = &m.path {
-        return glob_files(&settings.source_dir, p);
+        let files = glob_files(&settings.source_dir, p)?;
+        if files.is_empty() {
+            // A configured source that matches nothing is a mistake, not an absent entity:
+            // silently deriving the dimension instead would hide it.
+            return Err(Error::source(
+                &settings.source_dir.join(p),
+                format!(
+                    "[sources.{entity}] path = \"{p}\" matches no file in {}; fix the path or remove it to use the defaults",
+                    settings.source_dir.display()
+                ),
+            ));
+        }
+        return Ok(files);
     }
     for pattern in [
         format!("{entity}.csv"),

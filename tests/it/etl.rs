@@ -227,6 +227,17 @@ fn missing_sources_and_broken_config_exit_1_with_a_clear_message() {
         .assert()
         .code(1)
         .stderr(contains("crm-mart.toml"));
+    std::fs::write(
+        d.path().join("crm-mart.toml"),
+        "[paths]\nsource = \"empty\"\n[sources.customers]\npath = \"kunden.csv\"\n",
+    )
+    .unwrap();
+    cmd(d.path())
+        .args(["etl"])
+        .assert()
+        .code(1)
+        .stderr(contains("kunden.csv"))
+        .stderr(contains("matches no file"));
     cmd(d.path())
         .args(["generate", "--out", "x", "--dirty-rate", "2"])
         .assert()
