@@ -326,6 +326,8 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
             validate::check_columns(entity, path, &rows, mapping)?;
             let typed = validate::type_rows(entity, &rows, mapping)
                 .map_err(|e| Error::source(path, format!("cannot type the rows: {e}")))?;
+            let mut rows = rows;
+            rows.release_text_columns();
             let rel = path
                 .strip_prefix(&settings.source_dir)
                 .unwrap_or(path)

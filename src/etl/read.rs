@@ -69,6 +69,14 @@ pub struct FileRows {
 }
 
 impl FileRows {
+    /// Frees the text columns once the rows are typed: raw text of CSV and JSON-lines rows
+    /// comes from the file bytes, so only Parquet rows (rendered from the frame) keep them.
+    pub fn release_text_columns(&mut self) {
+        if let RawText::Bytes { .. } = self.raw {
+            self.df = DataFrame::empty();
+        }
+    }
+
     /// Original text of surviving row `i`.
     pub fn raw_of(&self, i: usize) -> String {
         match &self.raw {
