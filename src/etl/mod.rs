@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{ENTITIES, Settings, glob_files};
 use crate::error::{Error, Result};
-use crate::mart::delta::{Mart, WriteMode};
+use crate::mart::delta::{AppendWriter, Mart, WriteMode};
 use crate::mart::schema;
 use dims::{Cell, Dim};
 use read::{FileRows, Reject};
@@ -228,6 +228,64 @@ fn utf8(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
         .collect()
 }
 
+/// Quarantine rows and per-entity counts of a batch, checked file by file.
+struct Accounts<'a> {
+    batch_id: &'a str,
+    quarantine: Vec<Vec<Cell>>,
+    stats: BTreeMap<&'static str, EntityStats>,
+}
+
+impl Accounts<'_> {
+    /// Records one processed file: its rejects (structural, typing and `late`: keys and
+    /// references) go to quarantine, and rows_read = rows_loaded + rows_quarantined is checked.
+    fn record(&mut self, f: &Loaded, late: &[(usize, Reject)], secs: f64) -> Result<()> {
+        let mut rejects: Vec<&Reject> = f
+            .rows
+            .rejects
+            .iter()
+            .chain(f.typed.rejects.iter())
+            .collect();
+        rejects.extend(late.iter().map(|(_, r)| r));
+        rejects.sort_by_key(|r| r.line);
+        let loaded_rows = f.typed.df.height() as u64 - late.len() as u64;
+        let q = rejects.len() as u64;
+        if f.rows.rows_read != loaded_rows + q {
+            return Err(Error::Invariant(format!(
+                "{}: read {} rows but loaded {loaded_rows} and quarantined {q}",
+                f.rel, f.rows.rows_read
+            )));
+        }
+        for r in rejects {
+            self.quarantine.push(vec![
+                Cell::Str(self.batch_id.to_string()),
+                Cell::Str(f.entity.to_string()),
+                Cell::Str(f.rel.clone()),
+                Cell::I64(r.line as i64),
+                Cell::Str(r.raw.clone()),
+                Cell::Str(format!("{}: {}", r.code, r.message)),
+                r.column.clone().map(Cell::Str).unwrap_or(Cell::Null),
+                r.value.clone().map(Cell::Str).unwrap_or(Cell::Null),
+            ]);
+        }
+        let s = self.stats.entry(f.entity).or_insert_with(|| EntityStats {
+            entity: f.entity.to_string(),
+            ..Default::default()
+        });
+        s.seconds += secs;
+        s.rows_read += f.rows.rows_read;
+        s.rows_loaded += loaded_rows;
+        s.rows_quarantined += q;
+        s.files.push(FileRecord {
+            path: f.rel.clone(),
+            sha256: f.sha256.clone(),
+            rows_read: f.rows.rows_read,
+            rows_loaded: loaded_rows,
+            rows_quarantined: q,
+        });
+        Ok(())
+    }
+}
+
 /// Runs one ETL batch. `progress` shows bars on stderr.
 pub fn run(settings: &Settings, progress: bool) -> Result<EtlReport> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -309,167 +367,161 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
             ..Default::default()
         });
     }
+    // Every file must be loadable (readable, required columns present) before any work or any
+    // commit: a broken file stops the run with the mart untouched.
+    new_files
+        .par_iter()
+        .map(|(entity, path, _)| {
+            let mapping = settings.mapping(entity);
+            let found = read::columns_of(path, mapping, &cfg_path)?;
+            if read::format_of(path, mapping) == crate::config::SourceFormat::Jsonl {
+                return Ok(()); // JSON keys vary by line: checked on the full read
+            }
+            validate::check_columns(entity, path, &found, mapping)
+        })
+        .collect::<Result<Vec<()>>>()?;
     let mut sorted_hashes: Vec<&str> = new_files.iter().map(|(_, _, h)| h.as_str()).collect();
     sorted_hashes.sort();
     let batch_id = hex(&Sha256::digest(sorted_hashes.join("\n").as_bytes()))[..16].to_string();
     let seq = max_seq + 1;
     tracing::info!(batch_id, seq, files = new_files.len(), "loading batch");
 
-    // 2. Read and type every new file (in parallel: files are independent).
-    let bar = progress_bar(progress, new_files.len() as u64, "reading");
-    let loaded: Vec<Result<(Loaded, f64)>> = new_files
-        .par_iter()
-        .map(|(entity, path, sha)| {
-            let t = Instant::now();
-            let mapping = settings.mapping(entity);
-            let rows = read::read_file(path, mapping, &cfg_path)?;
-            validate::check_columns(entity, path, &rows, mapping)?;
-            let typed = validate::type_rows(entity, &rows, mapping)
-                .map_err(|e| Error::source(path, format!("cannot type the rows: {e}")))?;
-            let mut rows = rows;
-            rows.release_text_columns();
-            let rel = path
-                .strip_prefix(&settings.source_dir)
-                .unwrap_or(path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            if let Some(b) = &bar {
-                b.inc(1);
-            }
-            Ok((
-                Loaded {
-                    entity,
-                    rel,
-                    sha256: sha.clone(),
-                    rows,
-                    typed,
-                },
-                t.elapsed().as_secs_f64(),
-            ))
-        })
-        .collect();
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let mut files: Vec<Loaded> = Vec::new();
-    let mut read_secs: BTreeMap<&str, f64> = BTreeMap::new();
-    for r in loaded {
-        let (l, s) = r?;
-        *read_secs.entry(l.entity).or_default() += s;
-        files.push(l);
-    }
-
-    // 3. Dimensions: current state from the mart, then this batch's sources.
+    // 2. Dimension files: read and type (in parallel), then apply to the dimensions.
+    let bar = progress_bar(progress, new_files.len() as u64, "loading");
+    let load = |(entity, path, sha): &(&'static str, PathBuf, String)| -> Result<(Loaded, f64)> {
+        let t = Instant::now();
+        let mapping = settings.mapping(entity);
+        let rows = read::read_file(path, mapping, &cfg_path)?;
+        validate::check_columns(entity, path, &rows.columns, mapping)?;
+        let typed = validate::type_rows(entity, &rows, mapping)
+            .map_err(|e| Error::source(path, format!("cannot type the rows: {e}")))?;
+        let mut rows = rows;
+        rows.release_text_columns();
+        let rel = path
+            .strip_prefix(&settings.source_dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+        Ok((
+            Loaded {
+                entity,
+                rel,
+                sha256: sha.clone(),
+                rows,
+                typed,
+            },
+            t.elapsed().as_secs_f64(),
+        ))
+    };
+    let (fact_files, dim_files): (Vec<_>, Vec<_>) = new_files
+        .into_iter()
+        .partition(|(e, _, _)| *e == "sales" || *e == "contacts");
+    let mut acc = Accounts {
+        batch_id: &batch_id,
+        quarantine: Vec::new(),
+        stats: BTreeMap::new(),
+    };
     let mut dim_product = Dim::new("dim_product", &utf8(mart.read("dim_product").await?)?)?;
     let mut dim_store = Dim::new("dim_store", &utf8(mart.read("dim_store").await?)?)?;
     let mut dim_campaign = Dim::new("dim_campaign", &utf8(mart.read("dim_campaign").await?)?)?;
     let mut dim_customer = Dim::new("dim_customer", &utf8(mart.read("dim_customer").await?)?)?;
-
-    let batch_min_ts = files
-        .iter()
-        .filter(|f| f.entity == "sales")
-        .filter_map(|f| facts::min_timestamp(&f.typed.df, "order_ts"))
-        .min();
-    let change_ts_default = batch_min_ts.unwrap_or(started_at);
-    let mut late_rejects: Vec<Vec<(usize, Reject)>> =
-        (0..files.len()).map(|_| Vec::new()).collect();
-    for (fi, f) in files.iter().enumerate() {
+    let dim_loaded: Vec<Result<(Loaded, f64)>> = dim_files.par_iter().map(load).collect();
+    let mut dim_loaded: Vec<(Loaded, f64)> = dim_loaded.into_iter().collect::<Result<_>>()?;
+    // Customers without `updated_at` change as of the batch's earliest order: that needs a
+    // look at the new sales files first (only their timestamps are kept).
+    let needs_change_ts = dim_loaded.iter().any(|(f, _)| {
+        f.entity == "customers"
+            && !f
+                .rows
+                .columns
+                .iter()
+                .any(|c| c == settings.mapping("customers").source_column("updated_at"))
+    });
+    let change_ts_default = if needs_change_ts {
+        fact_files
+            .par_iter()
+            .filter(|(e, _, _)| *e == "sales")
+            .map(|f| load(f).map(|(l, _)| facts::min_timestamp(&l.typed.df, "order_ts")))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(started_at)
+    } else {
+        started_at
+    };
+    for (f, secs) in &mut dim_loaded {
         let dim = match f.entity {
             "products" => &mut dim_product,
             "stores" => &mut dim_store,
             "campaigns" => &mut dim_campaign,
-            "customers" => &mut dim_customer,
-            _ => continue,
+            _ => &mut dim_customer,
         };
-        apply_dimension(dim, f, change_ts_default, &mut late_rejects[fi])?;
+        let mut late = Vec::new();
+        apply_dimension(dim, f, change_ts_default, &mut late)?;
+        acc.record(f, &late, *secs)?;
     }
+    drop(dim_loaded);
 
-    // 4. Facts: references, derived dimension members, keys, measures.
+    // 3. Fact files, a few at a time so that memory stays bounded by the files in flight:
+    //    read and type in parallel, then keys and measures in file order (derived dimension
+    //    members get keys in order of first appearance), then straight to Parquet files of the
+    //    fact table. The files become part of the table only with the commit below.
     let mut fact_keys = facts::existing_keys(&mart, &batch_id).await?;
-    let mut sales_batches = Vec::new();
-    let mut contact_batches = Vec::new();
+    // Writers are opened at the first batch of rows (creating the table if needed), and not
+    // at all for a table that already holds this batch (a rerun after a crash).
+    let mut writers: BTreeMap<&str, Option<AppendWriter>> = BTreeMap::new();
+    for table in ["fact_sales", "fact_contacts"] {
+        if mart.has_batch(table, seq).await? {
+            writers.insert(table, None);
+        }
+    }
     let mut dates: Vec<i32> = Vec::new();
-    {
-        let mut ctx = facts::FactContext {
-            batch_id: &batch_id,
-            has_source: &has_source,
-            customers: &mut dim_customer,
-            products: &mut dim_product,
-            stores: &mut dim_store,
-            campaigns: &mut dim_campaign,
-            keys: &mut fact_keys,
-        };
-        for (fi, f) in files.iter().enumerate() {
-            let out = match f.entity {
-                "sales" => facts::sales(
-                    &mut ctx,
-                    f,
-                    settings.mapping("sales"),
-                    &mut late_rejects[fi],
-                )?,
-                "contacts" => facts::contacts(&mut ctx, f, &mut late_rejects[fi])?,
-                _ => continue,
+    let in_flight = rayon::current_num_threads().max(2);
+    for chunk in fact_files.chunks(in_flight) {
+        let loaded: Vec<Result<(Loaded, f64)>> = chunk.par_iter().map(load).collect();
+        for r in loaded {
+            let (f, secs) = r?;
+            let mut late = Vec::new();
+            let mut ctx = facts::FactContext {
+                batch_id: &batch_id,
+                has_source: &has_source,
+                customers: &mut dim_customer,
+                products: &mut dim_product,
+                stores: &mut dim_store,
+                campaigns: &mut dim_campaign,
+                keys: &mut fact_keys,
+            };
+            let (table, out) = match f.entity {
+                "sales" => (
+                    "fact_sales",
+                    facts::sales(&mut ctx, &f, settings.mapping("sales"), &mut late)?,
+                ),
+                _ => ("fact_contacts", facts::contacts(&mut ctx, &f, &mut late)?),
             };
             if let Some((batch, days)) = out {
                 dates.extend(days);
-                if f.entity == "sales" {
-                    sales_batches.push(batch);
-                } else {
-                    contact_batches.push(batch);
+                if !writers.contains_key(table) {
+                    writers.insert(table, Some(mart.append_writer(table).await?));
+                }
+                if let Some(Some(w)) = writers.get_mut(table) {
+                    w.write(&batch).await?;
                 }
             }
+            acc.record(&f, &late, secs)?;
         }
     }
-
-    // 5. Quarantine and per-entity accounting, checked before anything is committed.
-    let mut quarantine_rows: Vec<Vec<Cell>> = Vec::new();
-    let mut stats: BTreeMap<&str, EntityStats> = BTreeMap::new();
-    for (fi, f) in files.iter().enumerate() {
-        let mut rejects: Vec<&Reject> = f
-            .rows
-            .rejects
-            .iter()
-            .chain(f.typed.rejects.iter())
-            .collect();
-        rejects.extend(late_rejects[fi].iter().map(|(_, r)| r));
-        rejects.sort_by_key(|r| r.line);
-        let loaded_rows = f.typed.df.height() as u64 - late_rejects[fi].len() as u64;
-        let q = rejects.len() as u64;
-        if f.rows.rows_read != loaded_rows + q {
-            return Err(Error::Invariant(format!(
-                "{}: read {} rows but loaded {loaded_rows} and quarantined {q}",
-                f.rel, f.rows.rows_read
-            )));
-        }
-        for r in rejects {
-            quarantine_rows.push(vec![
-                Cell::Str(batch_id.clone()),
-                Cell::Str(f.entity.to_string()),
-                Cell::Str(f.rel.clone()),
-                Cell::I64(r.line as i64),
-                Cell::Str(r.raw.clone()),
-                Cell::Str(format!("{}: {}", r.code, r.message)),
-                r.column.clone().map(Cell::Str).unwrap_or(Cell::Null),
-                r.value.clone().map(Cell::Str).unwrap_or(Cell::Null),
-            ]);
-        }
-        let s = stats.entry(f.entity).or_insert_with(|| EntityStats {
-            entity: f.entity.to_string(),
-            seconds: read_secs.get(f.entity).copied().unwrap_or(0.0),
-            ..Default::default()
-        });
-        s.rows_read += f.rows.rows_read;
-        s.rows_loaded += loaded_rows;
-        s.rows_quarantined += q;
-        s.files.push(FileRecord {
-            path: f.rel.clone(),
-            sha256: f.sha256.clone(),
-            rows_read: f.rows.rows_read,
-            rows_loaded: loaded_rows,
-            rows_quarantined: q,
-        });
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
-    drop(files);
+    let Accounts {
+        quarantine: quarantine_rows,
+        stats,
+        ..
+    } = acc;
 
     // 6. dim_date covers whole years around every fact date, old and new.
     let existing_dates = mart
@@ -526,12 +578,20 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
             committed.push(dim.table.to_string());
         }
     }
-    for (table, batches) in [
-        ("fact_sales", sales_batches),
-        ("fact_contacts", contact_batches),
-    ] {
-        if (!batches.is_empty() || !mart.has_table(table))
-            && mart.commit(table, batches, WriteMode::Append, seq).await?
+    for table in ["fact_sales", "fact_contacts"] {
+        // A batch without rows for a fact table still leaves the table in place, empty.
+        if !writers.contains_key(table)
+            && !mart.has_table(table)
+            && mart
+                .commit(table, Vec::new(), WriteMode::Append, seq)
+                .await?
+        {
+            committed.push(table.to_string());
+        }
+    }
+    for (table, writer) in writers {
+        if let Some(w) = writer
+            && w.commit(seq).await?
         {
             committed.push(table.to_string());
         }

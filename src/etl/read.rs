@@ -130,6 +130,63 @@ pub fn read_file(file: &Path, mapping: &SourceMapping, cfg: &Path) -> Result<Fil
     }
 }
 
+/// Column names of `file` without reading it all (the header line, the keys of the first JSON
+/// object, or the Parquet schema), so that every file of a batch can be checked before any work.
+pub fn columns_of(file: &Path, mapping: &SourceMapping, cfg: &Path) -> Result<Vec<String>> {
+    use std::io::BufRead;
+    let format = format_of(file, mapping);
+    if format == SourceFormat::Parquet {
+        let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+        let schema = ParquetReader::new(f)
+            .schema()
+            .map_err(|e| Error::source(file, format!("cannot read as Parquet: {e}")))?;
+        return Ok(schema.iter_names().map(|n| n.to_string()).collect());
+    }
+    let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut first = Vec::new();
+    let mut reader = std::io::BufReader::new(f);
+    loop {
+        first.clear();
+        let n = reader
+            .read_until(b'\n', &mut first)
+            .map_err(|e| Error::io(file, e))?;
+        if n == 0 || !first.iter().all(u8::is_ascii_whitespace) {
+            break;
+        }
+    }
+    while first.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        first.pop();
+    }
+    if format == SourceFormat::Jsonl {
+        // Keys may vary by line; the full read checks the union. Here: does it parse at all.
+        return Ok(match serde_json::from_slice::<serde_json::Value>(&first) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        });
+    }
+    // A header with a quoted newline is read fully later; the first line suffices to check.
+    let mut data = first;
+    data.push(b'\n');
+    let sep = mapping.delimiter_byte(cfg)?;
+    let header = if data.starts_with(b"\xEF\xBB\xBF") {
+        &data[3..]
+    } else {
+        &data[..]
+    };
+    if header.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::source(
+            file,
+            "the file is empty: expected a header line with column names",
+        ));
+    }
+    Ok(
+        split_fields(header.strip_suffix(b"\n").unwrap_or(header), sep)
+            .into_iter()
+            .map(|f| String::from_utf8_lossy(&f).trim().to_string())
+            .collect(),
+    )
+}
+
 /// Splits `data` into records: (start, end excluding the line break, first line number).
 fn records(data: &[u8], quote: u8) -> Vec<(usize, usize, u64)> {
     let mut out = Vec::new();

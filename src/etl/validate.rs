@@ -36,7 +36,7 @@ fn derivable(entity: &str, name: &str) -> bool {
 pub fn check_columns(
     entity: &str,
     file: &Path,
-    rows: &FileRows,
+    found: &[String],
     mapping: &SourceMapping,
 ) -> Result<()> {
     for c in spec::columns(entity) {
@@ -44,7 +44,7 @@ pub fn check_columns(
             continue;
         }
         let src = mapping.source_column(c.name);
-        if !rows.columns.iter().any(|f| f == src) {
+        if !found.iter().any(|f| f == src) {
             let mapped = if src != c.name {
                 format!(" (mapped from '{src}')")
             } else {
@@ -55,7 +55,7 @@ pub fn check_columns(
                 format!(
                     "missing required column '{}'{mapped}; columns found: {}. Rename the column in the file, or map it in crm-mart.toml: [sources.{entity}.columns] {} = \"<column in the file>\"",
                     c.name,
-                    rows.columns.join(", "),
+                    found.join(", "),
                     c.name
                 ),
             ));

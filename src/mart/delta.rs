@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
-use deltalake::kernel::Transaction;
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::protocol::SaveMode;
+use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableBuilder, ensure_table_uri};
 
 use super::schema;
@@ -95,6 +96,55 @@ impl Mart {
         Ok(ctx.sql(sql).await?.collect().await?)
     }
 
+    /// Whether table `name` already has batch `seq`'s write.
+    pub async fn has_batch(&self, name: &str, seq: i64) -> Result<bool> {
+        let Some(table) = self.open(name).await? else {
+            return Ok(false);
+        };
+        let done = table
+            .snapshot()?
+            .transaction_version(table.log_store().as_ref(), ETL_APP_ID)
+            .await?;
+        Ok(done.is_some_and(|v| v >= seq))
+    }
+
+    /// A streaming appender to table `name` (created empty if missing): batches become Parquet
+    /// files as they come, and table content only with [`AppendWriter::commit`].
+    pub async fn append_writer(&self, name: &str) -> Result<AppendWriter> {
+        if !self.has_table(name) {
+            // Version 0: the schema and partitioning, no data.
+            self.commit(name, Vec::new(), WriteMode::Append, 0).await?;
+        }
+        let table = self
+            .open(name)
+            .await?
+            .ok_or_else(|| Error::Invariant(format!("table {name} was not created")))?;
+        let partition_columns: Vec<String> = schema::partition_column(name)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let indexed = table
+            .snapshot()?
+            .table_config()
+            .data_skipping_num_indexed_cols
+            .unwrap_or_default();
+        let config = WriterConfig::new(
+            schema::schema(name),
+            partition_columns.clone(),
+            None,
+            std::num::NonZeroU64::new(128 << 20),
+            None,
+            indexed,
+            None,
+        );
+        let writer = DeltaWriter::new(table.object_store(), config);
+        Ok(AppendWriter {
+            table,
+            writer,
+            partition_columns,
+        })
+    }
+
     /// Commits `batches` to table `name` as batch `seq`, unless that batch's write is already
     /// there. Returns whether a commit was made.
     pub async fn commit(
@@ -142,6 +192,51 @@ impl Mart {
             builder = builder.with_partition_columns([p]);
         }
         builder.await?;
+        Ok(true)
+    }
+}
+
+/// Appends record batches to one table as Parquet files; one commit makes them visible.
+pub struct AppendWriter {
+    table: DeltaTable,
+    writer: DeltaWriter,
+    partition_columns: Vec<String>,
+}
+
+impl AppendWriter {
+    /// Writes `batch` to data files (not yet part of the table).
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer.write(batch).await?;
+        Ok(())
+    }
+
+    /// Commits every file written, as batch `seq` (with the ETL's application transaction).
+    /// Returns whether there was anything to commit.
+    pub async fn commit(self, seq: i64) -> Result<bool> {
+        let adds = self.writer.close().await?;
+        if adds.is_empty() {
+            return Ok(false);
+        }
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: if self.partition_columns.is_empty() {
+                None
+            } else {
+                Some(self.partition_columns.clone())
+            },
+            predicate: None,
+        };
+        CommitBuilder::from(
+            CommitProperties::default()
+                .with_application_transaction(Transaction::new(ETL_APP_ID, seq)),
+        )
+        .with_actions(adds.into_iter().map(Action::Add).collect())
+        .build(
+            Some(self.table.snapshot()?),
+            self.table.log_store(),
+            operation,
+        )
+        .await?;
         Ok(true)
     }
 }
