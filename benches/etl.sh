@@ -9,7 +9,7 @@ runs=${2:-3}
 cargo build --release -q
 bin=$PWD/target/release/crm-mart
 root=$PWD
-venv=$(../shared/tools/baselines-venv.sh)
+venv=$(realpath "$(../shared/tools/baselines-venv.sh)")
 work=$PWD/target/bench-etl-$customers
 if [ ! -f "$work/src/planted_defects.csv" ]; then
   "$bin" -q generate --out "$work/src" --customers "$customers" --months 24 --seed 42 --dirty-rate 0.001

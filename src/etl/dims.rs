@@ -203,7 +203,7 @@ pub struct Dim {
     /// Rows in schema order: key, natural id, attributes[, valid_from, valid_to, is_current].
     pub rows: Vec<Vec<Cell>>,
     /// Natural id → indices of its rows (versions), oldest first.
-    index: HashMap<String, Vec<usize>>,
+    index: HashMap<String, Vec<usize>, foldhash::fast::RandomState>,
     next_key: i64,
     /// Whether this batch changed the dimension.
     pub changed: bool,
@@ -217,7 +217,8 @@ impl Dim {
         let mut rows = rows_from_batches(batches, &schema)?;
         // Stable row order (by key), whatever order the files returned them in.
         rows.sort_by_key(|r| if let Cell::I64(k) = r[0] { k } else { i64::MAX });
-        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut index: HashMap<String, Vec<usize>, foldhash::fast::RandomState> =
+            HashMap::default();
         let mut next_key = 1;
         for (i, r) in rows.iter().enumerate() {
             if let (Cell::I64(k), Some(id)) = (&r[0], r[1].as_str()) {

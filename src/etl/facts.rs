@@ -6,7 +6,7 @@
 //! from the facts instead (e.g. products from the ids and descriptions on invoice lines).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::Hash;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -31,14 +31,42 @@ use crate::mart::schema;
 /// Natural keys of facts already in the mart (from other batches) or loaded in this batch.
 #[derive(Default)]
 pub struct FactKeys {
-    sales: HashSet<u64>,
-    contacts: HashSet<u64>,
+    sales: HashSet<u64, BuildKeyHasher>,
+    contacts: HashSet<u64, BuildKeyHasher>,
 }
 
-fn key_hash(parts: &[&str]) -> u64 {
-    let mut h = DefaultHasher::new();
-    parts.hash(&mut h);
-    h.finish()
+/// The key sets hold hashes already: hashing them again would be wasted work.
+#[derive(Default, Clone, Copy)]
+pub struct BuildKeyHasher;
+
+impl std::hash::BuildHasher for BuildKeyHasher {
+    type Hasher = IdentityHasher;
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher(0)
+    }
+}
+
+/// Passes a u64 through unchanged.
+pub struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Hash of a natural key; a fixed-seed fast hash (the set lives only for one run).
+fn key_hash(key: impl Hash) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x6372_6d2d_6d61_7274).hash_one(key)
 }
 
 /// Loads the natural keys of facts loaded by batches other than `batch_id`. (Rows of this very
@@ -46,21 +74,22 @@ fn key_hash(parts: &[&str]) -> u64 {
 /// duplicates of themselves.)
 pub async fn existing_keys(mart: &Mart, batch_id: &str) -> Result<FactKeys> {
     let mut keys = FactKeys::default();
-    let sql = format!(
-        "SELECT order_id, CAST(line_no AS VARCHAR) AS line_no FROM fact_sales WHERE batch_id <> '{batch_id}'"
-    );
+    let sql = format!("SELECT order_id, line_no FROM fact_sales WHERE batch_id <> '{batch_id}'");
     for b in super::utf8(mart.query("fact_sales", &sql).await?)? {
         let o = super::str_col(&b, "order_id")?;
-        let l = super::str_col(&b, "line_no")?;
+        let l = b
+            .column_by_name("line_no")
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .ok_or_else(|| Error::Invariant("fact_sales.line_no is not Int64".into()))?;
         for i in 0..b.num_rows() {
-            keys.sales.insert(key_hash(&[o.value(i), l.value(i)]));
+            keys.sales.insert(key_hash((o.value(i), l.value(i))));
         }
     }
     let sql = format!("SELECT contact_id FROM fact_contacts WHERE batch_id <> '{batch_id}'");
     for b in super::utf8(mart.query("fact_contacts", &sql).await?)? {
         let c = super::str_col(&b, "contact_id")?;
         for i in 0..b.num_rows() {
-            keys.contacts.insert(key_hash(&[c.value(i)]));
+            keys.contacts.insert(key_hash(c.value(i)));
         }
     }
     Ok(keys)
@@ -95,17 +124,30 @@ fn ts_column(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
     Ok(c.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
 }
 
-fn strs(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
-    Ok(df
-        .column(name)?
-        .str()?
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect())
+fn strs<'a>(df: &'a DataFrame, name: &str) -> Result<Vec<Option<&'a str>>> {
+    Ok(df.column(name)?.str()?.iter().collect())
 }
 
 fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     Ok(df.column(name)?.f64()?.iter().collect())
+}
+
+/// Remembers the keys of the last day seen: facts come in runs of the same day.
+#[derive(Default)]
+struct DayCache {
+    day: Option<i64>,
+    keys: (i32, i32),
+}
+
+impl DayCache {
+    fn keys(&mut self, ts: i64) -> (i32, i32) {
+        let day = ts.div_euclid(86_400_000_000);
+        if self.day != Some(day) {
+            self.day = Some(day);
+            self.keys = date_keys(ts);
+        }
+        self.keys
+    }
 }
 
 /// (date_key yyyymmdd, month_key yyyymm) of a µs timestamp.
@@ -208,15 +250,26 @@ pub fn sales(
     let mut date_key = vec![0i32; n];
     let mut month_key = vec![0i32; n];
     let mut next_line: HashMap<&str, i64> = HashMap::new();
+    let (customers_src, products_src, stores_src) = (
+        ctx.has_source["customers"],
+        ctx.has_source["products"],
+        ctx.has_source["stores"],
+    );
+    let mut days = DayCache::default();
     let (mut lo, mut hi) = (i32::MAX, i32::MIN);
     for i in 0..n {
         let oid = order_id[i].as_deref().unwrap_or_default();
         // Exports without line numbers (invoice lines) number lines in file order per order.
-        let counter = next_line.entry(oid).or_insert(0);
-        *counter += 1;
-        let ln = line_no[i].unwrap_or(*counter);
+        let ln = match line_no[i] {
+            Some(l) => l,
+            None => {
+                let counter = next_line.entry(oid).or_insert(0);
+                *counter += 1;
+                *counter
+            }
+        };
         line_out[i] = ln;
-        let h = key_hash(&[oid, &ln.to_string()]);
+        let h = key_hash((oid, ln));
         if ctx.keys.sales.contains(&h) {
             rejects.push(late_reject(f, i, "duplicate_key", "order_id", oid, format!(
                 "order line (order_id '{oid}', line_no {ln}) was already loaded, earlier in this batch or by an earlier one"
@@ -226,12 +279,12 @@ pub fn sales(
         }
         let cref = customer[i]
             .as_deref()
-            .map(|c| (c, reference(ctx.customers, ctx.has_source["customers"], c)));
+            .map(|c| (c, reference(ctx.customers, customers_src, c)));
         let pid = product[i].as_deref().unwrap_or_default();
-        let pref = reference(ctx.products, ctx.has_source["products"], pid);
+        let pref = reference(ctx.products, products_src, pid);
         let sref = store[i]
             .as_deref()
-            .map(|s| (s, reference(ctx.stores, ctx.has_source["stores"], s)));
+            .map(|s| (s, reference(ctx.stores, stores_src, s)));
         let problem = if let Some((c, Ref::Unknown)) = cref {
             Some((
                 "customer_id",
@@ -266,7 +319,9 @@ pub fn sales(
             None => ctx.customers.ensure_reserved("(anonymous)"),
             Some((c, Ref::Derive)) => {
                 let mut attrs = vec![Cell::Null; ctx.customers.attribute_names().len()];
-                attrs[5] = country[i].clone().map(Cell::Str).unwrap_or(Cell::Null);
+                attrs[5] = country[i]
+                    .map(|c| Cell::Str(c.to_string()))
+                    .unwrap_or(Cell::Null);
                 ctx.customers.ensure(c, attrs)
             }
             Some((c, _)) => ctx.customers.key_at(c, ts[i]).unwrap_or(0),
@@ -275,7 +330,9 @@ pub fn sales(
             Ref::Derive => ctx.products.ensure(
                 pid,
                 vec![
-                    product_name[i].clone().map(Cell::Str).unwrap_or(Cell::Null),
+                    product_name[i]
+                        .map(|n| Cell::Str(n.to_string()))
+                        .unwrap_or(Cell::Null),
                     Cell::Null,
                     Cell::Null,
                     Cell::Null,
@@ -304,7 +361,7 @@ pub fn sales(
                 .return_when_order_id_starts_with
                 .as_deref()
                 .is_some_and(|p| !p.is_empty() && oid.starts_with(p));
-        let (dk, mk) = date_keys(ts[i]);
+        let (dk, mk) = days.keys(ts[i]);
         date_key[i] = dk;
         month_key[i] = mk;
         lo = lo.min(dk);
@@ -365,12 +422,14 @@ pub fn contacts(
     let mut keep = vec![true; n];
     let mut cust_key = vec![0i64; n];
     let mut camp_key: Vec<Option<i64>> = vec![None; n];
+    let (customers_src, campaigns_src) = (ctx.has_source["customers"], ctx.has_source["campaigns"]);
+    let mut days = DayCache::default();
     let mut date_key = vec![0i32; n];
     let mut month_key = vec![0i32; n];
     let (mut lo, mut hi) = (i32::MAX, i32::MIN);
     for i in 0..n {
         let cid = contact_id[i].as_deref().unwrap_or_default();
-        let h = key_hash(&[cid]);
+        let h = key_hash(cid);
         if ctx.keys.contacts.contains(&h) {
             rejects.push(late_reject(
                 f,
@@ -386,10 +445,10 @@ pub fn contacts(
             continue;
         }
         let cust = customer[i].as_deref().unwrap_or_default();
-        let cref = reference(ctx.customers, ctx.has_source["customers"], cust);
+        let cref = reference(ctx.customers, customers_src, cust);
         let kref = campaign[i]
             .as_deref()
-            .map(|k| (k, reference(ctx.campaigns, ctx.has_source["campaigns"], k)));
+            .map(|k| (k, reference(ctx.campaigns, campaigns_src, k)));
         let problem = if let Ref::Unknown = cref {
             Some((
                 "customer_id",
@@ -430,7 +489,7 @@ pub fn contacts(
             Some((k, Ref::Derive)) => Some(ctx.campaigns.ensure(k, vec![Cell::Null; 5])),
             Some((k, _)) => ctx.campaigns.key(k),
         };
-        let (dk, mk) = date_keys(ts[i]);
+        let (dk, mk) = days.keys(ts[i]);
         date_key[i] = dk;
         month_key[i] = mk;
         lo = lo.min(dk);
@@ -472,6 +531,6 @@ mod tests {
 
     #[test]
     fn fact_keys_hash_both_parts() {
-        assert_ne!(key_hash(&["A1", "1"]), key_hash(&["A", "11"]));
+        assert_ne!(key_hash(("A1", 1i64)), key_hash(("A", 11i64)));
     }
 }

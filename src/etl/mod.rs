@@ -384,7 +384,13 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
     sorted_hashes.sort();
     let batch_id = hex(&Sha256::digest(sorted_hashes.join("\n").as_bytes()))[..16].to_string();
     let seq = max_seq + 1;
-    tracing::info!(batch_id, seq, files = new_files.len(), "loading batch");
+    tracing::info!(
+        batch_id,
+        seq,
+        files = new_files.len(),
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "loading batch"
+    );
 
     // 2. Dimension files: read and type (in parallel), then apply to the dimensions.
     let bar = progress_bar(progress, new_files.len() as u64, "loading");
@@ -465,6 +471,10 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         acc.record(f, &late, *secs)?;
     }
     drop(dim_loaded);
+    tracing::info!(
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "dimensions applied"
+    );
 
     // 3. Fact files, a few at a time so that memory stays bounded by the files in flight:
     //    read and type in parallel, then keys and measures in file order (derived dimension
@@ -481,39 +491,64 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
     }
     let mut dates: Vec<i32> = Vec::new();
     let in_flight = rayon::current_num_threads().max(2);
-    for chunk in fact_files.chunks(in_flight) {
-        let loaded: Vec<Result<(Loaded, f64)>> = chunk.par_iter().map(load).collect();
-        for r in loaded {
-            let (f, secs) = r?;
-            let mut late = Vec::new();
-            let mut ctx = facts::FactContext {
-                batch_id: &batch_id,
-                has_source: &has_source,
-                customers: &mut dim_customer,
-                products: &mut dim_product,
-                stores: &mut dim_store,
-                campaigns: &mut dim_campaign,
-                keys: &mut fact_keys,
-            };
-            let (table, out) = match f.entity {
-                "sales" => (
-                    "fact_sales",
-                    facts::sales(&mut ctx, &f, settings.mapping("sales"), &mut late)?,
-                ),
-                _ => ("fact_contacts", facts::contacts(&mut ctx, &f, &mut late)?),
-            };
-            if let Some((batch, days)) = out {
-                dates.extend(days);
-                if !writers.contains_key(table) {
-                    writers.insert(table, Some(mart.append_writer(table).await?));
+    let chunks: Vec<&[(&'static str, PathBuf, String)]> = fact_files.chunks(in_flight).collect();
+    let load_chunk = |k: usize| -> Vec<Result<(Loaded, f64)>> {
+        chunks
+            .get(k)
+            .map(|c| c.par_iter().map(load).collect())
+            .unwrap_or_default()
+    };
+    let handle = tokio::runtime::Handle::current();
+    let mut pending = load_chunk(0);
+    for k in 0..chunks.len() {
+        // The next files are read and typed while this chunk's rows get their keys and go to
+        // Parquet: the two halves overlap instead of taking turns on the cores.
+        let current = std::mem::take(&mut pending);
+        let (next, done) = rayon::join(
+            || load_chunk(k + 1),
+            || -> Result<()> {
+                let _runtime = handle.enter();
+                for r in current {
+                    let (f, secs) = r?;
+                    let mut late = Vec::new();
+                    let mut ctx = facts::FactContext {
+                        batch_id: &batch_id,
+                        has_source: &has_source,
+                        customers: &mut dim_customer,
+                        products: &mut dim_product,
+                        stores: &mut dim_store,
+                        campaigns: &mut dim_campaign,
+                        keys: &mut fact_keys,
+                    };
+                    let (table, out) = match f.entity {
+                        "sales" => (
+                            "fact_sales",
+                            facts::sales(&mut ctx, &f, settings.mapping("sales"), &mut late)?,
+                        ),
+                        _ => ("fact_contacts", facts::contacts(&mut ctx, &f, &mut late)?),
+                    };
+                    if let Some((batch, days)) = out {
+                        dates.extend(days);
+                        if !writers.contains_key(table) {
+                            let w = futures::executor::block_on(mart.append_writer(table))?;
+                            writers.insert(table, Some(w));
+                        }
+                        if let Some(Some(w)) = writers.get_mut(table) {
+                            futures::executor::block_on(w.write(&batch))?;
+                        }
+                    }
+                    acc.record(&f, &late, secs)?;
                 }
-                if let Some(Some(w)) = writers.get_mut(table) {
-                    w.write(&batch).await?;
-                }
-            }
-            acc.record(&f, &late, secs)?;
-        }
+                Ok(())
+            },
+        );
+        done?;
+        pending = next;
     }
+    tracing::info!(
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "fact files processed"
+    );
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -554,6 +589,7 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         });
     }
 
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "committing");
     // 7. Commit: dimensions, facts, quarantine, then the run record that marks the batch done.
     let mut committed = Vec::new();
     if let Some((lo, hi)) = range
