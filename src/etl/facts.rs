@@ -258,7 +258,7 @@ pub fn sales(
     let mut days = DayCache::default();
     let (mut lo, mut hi) = (i32::MAX, i32::MIN);
     for i in 0..n {
-        let oid = order_id[i].as_deref().unwrap_or_default();
+        let oid = order_id[i].unwrap_or_default();
         // Exports without line numbers (invoice lines) number lines in file order per order.
         let ln = match line_no[i] {
             Some(l) => l,
@@ -277,14 +277,10 @@ pub fn sales(
             keep[i] = false;
             continue;
         }
-        let cref = customer[i]
-            .as_deref()
-            .map(|c| (c, reference(ctx.customers, customers_src, c)));
-        let pid = product[i].as_deref().unwrap_or_default();
+        let cref = customer[i].map(|c| (c, reference(ctx.customers, customers_src, c)));
+        let pid = product[i].unwrap_or_default();
         let pref = reference(ctx.products, products_src, pid);
-        let sref = store[i]
-            .as_deref()
-            .map(|s| (s, reference(ctx.stores, stores_src, s)));
+        let sref = store[i].map(|s| (s, reference(ctx.stores, stores_src, s)));
         let problem = if let Some((c, Ref::Unknown)) = cref {
             Some((
                 "customer_id",
@@ -428,7 +424,7 @@ pub fn contacts(
     let mut month_key = vec![0i32; n];
     let (mut lo, mut hi) = (i32::MAX, i32::MIN);
     for i in 0..n {
-        let cid = contact_id[i].as_deref().unwrap_or_default();
+        let cid = contact_id[i].unwrap_or_default();
         let h = key_hash(cid);
         if ctx.keys.contacts.contains(&h) {
             rejects.push(late_reject(
@@ -444,11 +440,9 @@ pub fn contacts(
             keep[i] = false;
             continue;
         }
-        let cust = customer[i].as_deref().unwrap_or_default();
+        let cust = customer[i].unwrap_or_default();
         let cref = reference(ctx.customers, customers_src, cust);
-        let kref = campaign[i]
-            .as_deref()
-            .map(|k| (k, reference(ctx.campaigns, campaigns_src, k)));
+        let kref = campaign[i].map(|k| (k, reference(ctx.campaigns, campaigns_src, k)));
         let problem = if let Ref::Unknown = cref {
             Some((
                 "customer_id",
