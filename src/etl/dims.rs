@@ -261,6 +261,15 @@ impl Dim {
         }
     }
 
+    /// Key of `id` and its numeric attribute `j`, with one lookup.
+    pub fn key_and_number(&self, id: &str, j: usize) -> Option<(i64, Option<f64>)> {
+        let row = &self.rows[*self.index.get(id)?.last()?];
+        match row[0] {
+            Cell::I64(k) => Some((k, row.get(2 + j).and_then(Cell::as_f64))),
+            _ => None,
+        }
+    }
+
     /// Attribute `j` (0-based, after key and id) of the current version of `id`.
     pub fn attr(&self, id: &str, j: usize) -> Option<&Cell> {
         let idx = *self.index.get(id)?.last()?;

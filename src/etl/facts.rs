@@ -191,6 +191,24 @@ fn late_reject(
     )
 }
 
+/// A reference resolved against its dimension.
+enum Found {
+    /// The member's key.
+    Known(i64),
+    /// Not there, and the dimension has no source: derive the member.
+    Derive,
+    /// Not there, but the dimension has a source: quarantine the row.
+    Unknown,
+}
+
+fn found(key: Option<i64>, has_source: bool) -> Found {
+    match (key, has_source) {
+        (Some(k), _) => Found::Known(k),
+        (None, true) => Found::Unknown,
+        (None, false) => Found::Derive,
+    }
+}
+
 enum Ref {
     Known,
     Derive,
@@ -256,6 +274,7 @@ pub fn sales(
         ctx.has_source["stores"],
     );
     let mut days = DayCache::default();
+    let mut last_customer: Option<(&str, i64, i64)> = None;
     let (mut lo, mut hi) = (i32::MAX, i32::MIN);
     for i in 0..n {
         let oid = order_id[i].unwrap_or_default();
@@ -277,24 +296,27 @@ pub fn sales(
             keep[i] = false;
             continue;
         }
-        let cref = customer[i].map(|c| (c, reference(ctx.customers, customers_src, c)));
+        // One dimension lookup per reference; consecutive lines of an order share customer and
+        // timestamp, so the customer's version is remembered from the line before.
+        let cref = customer[i].map(|c| {
+            let found = match last_customer {
+                Some((lc, lts, k)) if lc == c && lts == ts[i] => Found::Known(k),
+                _ => found(ctx.customers.key_at(c, ts[i]), customers_src),
+            };
+            (c, found)
+        });
         let pid = product[i].unwrap_or_default();
-        let pref = reference(ctx.products, products_src, pid);
-        let sref = store[i].map(|s| (s, reference(ctx.stores, stores_src, s)));
-        let problem = if let Some((c, Ref::Unknown)) = cref {
-            Some((
-                "customer_id",
-                c.to_string(),
-                unknown("customers", "customer_id", c),
-            ))
-        } else if let Ref::Unknown = pref {
-            Some((
-                "product_id",
-                pid.to_string(),
-                unknown("products", "product_id", pid),
-            ))
-        } else if let Some((s, Ref::Unknown)) = sref {
-            Some(("store_id", s.to_string(), unknown("stores", "store_id", s)))
+        let (pref, unit_cost) = match ctx.products.key_and_number(pid, 5) {
+            Some((k, cost)) => (Found::Known(k), cost),
+            None => (found(None, products_src), None),
+        };
+        let sref = store[i].map(|s| (s, found(ctx.stores.key(s), stores_src)));
+        let problem = if let Some((c, Found::Unknown)) = cref {
+            Some(("customer_id", c, unknown("customers", "customer_id", c)))
+        } else if let Found::Unknown = pref {
+            Some(("product_id", pid, unknown("products", "product_id", pid)))
+        } else if let Some((s, Found::Unknown)) = sref {
+            Some(("store_id", s, unknown("stores", "store_id", s)))
         } else {
             None
         };
@@ -304,7 +326,7 @@ pub fn sales(
                 i,
                 "unknown_reference",
                 column,
-                &value,
+                value,
                 message,
             ));
             keep[i] = false;
@@ -313,17 +335,22 @@ pub fn sales(
         ctx.keys.sales.insert(h);
         cust_key[i] = match cref {
             None => ctx.customers.ensure_reserved("(anonymous)"),
-            Some((c, Ref::Derive)) => {
+            Some((c, Found::Derive)) => {
                 let mut attrs = vec![Cell::Null; ctx.customers.attribute_names().len()];
                 attrs[5] = country[i]
                     .map(|c| Cell::Str(c.to_string()))
                     .unwrap_or(Cell::Null);
                 ctx.customers.ensure(c, attrs)
             }
-            Some((c, _)) => ctx.customers.key_at(c, ts[i]).unwrap_or(0),
+            Some((c, Found::Known(k))) => {
+                last_customer = Some((c, ts[i], k));
+                k
+            }
+            Some((_, Found::Unknown)) => unreachable!("unknown references were quarantined"),
         };
         prod_key[i] = match pref {
-            Ref::Derive => ctx.products.ensure(
+            Found::Known(k) => k,
+            _ => ctx.products.ensure(
                 pid,
                 vec![
                     product_name[i]
@@ -336,19 +363,18 @@ pub fn sales(
                     Cell::Null,
                 ],
             ),
-            _ => ctx.products.key(pid).unwrap_or(0),
         };
         store_key[i] = match sref {
             None => ctx.stores.ensure_reserved("(unspecified)"),
-            Some((s, Ref::Derive)) => ctx.stores.ensure(s, vec![Cell::Null; 4]),
-            Some((s, _)) => ctx.stores.key(s).unwrap_or(0),
+            Some((_, Found::Known(k))) => k,
+            Some((s, _)) => ctx.stores.ensure(s, vec![Cell::Null; 4]),
         };
         let q = qty[i].unwrap_or(0.0);
         let p = price[i].unwrap_or(0.0);
         let d = discount[i].unwrap_or(0.0);
         disc_out[i] = d;
         net[i] = q * p * (1.0 - d);
-        if let Some(uc) = ctx.products.attr(pid, 5).and_then(Cell::as_f64) {
+        if let Some(uc) = unit_cost {
             cost[i] = Some(q * uc);
             margin[i] = Some(net[i] - q * uc);
         }

@@ -12,7 +12,7 @@
 //! Parquet files are read by polars directly; their "line" is the 1-based row number.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::io::Cursor;
 use std::path::Path;
 
@@ -252,31 +252,62 @@ fn split_fields(rec: &[u8], sep: u8) -> Vec<Vec<u8>> {
     fields
 }
 
+/// Finds byte-identical records. Keyed by a fast hash; the bytes are compared on a hash match,
+/// so a collision never merges two different records.
 struct DuplicateFinder {
-    seen: HashMap<u64, Vec<(usize, usize, u64)>>,
+    seen: HashMap<u64, (usize, usize, u64), foldhash::fast::RandomState>,
+    collisions: Vec<(u64, usize, usize, u64)>,
 }
 
 impl DuplicateFinder {
-    fn new() -> Self {
+    fn new(capacity: usize) -> Self {
         DuplicateFinder {
-            seen: HashMap::new(),
+            seen: HashMap::with_capacity_and_hasher(capacity, Default::default()),
+            collisions: Vec::new(),
         }
     }
 
     /// Line of an earlier identical record, or None (and remember this one).
     fn check(&mut self, data: &[u8], s: usize, e: usize, line: u64) -> Option<u64> {
-        let mut h = DefaultHasher::new();
-        data[s..e].hash(&mut h);
-        let bucket = self.seen.entry(h.finish()).or_default();
-        if let Some(&(_, _, l)) = bucket
-            .iter()
-            .find(|(ps, pe, _)| data[*ps..*pe] == data[s..e])
-        {
-            return Some(l);
+        let h = HASH.hash_one(&data[s..e]);
+        match self.seen.entry(h) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert((s, e, line));
+                None
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let (ps, pe, pl) = *o.get();
+                if data[ps..pe] == data[s..e] {
+                    return Some(pl);
+                }
+                if let Some(&(_, _, _, l)) = self
+                    .collisions
+                    .iter()
+                    .find(|(ch, cs, ce, _)| *ch == h && data[*cs..*ce] == data[s..e])
+                {
+                    return Some(l);
+                }
+                self.collisions.push((h, s, e, line));
+                None
+            }
         }
-        bucket.push((s, e, line));
-        None
     }
+}
+
+const HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x6475_706c);
+
+/// Number of fields in one CSV record (quotes respected), without allocating.
+fn count_fields(rec: &[u8], sep: u8) -> usize {
+    let mut n = 1;
+    let mut in_quotes = false;
+    for &b in rec {
+        if b == b'"' {
+            in_quotes = !in_quotes;
+        } else if b == sep && !in_quotes {
+            n += 1;
+        }
+    }
+    n
 }
 
 fn duplicate_reject(line: u64, raw: String, first: u64) -> Reject {
@@ -329,7 +360,7 @@ fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> {
     let mut spans = Vec::with_capacity(recs.len());
     let mut lines: Vec<u64> = Vec::with_capacity(recs.len());
     let mut rejects = Vec::new();
-    let mut dups = DuplicateFinder::new();
+    let mut dups = DuplicateFinder::new(recs.len());
     let mut rows_read = 0u64;
     for &(s, e, line) in &recs[1..] {
         let rec = &data[s..e];
@@ -351,7 +382,7 @@ fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> {
             });
             continue;
         }
-        let n = split_fields(rec, sep).len();
+        let n = count_fields(rec, sep);
         if n != width {
             rejects.push(Reject {
                 line,
@@ -406,7 +437,7 @@ fn read_jsonl(data: Vec<u8>) -> Result<FileRows> {
     let mut spans = Vec::new();
     let mut lines = Vec::new();
     let mut rejects = Vec::new();
-    let mut dups = DuplicateFinder::new();
+    let mut dups = DuplicateFinder::new(recs.len());
     let mut columns: Vec<String> = Vec::new();
     let mut rows_read = 0;
     for &(s, e, line) in &recs {
@@ -572,5 +603,27 @@ mod tests {
             .iter()
             .collect();
         assert_eq!(q, vec![Some("2"), Some("x")]);
+    }
+}
+
+#[cfg(test)]
+mod field_count_tests {
+    use super::*;
+
+    #[test]
+    fn counting_fields_agrees_with_splitting_them() {
+        for rec in [
+            &b"a,b,c"[..],
+            b"\"a,b\",c",
+            b"",
+            b"a,\"\"\"x,\"\"\",",
+            b";;",
+        ] {
+            assert_eq!(
+                count_fields(rec, b','),
+                split_fields(rec, b',').len(),
+                "{rec:?}"
+            );
+        }
     }
 }
