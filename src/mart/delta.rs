@@ -137,10 +137,10 @@ impl Mart {
             indexed,
             None,
         );
-        let writer = DeltaWriter::new(table.object_store(), config);
         Ok(AppendWriter {
             table,
-            writer,
+            config,
+            adds: Vec::new(),
             partition_columns,
         })
     }
@@ -197,23 +197,29 @@ impl Mart {
 }
 
 /// Appends record batches to one table as Parquet files; one commit makes them visible.
+///
+/// Each [`write`](Self::write) finishes its own files (one per partition it touches), so memory
+/// holds one batch at a time rather than every open partition of the whole load.
 pub struct AppendWriter {
     table: DeltaTable,
-    writer: DeltaWriter,
+    config: WriterConfig,
+    adds: Vec<deltalake::kernel::Add>,
     partition_columns: Vec<String>,
 }
 
 impl AppendWriter {
     /// Writes `batch` to data files (not yet part of the table).
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.writer.write(batch).await?;
+        let mut writer = DeltaWriter::new(self.table.object_store(), self.config.clone());
+        writer.write(batch).await?;
+        self.adds.extend(writer.close().await?);
         Ok(())
     }
 
     /// Commits every file written, as batch `seq` (with the ETL's application transaction).
     /// Returns whether there was anything to commit.
     pub async fn commit(self, seq: i64) -> Result<bool> {
-        let adds = self.writer.close().await?;
+        let adds = self.adds;
         if adds.is_empty() {
             return Ok(false);
         }
