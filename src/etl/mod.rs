@@ -490,7 +490,9 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         }
     }
     let mut dates: Vec<i32> = Vec::new();
-    let in_flight = rayon::current_num_threads().max(2);
+    // One file is read and typed while the one before it gets keys and goes to Parquet: two
+    // files in memory at a time, whatever the size of the batch.
+    let in_flight = 1;
     let chunks: Vec<&[(&'static str, PathBuf, String)]> = fact_files.chunks(in_flight).collect();
     let load_chunk = |k: usize| -> Vec<Result<(Loaded, f64)>> {
         chunks

@@ -354,9 +354,7 @@ fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> {
         ));
     }
     let width = columns.len();
-    let mut clean = Vec::with_capacity(data.len());
-    clean.extend_from_slice(header_bytes);
-    clean.push(b'\n');
+    let has_bom = header_bytes.len() != he - hs;
     let mut spans = Vec::with_capacity(recs.len());
     let mut lines: Vec<u64> = Vec::with_capacity(recs.len());
     let mut rejects = Vec::new();
@@ -398,18 +396,33 @@ fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> {
             rejects.push(duplicate_reject(line, raw(), first));
             continue;
         }
-        clean.extend_from_slice(rec);
-        clean.push(b'\n');
         spans.push((s, e));
         lines.push(line);
     }
-    let mut df = CsvReadOptions::default()
+    let options = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
-        .map_parse_options(|o| o.with_separator(sep).with_quote_char(Some(b'"')))
-        .into_reader_with_file_handle(Cursor::new(clean))
-        .finish()
-        .map_err(|e| Error::source(file, format!("cannot parse as CSV: {e}")))?;
+        .map_parse_options(|o| o.with_separator(sep).with_quote_char(Some(b'"')));
+    // Usually every record survives: polars then reads the file's own bytes. Otherwise it reads
+    // a copy holding just the header and the surviving records.
+    let untouched = !has_bom && spans.len() + 1 == recs.len();
+    let parsed = if untouched {
+        options
+            .into_reader_with_file_handle(Cursor::new(&data[..]))
+            .finish()
+    } else {
+        let mut clean = Vec::with_capacity(data.len());
+        clean.extend_from_slice(header_bytes);
+        clean.push(b'\n');
+        for &(s, e) in &spans {
+            clean.extend_from_slice(&data[s..e]);
+            clean.push(b'\n');
+        }
+        options
+            .into_reader_with_file_handle(Cursor::new(clean))
+            .finish()
+    };
+    let mut df = parsed.map_err(|e| Error::source(file, format!("cannot parse as CSV: {e}")))?;
     // Polars names the columns from the header it read; use our trimmed names.
     df.set_column_names(&columns.iter().map(String::as_str).collect::<Vec<_>>())
         .map_err(|e| Error::source(file, format!("duplicate column names in the header: {e}")))?;
