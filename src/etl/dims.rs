@@ -131,10 +131,13 @@ fn cell_at(a: &ArrayRef, i: usize) -> Result<Cell> {
 }
 
 /// Builds a record batch of `schema` from rows.
-pub fn batch_from_rows(schema: &SchemaRef, rows: &[Vec<Cell>]) -> Result<RecordBatch> {
+pub fn batch_from_rows<R: std::borrow::Borrow<Vec<Cell>>>(
+    schema: &SchemaRef,
+    rows: &[R],
+) -> Result<RecordBatch> {
     let mut cols: Vec<ArrayRef> = Vec::new();
     for (j, f) in schema.fields().iter().enumerate() {
-        let it = rows.iter().map(|r| &r[j]);
+        let it = rows.iter().map(|r| &r.borrow()[j]);
         let arr: ArrayRef = match f.data_type() {
             DataType::Utf8 => {
                 let mut b = StringBuilder::new();
@@ -380,7 +383,7 @@ impl Dim {
 
     /// The dimension as one record batch, ordered by key.
     pub fn to_batch(&self) -> Result<RecordBatch> {
-        let mut rows = self.rows.clone();
+        let mut rows: Vec<&Vec<Cell>> = self.rows.iter().collect();
         rows.sort_by_key(|r| if let Cell::I64(k) = r[0] { k } else { i64::MAX });
         batch_from_rows(&self.schema, &rows)
     }
