@@ -21,7 +21,7 @@ pub mod read;
 pub mod spec;
 pub mod validate;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ use std::time::Instant;
 use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, NaiveDate};
-use polars::prelude::{AnyValue, DataFrame};
+use polars::prelude::{AnyValue, Column};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -693,10 +693,11 @@ fn progress_bar(enabled: bool, n: u64, what: &str) -> Option<indicatif::Progress
     Some(b)
 }
 
-/// Value of row `i` of column `name` as a dimension cell of the mart type `target`.
-fn cell(df: &DataFrame, name: &str, i: usize, target: &arrow::datatypes::DataType) -> Result<Cell> {
+/// Value of row `i` of `column` as a dimension cell of the mart type `target`.
+fn cell(column: &Column, i: usize, target: &arrow::datatypes::DataType) -> Result<Cell> {
+    let name = column.name().as_str();
     use arrow::datatypes::DataType as A;
-    let v = df.column(name)?.get(i)?;
+    let v = column.get(i)?;
     Ok(match (v, target) {
         (AnyValue::Null, _) => Cell::Null,
         (AnyValue::String(s), A::Utf8) => Cell::Str(s.to_string()),
@@ -735,7 +736,24 @@ fn apply_dimension(
         .iter()
         .filter_map(|t| attrs.iter().position(|a| a == t))
         .collect();
-    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    let sources: Vec<(&Column, &arrow::datatypes::DataType)> = attrs
+        .iter()
+        .enumerate()
+        .map(|(j, a)| {
+            let source = if a == "birth_year" {
+                "birth_date"
+            } else {
+                a.as_str()
+            };
+            Ok((df.column(source)?, schema.field(2 + j).data_type()))
+        })
+        .collect::<Result<_>>()?;
+    let updated_at = if scd2 {
+        Some(df.column("updated_at")?)
+    } else {
+        None
+    };
+    let mut seen: HashMap<String, u64, foldhash::fast::RandomState> = HashMap::default();
     for i in 0..df.height() {
         let id = ids.get(i).unwrap_or_default().to_string();
         let line = lines.get(i).unwrap_or(0);
@@ -752,17 +770,11 @@ fn apply_dimension(
         }
         seen.insert(id.clone(), line);
         let mut values = Vec::with_capacity(attrs.len());
-        for (j, a) in attrs.iter().enumerate() {
-            let target = schema.field(2 + j).data_type();
-            let source = if a == "birth_year" {
-                "birth_date"
-            } else {
-                a.as_str()
-            };
-            values.push(cell(df, source, i, target)?);
+        for (column, target) in &sources {
+            values.push(cell(column, i, target)?);
         }
-        if scd2 {
-            let change_ts = match df.column("updated_at")?.get(i)? {
+        if let Some(updated_at) = updated_at {
+            let change_ts = match updated_at.get(i)? {
                 AnyValue::Date(d) => d as i64 * 86_400_000_000,
                 _ => default_change_ts,
             };
