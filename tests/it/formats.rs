@@ -181,3 +181,39 @@ fn the_bundled_sample_data_loads_through_the_default_configuration() {
         .success()
         .stderr(contains("nothing to load"));
 }
+
+#[test]
+fn a_parquet_sales_export_with_native_types_loads() {
+    use polars::prelude::*;
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let ts = Column::new(
+        "order_ts".into(),
+        [1_704_103_200_000_000i64, 1_704_189_600_000_000],
+    )
+    .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+    .unwrap();
+    let mut sales = DataFrame::new_infer_height(vec![
+        Column::new("order_id".into(), ["O1", "O2"]),
+        Column::new("line_no".into(), [1i64, 1]),
+        ts,
+        Column::new("customer_id".into(), ["C1", "C2"]),
+        Column::new("product_id".into(), ["P1", "P1"]),
+        Column::new("quantity".into(), [2i64, -1]),
+        Column::new("unit_price".into(), [2.5f64, 2.5]),
+    ])
+    .unwrap();
+    let f = std::fs::File::create(src.join("sales.parquet")).unwrap();
+    ParquetWriter::new(f).finish(&mut sales).unwrap();
+    let mart = d.path().join("mart");
+    etl(d.path(), &src, &mart);
+    assert_eq!(
+        rows(&sql(
+            &mart,
+            "fact_sales",
+            "SELECT order_id, date_key, net_amount, is_return FROM fact_sales ORDER BY order_id"
+        )),
+        vec!["O1|20240101|5.0|false", "O2|20240102|-2.5|true"]
+    );
+}
