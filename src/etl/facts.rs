@@ -209,22 +209,6 @@ fn found(key: Option<i64>, has_source: bool) -> Found {
     }
 }
 
-enum Ref {
-    Known,
-    Derive,
-    Unknown,
-}
-
-fn reference(dim: &Dim, has_source: bool, id: &str) -> Ref {
-    if dim.contains(id) {
-        Ref::Known
-    } else if has_source {
-        Ref::Unknown
-    } else {
-        Ref::Derive
-    }
-}
-
 fn unknown(entity: &str, column: &str, id: &str) -> String {
     format!(
         "{column} '{id}' is not in {entity} (neither in the mart nor in this batch's {entity} files)"
@@ -467,15 +451,15 @@ pub fn contacts(
             continue;
         }
         let cust = customer[i].unwrap_or_default();
-        let cref = reference(ctx.customers, customers_src, cust);
-        let kref = campaign[i].map(|k| (k, reference(ctx.campaigns, campaigns_src, k)));
-        let problem = if let Ref::Unknown = cref {
+        let cref = found(ctx.customers.key_at(cust, ts[i]), customers_src);
+        let kref = campaign[i].map(|k| (k, found(ctx.campaigns.key(k), campaigns_src)));
+        let problem = if let Found::Unknown = cref {
             Some((
                 "customer_id",
                 cust.to_string(),
                 unknown("customers", "customer_id", cust),
             ))
-        } else if let Some((k, Ref::Unknown)) = kref {
+        } else if let Some((k, Found::Unknown)) = kref {
             Some((
                 "campaign_id",
                 k.to_string(),
@@ -498,16 +482,16 @@ pub fn contacts(
         }
         ctx.keys.contacts.insert(h);
         cust_key[i] = match cref {
-            Ref::Derive => {
+            Found::Known(k) => k,
+            _ => {
                 let n_attrs = ctx.customers.attribute_names().len();
                 ctx.customers.ensure(cust, vec![Cell::Null; n_attrs])
             }
-            _ => ctx.customers.key_at(cust, ts[i]).unwrap_or(0),
         };
         camp_key[i] = match kref {
             None => None,
-            Some((k, Ref::Derive)) => Some(ctx.campaigns.ensure(k, vec![Cell::Null; 5])),
-            Some((k, _)) => ctx.campaigns.key(k),
+            Some((_, Found::Known(k))) => Some(k),
+            Some((k, _)) => Some(ctx.campaigns.ensure(k, vec![Cell::Null; 5])),
         };
         let (dk, mk) = days.keys(ts[i]);
         date_key[i] = dk;
