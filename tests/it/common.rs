@@ -32,16 +32,28 @@ pub fn generate(dir: &Path, customers: u64, months: u32, dirty: f64) -> PathBuf 
     src
 }
 
-/// Runs `crm-mart etl` and returns stdout.
-pub fn etl(dir: &Path, src: &Path, mart: &Path) -> String {
-    let out = cmd(dir)
-        .arg("etl")
+/// `crm-mart etl --source SRC --mart MART`, ready to run.
+pub fn etl_cmd(dir: &Path, src: &Path, mart: &Path) -> Command {
+    let mut c = cmd(dir);
+    c.arg("etl")
         .arg("--source")
         .arg(src)
         .arg("--mart")
-        .arg(mart)
-        .assert()
-        .success();
+        .arg(mart);
+    c
+}
+
+/// Runs `args` in `dir`, expecting exit code 1 and every one of `needles` on stderr.
+pub fn expect_bad_input(dir: &Path, args: &[&str], needles: &[&str]) {
+    let mut a = cmd(dir).args(args).assert().code(1);
+    for n in needles {
+        a = a.stderr(predicates::str::contains(*n));
+    }
+}
+
+/// Runs `crm-mart etl` and returns stdout.
+pub fn etl(dir: &Path, src: &Path, mart: &Path) -> String {
+    let out = etl_cmd(dir, src, mart).assert().success();
     String::from_utf8(out.get_output().stdout.clone()).unwrap()
 }
 

@@ -87,12 +87,7 @@ fn loading_the_same_source_twice_changes_nothing() {
     etl(d.path(), &src, &mart);
     let before = versions(&mart);
     let snap = snapshot(&mart);
-    cmd(d.path())
-        .arg("etl")
-        .arg("--source")
-        .arg(&src)
-        .arg("--mart")
-        .arg(&mart)
+    etl_cmd(d.path(), &src, &mart)
         .assert()
         .success()
         .stderr(contains("nothing to load"));
@@ -185,12 +180,7 @@ fn a_missing_required_column_fails_with_file_column_and_columns_found_and_commit
     )
     .unwrap();
     let mart = d.path().join("mart");
-    cmd(d.path())
-        .arg("etl")
-        .arg("--source")
-        .arg(&src)
-        .arg("--mart")
-        .arg(&mart)
+    etl_cmd(d.path(), &src, &mart)
         .assert()
         .code(1)
         .stderr(contains("sales.csv"))
@@ -205,44 +195,32 @@ fn a_missing_required_column_fails_with_file_column_and_columns_found_and_commit
 #[test]
 fn missing_sources_and_broken_config_exit_1_with_a_clear_message() {
     let d = tempfile::tempdir().unwrap();
-    cmd(d.path())
-        .args(["etl", "--source", "nowhere", "--mart", "m"])
-        .assert()
-        .code(1)
-        .stderr(contains("nowhere"))
-        .stderr(contains("source directory not found"));
-    std::fs::create_dir_all(d.path().join("empty")).unwrap();
-    cmd(d.path())
-        .args(["etl", "--source", "empty", "--mart", "m"])
-        .assert()
-        .code(1)
-        .stderr(contains("no sales files found"));
+    let dir = d.path();
+    expect_bad_input(
+        dir,
+        &["etl", "--source", "nowhere", "--mart", "m"],
+        &["nowhere", "source directory not found"],
+    );
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    expect_bad_input(
+        dir,
+        &["etl", "--source", "empty", "--mart", "m"],
+        &["no sales files found"],
+    );
+    let config = dir.join("crm-mart.toml");
+    std::fs::write(&config, "[sources.sales]\ncolumns = { order_id = 5 }\n").unwrap();
+    expect_bad_input(dir, &["etl"], &["crm-mart.toml"]);
     std::fs::write(
-        d.path().join("crm-mart.toml"),
-        "[sources.sales]\ncolumns = { order_id = 5 }\n",
-    )
-    .unwrap();
-    cmd(d.path())
-        .args(["etl"])
-        .assert()
-        .code(1)
-        .stderr(contains("crm-mart.toml"));
-    std::fs::write(
-        d.path().join("crm-mart.toml"),
+        &config,
         "[paths]\nsource = \"empty\"\n[sources.customers]\npath = \"kunden.csv\"\n",
     )
     .unwrap();
-    cmd(d.path())
-        .args(["etl"])
-        .assert()
-        .code(1)
-        .stderr(contains("kunden.csv"))
-        .stderr(contains("matches no file"));
-    cmd(d.path())
-        .args(["generate", "--out", "x", "--dirty-rate", "2"])
-        .assert()
-        .code(1)
-        .stderr(contains("between 0 and 0.5"));
+    expect_bad_input(dir, &["etl"], &["kunden.csv", "matches no file"]);
+    expect_bad_input(
+        dir,
+        &["generate", "--out", "x", "--dirty-rate", "2"],
+        &["between 0 and 0.5"],
+    );
 }
 
 #[test]
@@ -251,12 +229,7 @@ fn a_second_run_while_one_holds_the_lock_is_refused() {
     let src = generate(d.path(), 20, 1, 0.0);
     let mart = d.path().join("mart");
     let _held = crm_mart::etl::lock_mart(&mart).unwrap();
-    cmd(d.path())
-        .arg("etl")
-        .arg("--source")
-        .arg(&src)
-        .arg("--mart")
-        .arg(&mart)
+    etl_cmd(d.path(), &src, &mart)
         .assert()
         .code(1)
         .stderr(contains("locked by another crm-mart run"));
