@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use crm_mart::cli::{Cli, Command, EtlArgs, GenerateArgs};
+use crm_mart::cli::{Cli, Command, EtlArgs, GenerateArgs, QueryArgs};
 use crm_mart::config::Settings;
 use crm_mart::etl::{self, EtlReport};
 use crm_mart::sample::{self, GenerateSettings};
@@ -15,6 +15,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Generate(a) => generate(cli, a),
         Command::Etl(a) => run_etl(cli, a),
         Command::Nightly(a) => run_etl(cli, a),
+        Command::Query(a) => query(cli, a),
     }
 }
 
@@ -105,5 +106,114 @@ pub fn write_summary(out: &mut impl Write, report: &EtlReport) -> Result<()> {
         ]);
     }
     writeln!(out, "{t}")?;
+    Ok(())
+}
+
+fn query(cli: &Cli, a: &QueryArgs) -> Result<()> {
+    use std::io::IsTerminal;
+
+    use crm_mart::error::Error;
+    use crm_mart::mart::catalog::{self, Attachment};
+    use crm_mart::mart::delta::Mart;
+    use crm_mart::query::output::{self, Format, OutputOptions};
+    use crm_mart::query::{self, QueryText, named};
+
+    let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+    if a.list {
+        let mut out = std::io::stdout().lock();
+        for q in named::all(Some(&settings.queries_dir))? {
+            writeln!(out, "{}  ({})\n    {}", q.name, q.origin, q.description)?;
+            for p in &q.params {
+                writeln!(out, "    --param {}  {}", p.signature(), p.description)?;
+            }
+        }
+        return Ok(());
+    }
+    let text = match (&a.sql, &a.file, &a.name) {
+        (Some(sql), _, _) => QueryText::Adhoc(sql.clone()),
+        (_, Some(f), _) => QueryText::File(f.clone()),
+        (_, _, Some(n)) => QueryText::Named(n.clone()),
+        _ => unreachable!("clap requires one of SQL, --file, --name, --list"),
+    };
+    let prepared = query::prepare(&text, Some(&settings.queries_dir), &a.params)?;
+    let engine = match &a.engine {
+        Some(e) => e.parse()?,
+        None => settings.engine.clone(),
+    };
+    let attachments: Vec<Attachment> = a
+        .tables
+        .iter()
+        .map(|t| t.parse())
+        .collect::<crm_mart::error::Result<_>>()?;
+    let format = match &a.format {
+        Some(f) => f.parse()?,
+        None => a
+            .output
+            .as_deref()
+            .and_then(Format::from_path)
+            .unwrap_or(Format::Table),
+    };
+    let stdout_tty = a.output.is_none() && std::io::stdout().is_terminal();
+    let opts = OutputOptions {
+        format,
+        path: a.output.clone(),
+        max_rows: match a.max_rows {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None if stdout_tty => Some(40),
+            None => None,
+        },
+        width: if stdout_tty {
+            comfy_table::Table::new().width()
+        } else {
+            None
+        },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let t = std::time::Instant::now();
+    let written = rt.block_on(async {
+        let mart = Mart::new(&settings.mart_dir);
+        let cat = catalog::open(&engine, &mart, a.as_of_version, &attachments).await?;
+        let df = query::plan(&cat, &prepared).await?;
+        if a.explain {
+            let plan = query::explain(&cat, &prepared.label, df).await?;
+            print!("{plan}");
+            return Ok(None);
+        }
+        let stream = df
+            .execute_stream()
+            .await
+            .map_err(|e| query::query_error(&cat, &prepared.label, e))?;
+        match output::write(stream, &opts).await {
+            Ok(w) => Ok(Some(w)),
+            Err(Error::DataFusion(e)) => Err(query::query_error(&cat, &prepared.label, e)),
+            Err(e) => Err(e),
+        }
+    })?;
+    if let Some(w) = written
+        && !cli.quiet
+    {
+        let shown = if w.shown < w.rows {
+            format!(
+                " ({} shown; --max-rows N or --format csv for more)",
+                w.shown
+            )
+        } else {
+            String::new()
+        };
+        let to = a
+            .output
+            .as_ref()
+            .map(|p| format!(" to {}", p.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "{} rows{shown}{to} in {:.2}s",
+            w.rows,
+            t.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }

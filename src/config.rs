@@ -26,6 +26,8 @@ pub const ENTITIES: &[&str] = &[
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// The SQL engine: "local" (default) or "ballista://HOST:PORT".
+    pub engine: Option<String>,
     /// Where sources and the mart live.
     #[serde(default)]
     pub paths: PathsSection,
@@ -42,6 +44,8 @@ pub struct PathsSection {
     pub source: Option<PathBuf>,
     /// Mart directory.
     pub mart: Option<PathBuf>,
+    /// A directory of further named queries (`*.sql`); default `queries` beside the config.
+    pub queries: Option<PathBuf>,
 }
 
 /// File format of a source.
@@ -156,6 +160,10 @@ pub struct Settings {
     pub mart_dir: PathBuf,
     /// Source mappings by entity (defaults filled in for entities not mentioned).
     pub sources: BTreeMap<String, SourceMapping>,
+    /// Directory of further named queries (may not exist).
+    pub queries_dir: PathBuf,
+    /// The SQL engine.
+    pub engine: crate::mart::engine::EngineSpec,
 }
 
 /// Default configuration file name, looked up in the working directory.
@@ -223,11 +231,24 @@ impl Settings {
             m.delimiter_byte(&cfg_path)?;
             sources.insert(e.to_string(), m);
         }
+        let queries_dir = rel(parsed
+            .paths
+            .queries
+            .as_deref()
+            .unwrap_or(Path::new("queries")));
+        let engine = match &parsed.engine {
+            None => Default::default(),
+            Some(e) => e
+                .parse()
+                .map_err(|err: Error| Error::config(&cfg_path, format!("engine: {err}")))?,
+        };
         Ok(Settings {
             config_file: file,
             source_dir,
             mart_dir,
             sources,
+            queries_dir,
+            engine,
         })
     }
 

@@ -54,6 +54,13 @@ pub enum Error {
         /// Process id recorded in the lock file (may be stale).
         holder: String,
     },
+    /// An SQL statement that cannot be planned or run as written (syntax, unknown table or
+    /// column, wrong parameter): the user's query, not our bug.
+    #[error("{message}")]
+    Query {
+        /// DataFusion's message, with what exists where that helps.
+        message: String,
+    },
     /// A consistency check of our own failed: a bug, not bad input.
     #[error("internal consistency check failed: {0}")]
     Invariant(String),
@@ -78,6 +85,13 @@ impl Error {
     /// A usage error.
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage {
+            message: message.into(),
+        }
+    }
+
+    /// An error in the user's query.
+    pub fn query(message: impl Into<String>) -> Self {
+        Error::Query {
             message: message.into(),
         }
     }
@@ -113,7 +127,8 @@ impl Error {
             | Error::Io { .. }
             | Error::Config { .. }
             | Error::Source { .. }
-            | Error::Locked { .. } => 1,
+            | Error::Locked { .. }
+            | Error::Query { .. } => 1,
             _ => 2,
         }
     }

@@ -1,7 +1,8 @@
 //! crm-mart: a star-schema mart of sales and customer-contact history on Delta Lake, with OLAP
 //! queries, customer models and decision reports on top.
 //!
-//! Follow the data flow to find a feature: [`etl`] loads sources into the [`mart`]; the
+//! Follow the data flow to find a feature: [`etl`] loads sources into the [`mart`]; [`query`]
+//! answers questions over it; the
 //! [`sample`] generator makes realistic sources with planted patterns.
 
 pub mod cli;
@@ -9,4 +10,5 @@ pub mod config;
 pub mod error;
 pub mod etl;
 pub mod mart;
+pub mod query;
 pub mod sample;

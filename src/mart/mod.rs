@@ -1,4 +1,6 @@
 //! The star-schema mart: its contract, and reading and committing its Delta tables.
 
+pub mod catalog;
 pub mod delta;
+pub mod engine;
 pub mod schema;

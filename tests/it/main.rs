@@ -6,4 +6,5 @@ mod etl;
 mod formats;
 mod generate;
 mod invoice;
+mod query;
 mod reader;

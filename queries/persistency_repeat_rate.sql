@@ -1,0 +1,39 @@
+-- name: persistency_repeat_rate
+-- description: Persistency: share of buyers who ordered more than once, by the customer's current region and overall.
+-- param: from_date date = 1900-01-01 | first order date counted
+-- param: to_date date = 2199-12-31 | last order date counted
+--
+-- A buyer is a known (non-anonymous) customer with at least one order that is not a return in
+-- the period; a repeat buyer has two or more such orders. The row with region '(all)' is the total.
+WITH orders AS (
+    SELECT c.customer_id, count(DISTINCT s.order_id) AS orders
+    FROM fact_sales s
+    JOIN dim_customer c ON c.customer_key = s.customer_key
+    JOIN dim_date d ON d.date_key = s.date_key
+    WHERE s.customer_key <> 0
+      AND NOT s.is_return
+      AND d.date BETWEEN $from_date AND $to_date
+    GROUP BY c.customer_id
+),
+cur AS (
+    SELECT customer_id, coalesce(region, '(unknown)') AS region
+    FROM dim_customer
+    WHERE is_current
+),
+rolled AS (
+    SELECT CASE WHEN GROUPING(cur.region) = 1 THEN '(all)' ELSE cur.region END AS region,
+           GROUPING(cur.region) AS is_total,
+           count(*) AS buyers,
+           sum(CASE WHEN o.orders >= 2 THEN 1 ELSE 0 END) AS repeat_buyers,
+           sum(o.orders) AS orders
+    FROM orders o
+    JOIN cur ON cur.customer_id = o.customer_id
+    GROUP BY ROLLUP (cur.region)
+)
+SELECT region,
+       buyers,
+       repeat_buyers,
+       CAST(repeat_buyers AS DOUBLE) / buyers AS repeat_rate,
+       CAST(orders AS DOUBLE) / buyers AS orders_per_buyer
+FROM rolled
+ORDER BY is_total, region

@@ -1,0 +1,42 @@
+-- name: product_category_mix
+-- description: Product: revenue, margin, units, orders and buyers by category and subcategory with subtotals, and each one's share of revenue.
+-- param: from_date date = 1900-01-01 | first order date counted
+-- param: to_date date = 2199-12-31 | last order date counted
+--
+-- '(all)' marks a subtotal (ROLLUP); the row with both '(all)' is the grand total. Revenue and
+-- units are net of returns; buyers are distinct known customers.
+WITH l AS (
+    SELECT coalesce(p.category, '(unknown)') AS category,
+           coalesce(p.subcategory, '(unknown)') AS subcategory,
+           s.net_amount, s.margin, s.quantity, s.order_id, s.is_return,
+           CASE WHEN s.customer_key <> 0 THEN c.customer_id END AS customer_id
+    FROM fact_sales s
+    JOIN dim_product p ON p.product_key = s.product_key
+    JOIN dim_customer c ON c.customer_key = s.customer_key
+    JOIN dim_date d ON d.date_key = s.date_key
+    WHERE d.date BETWEEN $from_date AND $to_date
+),
+total AS (
+    SELECT sum(net_amount) AS revenue FROM l
+),
+rolled AS (
+    SELECT CASE WHEN GROUPING(category) = 1 THEN '(all)' ELSE category END AS category,
+           CASE WHEN GROUPING(subcategory) = 1 THEN '(all)' ELSE subcategory END AS subcategory,
+           GROUPING(category) AS all_categories,
+           GROUPING(subcategory) AS all_subcategories,
+           sum(net_amount) AS revenue,
+           sum(margin) AS margin,
+           sum(quantity) AS units,
+           count(DISTINCT CASE WHEN NOT is_return THEN order_id END) AS orders,
+           count(DISTINCT customer_id) AS buyers
+    FROM l
+    GROUP BY ROLLUP (category, subcategory)
+)
+SELECT r.category, r.subcategory, r.revenue,
+       r.revenue / nullif(t.revenue, 0) AS revenue_share,
+       r.margin,
+       r.margin / nullif(r.revenue, 0) AS margin_rate,
+       r.units, r.orders, r.buyers
+FROM rolled r
+CROSS JOIN total t
+ORDER BY r.all_categories, r.category, r.all_subcategories, r.subcategory

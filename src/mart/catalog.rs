@@ -1,0 +1,374 @@
+//! The catalog: every mart table registered in a DataFusion session under its contract name,
+//! at the current version or as the mart was after an earlier ETL batch (time travel), plus any
+//! external Parquet / CSV / Delta paths the user attaches.
+//!
+//! A *mart version* is the sequence number (`seq` in `_etl_runs`) of an ETL batch: the mart
+//! "as of version N" is every table as it was when batch N had been committed. ETL tables are
+//! found exactly by the batch number each of their commits carries (the Delta application
+//! transaction); tables written by later stages are taken as they were when batch N + 1 started.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::array::{AsArray, Int64Array};
+use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use datafusion::datasource::TableProvider;
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
+use deltalake::{DeltaTable, DeltaTableBuilder, ensure_table_uri};
+
+use super::delta::{ETL_APP_ID, Mart};
+use super::engine::{self, EngineSpec};
+use crate::error::{Error, Result};
+
+/// An external table named on the command line: `NAME=PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The name it is queried by.
+    pub name: String,
+    /// A Delta table directory, a Parquet file or directory, or a CSV file or directory.
+    pub path: PathBuf,
+}
+
+impl FromStr for Attachment {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let Some((name, path)) = s.split_once('=') else {
+            return Err(Error::usage(format!(
+                "--table '{s}' has no '='; use NAME=PATH, e.g. --table targets=targets.csv"
+            )));
+        };
+        if !is_identifier(name) {
+            return Err(Error::usage(format!(
+                "--table name '{name}' is not a plain SQL name; use lower-case letters, digits and _ (starting with a letter or _)"
+            )));
+        }
+        if path.is_empty() {
+            return Err(Error::usage(format!("--table {name}= has no path")));
+        }
+        Ok(Attachment {
+            name: name.to_string(),
+            path: PathBuf::from(path),
+        })
+    }
+}
+
+/// Whether `s` is a lower-case SQL identifier that needs no quoting.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Where a registered table's rows come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableSource {
+    /// A Delta table (mart table or attachment) at a version.
+    Delta {
+        /// The Delta version read.
+        version: i64,
+    },
+    /// Parquet files.
+    Parquet,
+    /// CSV files with a header line.
+    Csv,
+}
+
+/// One registered table.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    /// Name in SQL.
+    pub name: String,
+    /// Its location.
+    pub path: PathBuf,
+    /// Its format and version.
+    pub source: TableSource,
+    /// Whether it was attached with `--table` (rather than being a mart table).
+    pub attached: bool,
+}
+
+/// A session with the mart registered.
+pub struct Catalog {
+    /// The DataFusion session holding the tables.
+    pub ctx: SessionContext,
+    /// What is registered, mart tables first, sorted by name.
+    pub tables: Vec<TableInfo>,
+    /// The mart version (ETL batch number) the tables show; None for an empty mart.
+    pub mart_version: Option<i64>,
+}
+
+impl Catalog {
+    /// Names of the registered tables.
+    pub fn table_names(&self) -> Vec<&str> {
+        self.tables.iter().map(|t| t.name.as_str()).collect()
+    }
+}
+
+/// Registers every table of `mart` (at `as_of`, a batch number, or the latest) and every
+/// attachment in a new session on `engine`.
+pub async fn open(
+    engine: &EngineSpec,
+    mart: &Mart,
+    as_of: Option<i64>,
+    attachments: &[Attachment],
+) -> Result<Catalog> {
+    let root = mart.root();
+    if !root.is_dir() {
+        return Err(Error::usage(format!(
+            "mart {} does not exist; load one with `crm-mart etl`, or point --mart at one",
+            root.display()
+        )));
+    }
+    let ctx = engine::session(engine)?;
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .map_err(|e| Error::io(root, e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("_delta_log").is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| is_identifier(n))
+        .collect();
+    names.sort();
+
+    let batches = etl_batches(mart).await?;
+    let latest = batches.last().map(|b| b.0);
+    let mart_version = match as_of {
+        None => latest,
+        Some(n) => {
+            if !batches.iter().any(|b| b.0 == n) {
+                let known = match (batches.first(), batches.last()) {
+                    (Some(a), Some(b)) => format!("batches {} to {}", a.0, b.0),
+                    _ => "no batches yet".to_string(),
+                };
+                return Err(Error::usage(format!(
+                    "--as-of-version {n}: the mart at {} has {known} (see SELECT seq, batch_id, finished_at FROM _etl_runs)",
+                    root.display()
+                )));
+            }
+            Some(n)
+        }
+    };
+    // Tables not written by the ETL are cut at the start of the next batch.
+    let cut = as_of.and_then(|n| batches.iter().find(|b| b.0 > n).map(|b| b.1));
+
+    let mut tables = Vec::new();
+    for name in &names {
+        let dir = mart.table_dir(name);
+        let table = match as_of {
+            None => Some(load(&dir, None).await?),
+            Some(n) => table_at_batch(&dir, n, cut).await?,
+        };
+        let Some(table) = table else { continue };
+        let version = table.version().unwrap_or_default() as i64;
+        register_delta(&ctx, name, &table).await?;
+        tables.push(TableInfo {
+            name: name.clone(),
+            path: dir,
+            source: TableSource::Delta { version },
+            attached: false,
+        });
+    }
+    for a in attachments {
+        if tables.iter().any(|t| t.name == a.name) {
+            return Err(Error::usage(format!(
+                "--table {}: a table of that name is already registered; choose another name",
+                a.name
+            )));
+        }
+        let source = attach(&ctx, a).await?;
+        tables.push(TableInfo {
+            name: a.name.clone(),
+            path: a.path.clone(),
+            source,
+            attached: true,
+        });
+    }
+    Ok(Catalog {
+        ctx,
+        tables,
+        mart_version,
+    })
+}
+
+/// ETL batches recorded in `_etl_runs`: (seq, started_at in microseconds), by seq.
+async fn etl_batches(mart: &Mart) -> Result<Vec<(i64, i64)>> {
+    let batches = mart
+        .query(
+            "_etl_runs",
+            "SELECT seq, min(started_at) AS started_at FROM _etl_runs GROUP BY seq ORDER BY seq",
+        )
+        .await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let seq = b.column(0).as_primitive::<Int64Type>();
+        let started = b.column(1).as_primitive::<TimestampMicrosecondType>();
+        for i in 0..b.num_rows() {
+            out.push((seq.value(i), started.value(i)));
+        }
+    }
+    Ok(out)
+}
+
+async fn load(dir: &Path, version: Option<i64>) -> Result<DeltaTable> {
+    let url = ensure_table_uri(dir.to_string_lossy())?;
+    let mut builder = DeltaTableBuilder::from_url(url)?;
+    if let Some(v) = version {
+        builder = builder.with_version(v as u64);
+    }
+    Ok(builder.load().await?)
+}
+
+/// The ETL batch number recorded by `table`'s latest commit that carries one.
+async fn batch_of(table: &DeltaTable) -> Result<Option<i64>> {
+    Ok(table
+        .snapshot()?
+        .transaction_version(table.log_store().as_ref(), ETL_APP_ID)
+        .await?)
+}
+
+/// Table at `dir` as it was after ETL batch `n`: the last version whose batch number is at most
+/// `n` (versions grow with batch numbers, so a binary search finds it). A table without ETL
+/// commits is taken as of `cut` (microseconds; the next batch's start), or latest if none.
+/// None when the table did not exist yet.
+async fn table_at_batch(dir: &Path, n: i64, cut: Option<i64>) -> Result<Option<DeltaTable>> {
+    let latest = load(dir, None).await?;
+    match batch_of(&latest).await? {
+        Some(b) if b <= n => Ok(Some(latest)),
+        Some(_) => {
+            let (mut lo, mut hi) = (0i64, latest.version().unwrap_or_default() as i64);
+            let mut found = None;
+            while lo <= hi {
+                let mid = lo + (hi - lo) / 2;
+                let t = load(dir, Some(mid)).await?;
+                if batch_of(&t).await?.unwrap_or(0) <= n {
+                    found = Some(t);
+                    lo = mid + 1;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            Ok(found)
+        }
+        None => {
+            let Some(cut) = cut else {
+                return Ok(Some(latest));
+            };
+            let Some(when) = chrono::DateTime::from_timestamp_micros(cut) else {
+                return Ok(Some(latest));
+            };
+            let mut t = latest;
+            match t.load_with_datetime(when).await {
+                Ok(()) => Ok(Some(t)),
+                Err(_) => Ok(None),
+            }
+        }
+    }
+}
+
+async fn register_delta(ctx: &SessionContext, name: &str, table: &DeltaTable) -> Result<()> {
+    table.update_datafusion_session(&ctx.state())?;
+    let provider: Arc<dyn TableProvider> = table.table_provider().await?;
+    ctx.register_table(name, provider)?;
+    Ok(())
+}
+
+async fn attach(ctx: &SessionContext, a: &Attachment) -> Result<TableSource> {
+    let p = &a.path;
+    if !p.exists() {
+        return Err(Error::usage(format!(
+            "--table {}={}: no such file or directory",
+            a.name,
+            p.display()
+        )));
+    }
+    let bad = |what: String| Error::usage(format!("--table {}={}: {what}", a.name, p.display()));
+    if p.join("_delta_log").is_dir() {
+        let table = load(p, None)
+            .await
+            .map_err(|e| bad(format!("not a readable Delta table: {e}")))?;
+        let version = table.version().unwrap_or_default() as i64;
+        register_delta(ctx, &a.name, &table).await?;
+        return Ok(TableSource::Delta { version });
+    }
+    let ext = if p.is_dir() {
+        dir_extension(p)?
+    } else {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default()
+    };
+    let path = p.to_string_lossy();
+    match ext.as_str() {
+        "parquet" => {
+            ctx.register_parquet(&a.name, path.as_ref(), ParquetReadOptions::default())
+                .await
+                .map_err(|e| bad(format!("not readable as Parquet: {e}")))?;
+            Ok(TableSource::Parquet)
+        }
+        "csv" => {
+            ctx.register_csv(
+                &a.name,
+                path.as_ref(),
+                CsvReadOptions::new().has_header(true),
+            )
+            .await
+            .map_err(|e| bad(format!("not readable as CSV: {e}")))?;
+            Ok(TableSource::Csv)
+        }
+        _ => Err(bad(
+            "is neither a Delta table, nor .parquet, nor .csv (file or directory of them)".into(),
+        )),
+    }
+}
+
+/// The one extension of the data files in directory `dir`.
+fn dir_extension(dir: &Path) -> Result<String> {
+    let mut exts: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.path()
+                .extension()
+                .and_then(|x| x.to_str())
+                .map(str::to_ascii_lowercase)
+        })
+        .filter(|x| x == "parquet" || x == "csv")
+        .collect();
+    exts.sort();
+    exts.dedup();
+    Ok(exts.pop().unwrap_or_default())
+}
+
+/// Row count of an Int64 column (used by tests and callers that need a scalar).
+pub fn first_i64(batches: &[arrow::record_batch::RecordBatch]) -> Option<i64> {
+    batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>())
+        .map(|a| a.value(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachments_parse() {
+        let a: Attachment = "targets=data/t.csv".parse().unwrap();
+        assert_eq!(a.name, "targets");
+        assert_eq!(a.path, PathBuf::from("data/t.csv"));
+        for bad in [
+            "targets",
+            "=x.csv",
+            "Bad=x.csv",
+            "a b=x.csv",
+            "t;drop=x",
+            "x=",
+        ] {
+            assert!(bad.parse::<Attachment>().is_err(), "{bad}");
+        }
+    }
+}

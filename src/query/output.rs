@@ -1,0 +1,494 @@
+//! Query results out: a table for people, CSV / JSON / JSON lines / Parquet / XLSX for tools.
+//!
+//! CSV, JSON, JSON lines and Parquet are written batch by batch as the query produces them, so a
+//! result larger than memory streams through. A table shows the first rows (all of them when
+//! stdout is not a terminal) and the row count. XLSX holds one sheet of at most 1,048,575 rows,
+//! written in Excel's constant-memory mode. Files are written under a temporary name and renamed
+//! when complete, so a failed query never leaves a half-written output behind.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Float32Type, Float64Type, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+
+use crate::error::{Error, Result};
+
+/// Output formats of `crm-mart query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A table for reading.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// A Parquet file.
+    Parquet,
+    /// An Excel workbook with one sheet.
+    Xlsx,
+}
+
+impl FromStr for Format {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "table" => Format::Table,
+            "csv" => Format::Csv,
+            "json" => Format::Json,
+            "jsonl" | "ndjson" => Format::Jsonl,
+            "parquet" => Format::Parquet,
+            "xlsx" => Format::Xlsx,
+            _ => {
+                return Err(Error::usage(format!(
+                    "format '{s}' is unknown; use table, csv, json, jsonl, parquet or xlsx"
+                )));
+            }
+        })
+    }
+}
+
+impl Format {
+    /// The format a file name's extension implies, if any.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "txt" => Some(Format::Table),
+            "csv" | "json" | "jsonl" | "ndjson" | "parquet" | "xlsx" => ext.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// Where and how to write.
+#[derive(Debug, Clone)]
+pub struct OutputOptions {
+    /// The format.
+    pub format: Format,
+    /// The file; None for stdout.
+    pub path: Option<PathBuf>,
+    /// Rows shown by the table format; None shows all.
+    pub max_rows: Option<usize>,
+    /// Width available to the table format (a terminal's), None for unlimited.
+    pub width: Option<u16>,
+}
+
+/// What was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Rows in the result.
+    pub rows: u64,
+    /// Rows shown (less than `rows` only for a truncated table).
+    pub shown: u64,
+}
+
+/// Longest cell text a table shows before cutting it with '…'.
+const MAX_CELL: usize = 48;
+/// Most rows of one sheet of an XLSX workbook, header excluded.
+const XLSX_MAX_ROWS: u64 = 1_048_575;
+
+/// Writes every batch of `stream` as `opts` says.
+pub async fn write(stream: SendableRecordBatchStream, opts: &OutputOptions) -> Result<Written> {
+    if opts.path.is_none() && matches!(opts.format, Format::Parquet | Format::Xlsx) {
+        use std::io::IsTerminal;
+        if std::io::stdout().is_terminal() {
+            return Err(Error::usage(
+                "parquet and xlsx output is binary; give --output FILE (or redirect stdout)",
+            ));
+        }
+    }
+    let target = Target::open(opts.path.as_deref())?;
+    let result = write_to(stream, opts, target.writer()?).await;
+    match result {
+        Ok(w) => {
+            target.finish()?;
+            Ok(w)
+        }
+        Err(e) => {
+            target.abandon();
+            Err(e)
+        }
+    }
+}
+
+async fn write_to(
+    mut stream: SendableRecordBatchStream,
+    opts: &OutputOptions,
+    out: Box<dyn Write + Send>,
+) -> Result<Written> {
+    let schema = stream.schema();
+    let mut rows = 0u64;
+    match opts.format {
+        Format::Csv => {
+            let mut w = arrow_csv::WriterBuilder::new()
+                .with_header(true)
+                .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.6fZ".to_string())
+                .build(out);
+            let mut any = false;
+            while let Some(b) = stream.next().await {
+                let b = b?;
+                rows += b.num_rows() as u64;
+                w.write(&b)?;
+                any = true;
+            }
+            if !any {
+                w.write(&RecordBatch::new_empty(schema))?;
+            }
+            w.into_inner().flush().map_err(stdout_err)?;
+        }
+        Format::Json => {
+            let mut w = arrow_json::ArrayWriter::new(out);
+            while let Some(b) = stream.next().await {
+                let b = b?;
+                rows += b.num_rows() as u64;
+                w.write(&b)?;
+            }
+            w.finish()?;
+            let mut out = w.into_inner();
+            if rows == 0 {
+                out.write_all(b"[]").map_err(stdout_err)?;
+            }
+            out.write_all(b"\n").map_err(stdout_err)?;
+            out.flush().map_err(stdout_err)?;
+        }
+        Format::Jsonl => {
+            let mut w = arrow_json::LineDelimitedWriter::new(out);
+            while let Some(b) = stream.next().await {
+                let b = b?;
+                rows += b.num_rows() as u64;
+                w.write(&b)?;
+            }
+            w.finish()?;
+            w.into_inner().flush().map_err(stdout_err)?;
+        }
+        Format::Parquet => {
+            let props = parquet::file::properties::WriterProperties::builder()
+                .set_compression(parquet::basic::Compression::SNAPPY)
+                .build();
+            let mut w = parquet::arrow::ArrowWriter::try_new(out, schema, Some(props))?;
+            while let Some(b) = stream.next().await {
+                let b = b?;
+                rows += b.num_rows() as u64;
+                w.write(&b)?;
+            }
+            w.into_inner()?.flush().map_err(stdout_err)?;
+        }
+        Format::Xlsx => {
+            rows = write_xlsx(&mut stream, &schema, out).await?;
+        }
+        Format::Table => {
+            let limit = opts.max_rows.unwrap_or(usize::MAX);
+            let mut kept: Vec<RecordBatch> = Vec::new();
+            let mut kept_rows = 0usize;
+            while let Some(b) = stream.next().await {
+                let b = b?;
+                rows += b.num_rows() as u64;
+                if kept_rows < limit {
+                    let take = (limit - kept_rows).min(b.num_rows());
+                    kept.push(b.slice(0, take));
+                    kept_rows += take;
+                }
+            }
+            let mut out = out;
+            let text = render_table(&schema, &kept, opts.width)?;
+            writeln!(out, "{text}").map_err(stdout_err)?;
+            out.flush().map_err(stdout_err)?;
+            return Ok(Written {
+                rows,
+                shown: kept_rows as u64,
+            });
+        }
+    }
+    Ok(Written { rows, shown: rows })
+}
+
+fn stdout_err(e: std::io::Error) -> Error {
+    Error::io(Path::new("<output>"), e)
+}
+
+/// Renders batches as a table: numbers right-aligned, floats rounded for reading, long text cut.
+pub fn render_table(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    width: Option<u16>,
+) -> Result<String> {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    match width {
+        Some(w) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+            t.set_width(w);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    t.set_header(schema.fields().iter().map(|f| f.name().clone()));
+    let opts = FormatOptions::default().with_null("");
+    for b in batches {
+        let cols: Vec<Column> = b
+            .columns()
+            .iter()
+            .map(|c| Column::new(c, &opts))
+            .collect::<Result<_>>()?;
+        for i in 0..b.num_rows() {
+            t.add_row(cols.iter().map(|c| c.cell(i)));
+        }
+    }
+    for (i, f) in schema.fields().iter().enumerate() {
+        if f.data_type().is_numeric()
+            && let Some(col) = t.column_mut(i)
+        {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    Ok(t.to_string())
+}
+
+enum Column<'a> {
+    Float(&'a ArrayRef),
+    Other(ArrayFormatter<'a>),
+}
+
+impl<'a> Column<'a> {
+    fn new(a: &'a ArrayRef, opts: &'a FormatOptions<'a>) -> Result<Self> {
+        Ok(match a.data_type() {
+            DataType::Float64 | DataType::Float32 => Column::Float(a),
+            _ => Column::Other(ArrayFormatter::try_new(a.as_ref(), opts)?),
+        })
+    }
+
+    fn cell(&self, i: usize) -> String {
+        match self {
+            Column::Float(a) => {
+                if a.is_null(i) {
+                    return String::new();
+                }
+                let x = match a.data_type() {
+                    DataType::Float32 => a.as_primitive::<Float32Type>().value(i) as f64,
+                    _ => a.as_primitive::<Float64Type>().value(i),
+                };
+                format_float(x)
+            }
+            Column::Other(f) => {
+                let s = f.value(i).to_string();
+                if s.chars().count() > MAX_CELL {
+                    let cut: String = s.chars().take(MAX_CELL - 1).collect();
+                    format!("{cut}…")
+                } else {
+                    s
+                }
+            }
+        }
+    }
+}
+
+/// A float as people read it: whole numbers without decimals, 2 decimals from 1 up, 4 below.
+pub fn format_float(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else if x.abs() >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+async fn write_xlsx(
+    stream: &mut SendableRecordBatchStream,
+    schema: &SchemaRef,
+    mut out: Box<dyn Write + Send>,
+) -> Result<u64> {
+    use rust_xlsxwriter::{Format as XFormat, Workbook};
+    let xerr = |e: rust_xlsxwriter::XlsxError| Error::usage(format!("xlsx output: {e}"));
+    let mut wb = Workbook::new();
+    let header = XFormat::new().set_bold();
+    let date = XFormat::new().set_num_format("yyyy-mm-dd");
+    let ts = XFormat::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let ws = wb.add_worksheet_with_constant_memory().map_err(xerr)?;
+    ws.set_name("result").map_err(xerr)?;
+    for (c, f) in schema.fields().iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, f.name(), &header)
+            .map_err(xerr)?;
+        ws.set_column_width(c as u16, (f.name().len() as f64 + 2.0).clamp(10.0, 40.0))
+            .map_err(xerr)?;
+    }
+    ws.set_freeze_panes(1, 0).map_err(xerr)?;
+    let opts = FormatOptions::default();
+    let mut row = 0u64;
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        if row + b.num_rows() as u64 > XLSX_MAX_ROWS {
+            return Err(Error::usage(format!(
+                "the result has more than {XLSX_MAX_ROWS} rows, the most one Excel sheet holds; use --format csv or parquet"
+            )));
+        }
+        // Numbers and times become Excel numbers (times as serial days since 1899-12-30).
+        let mut cols = Vec::with_capacity(b.num_columns());
+        for a in b.columns() {
+            let numbers: Option<(ArrayRef, f64, Option<&XFormat>)> = match a.data_type() {
+                dt if dt.is_numeric() => {
+                    Some((arrow::compute::cast(a, &DataType::Float64)?, 0.0, None))
+                }
+                DataType::Date32 => {
+                    let days = arrow::compute::cast(a, &DataType::Int32)?;
+                    Some((
+                        arrow::compute::cast(&days, &DataType::Float64)?,
+                        1.0,
+                        Some(&date),
+                    ))
+                }
+                DataType::Timestamp(unit, _) => {
+                    let per_day = match unit {
+                        TimeUnit::Second => 86_400.0,
+                        TimeUnit::Millisecond => 86_400e3,
+                        TimeUnit::Microsecond => 86_400e6,
+                        TimeUnit::Nanosecond => 86_400e9,
+                    };
+                    let raw = arrow::compute::cast(a, &DataType::Int64)?;
+                    let raw = arrow::compute::cast(&raw, &DataType::Float64)?;
+                    Some((raw, per_day, Some(&ts)))
+                }
+                _ => None,
+            };
+            cols.push((a, ArrayFormatter::try_new(a.as_ref(), &opts)?, numbers));
+        }
+        // Constant-memory mode writes a row at a time, so rows go in order.
+        for i in 0..b.num_rows() {
+            let r = (row + 1 + i as u64) as u32;
+            for (c, (a, fmt, numbers)) in cols.iter().enumerate() {
+                let c = c as u16;
+                if a.is_null(i) {
+                    continue;
+                }
+                match (numbers, a.data_type()) {
+                    (Some((x, scale, f)), _) => {
+                        let mut v = x.as_primitive::<Float64Type>().value(i);
+                        if *scale > 0.0 {
+                            v = v / scale + 25569.0;
+                        }
+                        if !v.is_finite() {
+                            continue;
+                        }
+                        match f {
+                            Some(f) => ws.write_number_with_format(r, c, v, f),
+                            None => ws.write_number(r, c, v),
+                        }
+                        .map_err(xerr)?;
+                    }
+                    (None, DataType::Boolean) => {
+                        ws.write_boolean(r, c, a.as_boolean().value(i))
+                            .map_err(xerr)?;
+                    }
+                    (None, _) => {
+                        ws.write_string(r, c, fmt.value(i).to_string())
+                            .map_err(xerr)?;
+                    }
+                }
+            }
+        }
+        row += b.num_rows() as u64;
+    }
+    let bytes = wb.save_to_buffer().map_err(xerr)?;
+    out.write_all(&bytes).map_err(stdout_err)?;
+    out.flush().map_err(stdout_err)?;
+    Ok(row)
+}
+
+/// stdout, or a file written under a temporary name and renamed into place when complete.
+struct Target {
+    /// (final path, temporary path) of a file output.
+    path: Option<(PathBuf, PathBuf)>,
+    /// A device or pipe written in place.
+    direct: Option<PathBuf>,
+}
+
+impl Target {
+    fn open(path: Option<&Path>) -> Result<Target> {
+        // A device or pipe (/dev/null, a FIFO) is written directly; only files are renamed.
+        if let Some(p) = path
+            && p.exists()
+            && !p.is_file()
+        {
+            return Ok(Target {
+                path: None,
+                direct: Some(p.to_path_buf()),
+            });
+        }
+        Ok(Target {
+            path: path.map(|p| {
+                let mut tmp = p.as_os_str().to_owned();
+                tmp.push(".partial");
+                (p.to_path_buf(), PathBuf::from(tmp))
+            }),
+            direct: None,
+        })
+    }
+
+    fn writer(&self) -> Result<Box<dyn Write + Send>> {
+        if let Some(p) = &self.direct {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .map_err(|e| Error::io(p, e))?;
+            return Ok(Box::new(std::io::BufWriter::with_capacity(1 << 16, f)));
+        }
+        Ok(match &self.path {
+            None => Box::new(std::io::BufWriter::with_capacity(
+                1 << 16,
+                std::io::stdout(),
+            )),
+            Some((_, tmp)) => {
+                let f = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
+                Box::new(std::io::BufWriter::with_capacity(1 << 16, f))
+            }
+        })
+    }
+
+    fn finish(self) -> Result<()> {
+        if let Some((path, tmp)) = &self.path {
+            std::fs::rename(tmp, path).map_err(|e| Error::io(path, e))?;
+        }
+        Ok(())
+    }
+
+    fn abandon(self) {
+        if let Some((_, tmp)) = &self.path {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_read_well() {
+        assert_eq!(format_float(12.0), "12");
+        assert_eq!(format_float(1234.5678), "1234.57");
+        assert_eq!(format_float(0.123456), "0.1235");
+        assert_eq!(format_float(-3.5), "-3.50");
+    }
+
+    #[test]
+    fn formats_parse_and_follow_extensions() {
+        assert_eq!("CSV".parse::<Format>().unwrap(), Format::Csv);
+        assert!("yaml".parse::<Format>().is_err());
+        assert_eq!(Format::from_path(Path::new("a/b.xlsx")), Some(Format::Xlsx));
+        assert_eq!(Format::from_path(Path::new("b.jsonl")), Some(Format::Jsonl));
+        assert_eq!(Format::from_path(Path::new("b.dat")), None);
+    }
+}
