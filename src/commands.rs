@@ -204,6 +204,13 @@ fn query(cli: &Cli, a: &QueryArgs) -> Result<()> {
         } else {
             String::new()
         };
+        if !w.hidden_columns.is_empty() {
+            eprintln!(
+                "{} columns not shown (terminal too narrow): {}; use --format csv, or a wider terminal",
+                w.hidden_columns.len(),
+                w.hidden_columns.join(", ")
+            );
+        }
         let to = a
             .output
             .as_ref()

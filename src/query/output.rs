@@ -83,12 +83,14 @@ pub struct OutputOptions {
 }
 
 /// What was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     /// Rows in the result.
     pub rows: u64,
     /// Rows shown (less than `rows` only for a truncated table).
     pub shown: u64,
+    /// Columns a table left out because the terminal is too narrow.
+    pub hidden_columns: Vec<String>,
 }
 
 /// Longest cell text a table shows before cutting it with '…'.
@@ -199,16 +201,21 @@ async fn write_to(
                 }
             }
             let mut out = out;
-            let text = render_table(&schema, &kept, opts.width)?;
+            let (text, hidden) = render_table(&schema, &kept, opts.width)?;
             writeln!(out, "{text}").map_err(stdout_err)?;
             out.flush().map_err(stdout_err)?;
             return Ok(Written {
                 rows,
                 shown: kept_rows as u64,
+                hidden_columns: hidden,
             });
         }
     }
-    Ok(Written { rows, shown: rows })
+    Ok(Written {
+        rows,
+        shown: rows,
+        hidden_columns: Vec::new(),
+    })
 }
 
 fn stdout_err(e: std::io::Error) -> Error {
@@ -216,24 +223,15 @@ fn stdout_err(e: std::io::Error) -> Error {
 }
 
 /// Renders batches as a table: numbers right-aligned, floats rounded for reading, long text cut.
+/// With a `width`, the columns that do not fit are left out (at the right) and named in the
+/// second return value, rather than squeezing every column into an unreadable sliver.
 pub fn render_table(
     schema: &SchemaRef,
     batches: &[RecordBatch],
     width: Option<u16>,
-) -> Result<String> {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    match width {
-        Some(w) => {
-            t.set_content_arrangement(ContentArrangement::Dynamic);
-            t.set_width(w);
-        }
-        None => {
-            t.set_content_arrangement(ContentArrangement::Disabled);
-        }
-    }
-    t.set_header(schema.fields().iter().map(|f| f.name().clone()));
+) -> Result<(String, Vec<String>)> {
     let opts = FormatOptions::default().with_null("");
+    let mut cells: Vec<Vec<String>> = Vec::new();
     for b in batches {
         let cols: Vec<Column> = b
             .columns()
@@ -241,17 +239,44 @@ pub fn render_table(
             .map(|c| Column::new(c, &opts))
             .collect::<Result<_>>()?;
         for i in 0..b.num_rows() {
-            t.add_row(cols.iter().map(|c| c.cell(i)));
+            cells.push(cols.iter().map(|c| c.cell(i)).collect());
         }
     }
-    for (i, f) in schema.fields().iter().enumerate() {
+    let names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
+    let mut keep = names.len();
+    if let Some(w) = width {
+        // Each column takes its widest cell plus 3 (padding and border); the table 1 more.
+        let mut used = 1usize;
+        for (c, name) in names.iter().enumerate() {
+            let widest = cells
+                .iter()
+                .map(|r| r[c].chars().count())
+                .chain(std::iter::once(name.chars().count()))
+                .max()
+                .unwrap_or(0);
+            used += widest + 3;
+            if used > w as usize && c > 0 {
+                keep = c;
+                break;
+            }
+        }
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(names[..keep].iter().map(|n| n.to_string()));
+    for row in cells {
+        t.add_row(row.into_iter().take(keep));
+    }
+    for (i, f) in schema.fields().iter().take(keep).enumerate() {
         if f.data_type().is_numeric()
             && let Some(col) = t.column_mut(i)
         {
             col.set_cell_alignment(CellAlignment::Right);
         }
     }
-    Ok(t.to_string())
+    let hidden = names[keep..].iter().map(|n| n.to_string()).collect();
+    Ok((t.to_string(), hidden))
 }
 
 enum Column<'a> {
@@ -474,6 +499,38 @@ impl Target {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn narrow_tables_leave_out_columns_that_do_not_fit() {
+        use arrow::array::{Float64Array, StringArray};
+        use arrow::datatypes::{Field, Schema};
+        use std::sync::Arc;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("revenue", DataType::Float64, false),
+            Field::new("a_rather_long_column_name", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["Berlin", "x".repeat(80).as_str()])),
+                Arc::new(Float64Array::from(vec![1234.5678, 0.5])),
+                Arc::new(StringArray::from(vec!["v", "w"])),
+            ],
+        )
+        .unwrap();
+        let (all, hidden) = render_table(&schema, std::slice::from_ref(&batch), None).unwrap();
+        assert!(hidden.is_empty());
+        assert!(all.contains("1234.57") && all.contains("0.5000"), "{all}");
+        assert!(
+            all.contains(&format!("{}…", "x".repeat(MAX_CELL - 1))),
+            "{all}"
+        );
+        let (narrow, hidden) = render_table(&schema, &[batch], Some(70)).unwrap();
+        assert_eq!(hidden, ["a_rather_long_column_name"]);
+        assert!(narrow.lines().all(|l| l.chars().count() <= 70), "{narrow}");
+        assert!(narrow.contains("revenue"), "{narrow}");
+    }
 
     #[test]
     fn floats_read_well() {
