@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use crm_mart::cli::{Cli, Command, EtlArgs, GenerateArgs, QueryArgs};
+use crm_mart::cli::{Cli, Command, EtlArgs, GenerateArgs, QueryArgs, SegmentArgs};
 use crm_mart::config::Settings;
 use crm_mart::etl::{self, EtlReport};
 use crm_mart::sample::{self, GenerateSettings};
@@ -16,6 +16,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Etl(a) => run_etl(cli, a),
         Command::Nightly(a) => run_etl(cli, a),
         Command::Query(a) => query(cli, a),
+        Command::Segment(a) => segment(cli, a),
     }
 }
 
@@ -223,4 +224,133 @@ fn query(cli: &Cli, a: &QueryArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn segment(cli: &Cli, a: &SegmentArgs) -> Result<()> {
+    use crm_mart::mart::catalog;
+    use crm_mart::mart::delta::Mart;
+    use crm_mart::ml::segment::{self, SegmentOptions};
+
+    let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+    let opts = SegmentOptions {
+        as_of: a.as_of,
+        k: match a.k {
+            crm_mart::cli::KChoice::Auto => None,
+            crm_mart::cli::KChoice::Fixed(k) => Some(k),
+        },
+        seed: a.seed,
+        n_runs: a.n_runs as usize,
+    };
+    let t = std::time::Instant::now();
+    let rt = runtime()?;
+    let (seg, version, risk) = rt.block_on(async {
+        let mart = Mart::new(&settings.mart_dir);
+        let cat = catalog::open(&settings.engine, &mart, None, &[]).await?;
+        let seg = segment::run(&cat, &opts).await?;
+        let model_version = format!("kmeans-k{}-seed{}-{}", seg.k, opts.seed, seg.as_of);
+        let batch = seg.to_batch(&model_version, cat.mart_version)?;
+        let version = mart
+            .replace("customer_segments", vec![batch], "crm-mart-segment")
+            .await?;
+        let risk = churn_risk_by_customer(&cat).await?;
+        Ok::<_, crm_mart::error::Error>((seg, version, risk))
+    })?;
+    if cli.quiet {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    for (title, key) in [("cluster", 0), ("rfm_segment", 1)] {
+        let mut groups: std::collections::BTreeMap<String, (usize, f64, f64, f64, usize)> =
+            Default::default();
+        for r in &seg.rows {
+            let name = if key == 0 {
+                seg.cluster_names[r.cluster].clone()
+            } else {
+                r.rfm_segment.to_string()
+            };
+            let g = groups.entry(name).or_default();
+            g.0 += 1;
+            g.1 += r.monetary;
+            g.2 += r.margin;
+            if let Some(p) = risk.get(&r.customer_id) {
+                g.3 += p;
+                g.4 += 1;
+            }
+        }
+        let mut rows: Vec<_> = groups.into_iter().collect();
+        rows.sort_by(|x, y| y.1.0.cmp(&x.1.0).then(x.0.cmp(&y.0)));
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        t.set_header([
+            title,
+            "customers",
+            "share",
+            "revenue",
+            "margin",
+            "churn risk",
+        ]);
+        let n = seg.rows.len() as f64;
+        for (name, g) in rows {
+            t.add_row(vec![
+                name,
+                g.0.to_string(),
+                format!("{:.1}%", g.0 as f64 / n * 100.0),
+                format!("{:.0}", g.1),
+                format!("{:.0}", g.2),
+                if g.4 > 0 {
+                    format!("{:.1}%", g.3 / g.4 as f64 * 100.0)
+                } else {
+                    "-".into()
+                },
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    let sil = seg
+        .silhouettes
+        .iter()
+        .map(|(k, s)| format!("k={k}: {s:.3}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    eprintln!(
+        "{} customers as of {} in {} clusters (silhouette {sil}); customer_segments version {version}; {:.1}s",
+        seg.rows.len(),
+        seg.as_of,
+        seg.k,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Latest churn probability per customer, if churn scores exist.
+async fn churn_risk_by_customer(
+    cat: &crm_mart::mart::catalog::Catalog,
+) -> crm_mart::error::Result<std::collections::HashMap<String, f64>> {
+    use arrow::array::AsArray;
+    let mut out = std::collections::HashMap::new();
+    if !cat.tables.iter().any(|t| t.name == "churn_scores") {
+        return Ok(out);
+    }
+    let batches = cat
+        .ctx
+        .sql("SELECT customer_id, churn_probability FROM churn_scores")
+        .await?
+        .collect()
+        .await?;
+    for b in &batches {
+        let id = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)?;
+        let id = id.as_string::<i32>();
+        let p = b.column(1).as_primitive::<arrow::datatypes::Float64Type>();
+        for i in 0..b.num_rows() {
+            out.insert(id.value(i).to_string(), p.value(i));
+        }
+    }
+    Ok(out)
 }

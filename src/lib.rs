@@ -10,5 +10,6 @@ pub mod config;
 pub mod error;
 pub mod etl;
 pub mod mart;
+pub mod ml;
 pub mod query;
 pub mod sample;

@@ -42,6 +42,54 @@ pub enum Command {
     Nightly(EtlArgs),
     /// Ask the mart: ad-hoc SQL, a SQL file, or a named query with parameters.
     Query(QueryArgs),
+    /// Segment customers: RFM scores and segments, and k-means clusters with names.
+    Segment(SegmentArgs),
+}
+
+/// `crm-mart segment`.
+#[derive(Debug, clap::Args)]
+pub struct SegmentArgs {
+    /// Mart directory (overrides crm-mart.toml).
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// The cut, YYYY-MM-DD: history up to this day (default: the last order day).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Number of k-means clusters, or auto (k in 2..=10 by silhouette).
+    #[arg(long, default_value = "auto", value_parser = parse_k)]
+    pub k: KChoice,
+    /// Seed of the k-means initialisation and the silhouette sample.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// k-means initialisations per k (the best is kept).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub n_runs: u64,
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("'{s}' is not a date; use YYYY-MM-DD, e.g. 2024-06-30"))
+}
+
+/// `--k`: a number of clusters or automatic choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KChoice {
+    /// Chosen by silhouette.
+    Auto,
+    /// This many.
+    Fixed(usize),
+}
+
+fn parse_k(s: &str) -> Result<KChoice, String> {
+    if s == "auto" {
+        return Ok(KChoice::Auto);
+    }
+    match s.parse::<usize>() {
+        Ok(k) if (1..=50).contains(&k) => Ok(KChoice::Fixed(k)),
+        _ => Err(format!(
+            "'{s}' is not a number of clusters; use 1 to 50, or auto"
+        )),
+    }
 }
 
 /// `crm-mart query`.

@@ -196,6 +196,37 @@ impl Mart {
     }
 }
 
+impl Mart {
+    /// Replaces the whole content of model-output table `name` (created if missing) with
+    /// `batches` in one commit; earlier contents stay readable by time travel. `stage` names the
+    /// writer in the commit's application transaction.
+    pub async fn replace(&self, name: &str, batches: Vec<RecordBatch>, stage: &str) -> Result<i64> {
+        let dir = self.table_dir(name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let url = ensure_table_uri(dir.to_string_lossy())?;
+        let table = if self.has_table(name) {
+            DeltaTable::try_from_url(url).await?
+        } else {
+            DeltaTableBuilder::from_url(url)?.build()?
+        };
+        let next = table.version().map(|v| v as i64 + 1).unwrap_or(0);
+        let batches = if batches.is_empty() {
+            vec![RecordBatch::new_empty(schema::schema(name))]
+        } else {
+            batches
+        };
+        let table = table
+            .write(batches)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_commit_properties(
+                CommitProperties::default()
+                    .with_application_transaction(Transaction::new(stage, next)),
+            )
+            .await?;
+        Ok(table.version().map(|v| v as i64).unwrap_or(next))
+    }
+}
+
 /// Appends record batches to one table as Parquet files; one commit makes them visible.
 ///
 /// Each [`write`](Self::write) finishes its own files (one per partition it touches), so memory

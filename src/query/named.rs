@@ -35,6 +35,10 @@ pub struct NamedQuery {
 /// The built-in queries, from `queries/`.
 const BUILTIN: &[(&str, &str)] = &[
     (
+        "customer_features",
+        include_str!("../../queries/customer_features.sql"),
+    ),
+    (
         "profiling_customer_mix",
         include_str!("../../queries/profiling_customer_mix.sql"),
     ),

@@ -6,5 +6,6 @@ mod etl;
 mod formats;
 mod generate;
 mod invoice;
+mod models;
 mod query;
 mod reader;

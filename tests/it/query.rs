@@ -1289,3 +1289,86 @@ fn a_queries_directory_adds_named_queries() {
     );
     assert_eq!(text, format!("n\n{}\n", i(&want[0], "n")));
 }
+
+#[test]
+fn customer_features_match_an_independent_computation() {
+    let d = data();
+    // Cut: the end of 2023-09-30 (epoch days); horizon 60 days.
+    let cut = (chrono::NaiveDate::from_ymd_opt(2023, 10, 1).unwrap()
+        - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
+    .num_days() as f64;
+    struct W {
+        first: f64,
+        last: f64,
+        orders: HashSet<String>,
+        monetary: f64,
+        future: bool,
+        complaints: f64,
+        unresolved_365: f64,
+    }
+    let mut want: BTreeMap<String, W> = BTreeMap::new();
+    for x in &d.sales {
+        let Some(c) = &x.customer else { continue };
+        let day = x.t / 86400.0;
+        let w = want.entry(c.clone()).or_insert(W {
+            first: f64::MAX,
+            last: f64::MIN,
+            orders: HashSet::new(),
+            monetary: 0.0,
+            future: false,
+            complaints: 0.0,
+            unresolved_365: 0.0,
+        });
+        if day < cut {
+            w.monetary += x.net;
+            if !x.is_return {
+                w.orders.insert(x.order_id.clone());
+                w.first = w.first.min(day);
+                w.last = w.last.max(day);
+            }
+        } else if day < cut + 60.0 && !x.is_return {
+            w.future = true;
+        }
+    }
+    for k in &d.contacts {
+        let Some(c) = &k.customer else { continue };
+        let day = k.t / 86400.0;
+        if let Some(w) = want.get_mut(c)
+            && day < cut
+            && k.contact_type == "complaint"
+        {
+            w.complaints += 1.0;
+            if k.outcome == "unresolved" && day >= cut - 365.0 {
+                w.unresolved_365 += 1.0;
+            }
+        }
+    }
+    want.retain(|_, w| !w.orders.is_empty());
+    let got = named(
+        "customer_features",
+        &["as_of=2023-09-30", "horizon_days=60"],
+    );
+    assert_eq!(got.len(), want.len());
+    for r in &got {
+        let w = &want[&s(r, "customer_id")];
+        assert_eq!(s(r, "as_of"), "2023-09-30");
+        close(f(r, "frequency"), w.orders.len() as f64, "frequency");
+        close(f(r, "monetary"), w.monetary, "monetary");
+        assert!((f(r, "recency_days") - (cut - w.last)).abs() < 1e-6);
+        assert!((f(r, "tenure_days") - (cut - w.first)).abs() < 1e-6);
+        close(f(r, "complaints"), w.complaints, "complaints");
+        close(
+            f(r, "unresolved_complaints_365d"),
+            w.unresolved_365,
+            "unresolved",
+        );
+        assert_eq!(i(r, "churned") == 1, !w.future, "{}", s(r, "customer_id"));
+        assert_eq!(i(r, "label_known"), 1);
+    }
+    // A cut whose horizon runs past the data: the label is not known yet.
+    let late = named(
+        "customer_features",
+        &["as_of=2024-03-15", "horizon_days=90"],
+    );
+    assert!(late.iter().all(|r| i(r, "label_known") == 0));
+}

@@ -1,0 +1,167 @@
+-- name: customer_features
+-- description: Model features: one row per customer who bought on or before as_of, from history up to as_of only, with the churn label (no order in the next horizon_days).
+-- param: as_of date = 2199-12-31 | the cut: history up to and including this day
+-- param: horizon_days int = 90 | days after as_of in which no order means churned
+--
+-- Times are in days (epoch days, fractional); "cut" is the end of the as_of day. Windows:
+-- *_90d = the 90 days before the cut, *_365d = the 365 days before. label_known is 1 when the
+-- mart's data reaches the end of the horizon (otherwise churned is not yet observable).
+WITH ref AS (
+    SELECT date_part('epoch', CAST($as_of AS TIMESTAMP)) / 86400.0 + 1 AS cut
+),
+data_end AS (
+    SELECT max(date_part('epoch', order_ts)) / 86400.0 AS last_day FROM fact_sales
+),
+lines AS (
+    SELECT c.customer_id, s.order_id, date_part('epoch', s.order_ts) / 86400.0 AS day,
+           s.net_amount, coalesce(s.margin, 0) AS margin, s.discount, s.is_return, p.category
+    FROM fact_sales s
+    JOIN dim_customer c ON c.customer_key = s.customer_key
+    JOIN dim_product p ON p.product_key = s.product_key
+    WHERE s.customer_key <> 0
+),
+hist AS (
+    SELECT l.* FROM lines l CROSS JOIN ref WHERE l.day < ref.cut
+),
+orders AS (
+    SELECT customer_id, order_id, min(day) AS day
+    FROM hist
+    WHERE NOT is_return
+    GROUP BY customer_id, order_id
+),
+order_stats AS (
+    SELECT o.customer_id,
+           count(*) AS frequency,
+           min(o.day) AS first_day,
+           max(o.day) AS last_day,
+           sum(CASE WHEN o.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS orders_90d,
+           sum(CASE WHEN o.day >= ref.cut - 180 AND o.day < ref.cut - 90 THEN 1 ELSE 0 END)
+               AS orders_prev_90d
+    FROM orders o
+    CROSS JOIN ref
+    GROUP BY o.customer_id
+),
+line_stats AS (
+    SELECT customer_id,
+           sum(net_amount) AS monetary,
+           sum(margin) AS margin,
+           count(DISTINCT category) AS category_breadth,
+           avg(CASE WHEN discount > 0 THEN 1.0 ELSE 0.0 END) AS discount_share,
+           avg(CASE WHEN is_return THEN 1.0 ELSE 0.0 END) AS return_rate
+    FROM hist
+    GROUP BY customer_id
+),
+contacts AS (
+    SELECT c.customer_id, k.contact_id, date_part('epoch', k.contact_ts) / 86400.0 AS day,
+           k.channel, k.contact_type, k.outcome, k.satisfaction, k.campaign_key
+    FROM fact_contacts k
+    JOIN dim_customer c ON c.customer_key = k.customer_key
+    CROSS JOIN ref
+    WHERE k.customer_key <> 0 AND date_part('epoch', k.contact_ts) / 86400.0 < ref.cut
+),
+contact_stats AS (
+    SELECT k.customer_id,
+           sum(CASE WHEN k.contact_type = 'inquiry' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS inquiry_90d,
+           sum(CASE WHEN k.contact_type = 'inquiry' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS inquiry_365d,
+           sum(CASE WHEN k.contact_type = 'complaint' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS complaint_90d,
+           sum(CASE WHEN k.contact_type = 'complaint' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS complaint_365d,
+           sum(CASE WHEN k.contact_type = 'service' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS service_90d,
+           sum(CASE WHEN k.contact_type = 'service' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS service_365d,
+           sum(CASE WHEN k.contact_type = 'campaign' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS campaign_90d,
+           sum(CASE WHEN k.contact_type = 'campaign' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS campaign_365d,
+           sum(CASE WHEN k.contact_type = 'sales_call' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS sales_call_90d,
+           sum(CASE WHEN k.contact_type = 'sales_call' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS sales_call_365d,
+           sum(CASE WHEN k.channel = 'phone' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS phone_90d,
+           sum(CASE WHEN k.channel = 'phone' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS phone_365d,
+           sum(CASE WHEN k.channel = 'email' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS email_90d,
+           sum(CASE WHEN k.channel = 'email' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS email_365d,
+           sum(CASE WHEN k.channel = 'visit' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS visit_90d,
+           sum(CASE WHEN k.channel = 'visit' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS visit_365d,
+           sum(CASE WHEN k.channel = 'web' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS web_90d,
+           sum(CASE WHEN k.channel = 'web' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS web_365d,
+           sum(CASE WHEN k.channel = 'chat' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS chat_90d,
+           sum(CASE WHEN k.channel = 'chat' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS chat_365d,
+           sum(CASE WHEN k.contact_type = 'complaint' THEN 1 ELSE 0 END) AS complaints,
+           sum(CASE WHEN k.contact_type = 'complaint' AND k.outcome = 'unresolved' THEN 1 ELSE 0 END)
+               AS unresolved_complaints,
+           sum(CASE WHEN k.contact_type = 'complaint' AND k.outcome = 'unresolved' AND k.day >= ref.cut - 365
+                    THEN 1 ELSE 0 END) AS unresolved_complaints_365d,
+           avg(CASE WHEN k.day >= ref.cut - 365 THEN k.satisfaction END) AS satisfaction_mean_365d,
+           min(CASE WHEN k.day >= ref.cut - 365 THEN k.satisfaction END) AS satisfaction_min_365d,
+           ref.cut - max(k.day) AS days_since_last_contact
+    FROM contacts k
+    CROSS JOIN ref
+    GROUP BY k.customer_id, ref.cut
+),
+campaign_hits AS (
+    SELECT k.customer_id, k.contact_id,
+           max(CASE WHEN o.day > k.day AND o.day <= k.day + 30 THEN 1 ELSE 0 END) AS responded
+    FROM contacts k
+    LEFT JOIN orders o ON o.customer_id = k.customer_id
+    WHERE k.campaign_key IS NOT NULL
+    GROUP BY k.customer_id, k.contact_id
+),
+campaign_response AS (
+    SELECT customer_id, count(*) AS campaign_contacts, sum(responded) AS responded
+    FROM campaign_hits
+    GROUP BY customer_id
+),
+future AS (
+    SELECT DISTINCT l.customer_id
+    FROM lines l
+    CROSS JOIN ref
+    WHERE NOT l.is_return AND l.day >= ref.cut AND l.day < ref.cut + $horizon_days
+)
+SELECT o.customer_id,
+       CAST($as_of AS DATE) AS as_of,
+       ref.cut - o.last_day AS recency_days,
+       CAST(o.frequency AS DOUBLE) AS frequency,
+       l.monetary,
+       l.margin,
+       ref.cut - o.first_day AS tenure_days,
+       l.monetary / o.frequency AS avg_basket,
+       CASE WHEN o.frequency > 1 THEN (o.last_day - o.first_day) / (o.frequency - 1)
+            ELSE ref.cut - o.first_day END AS mean_interpurchase_days,
+       ln((1.0 + o.orders_90d) / (1.0 + o.orders_prev_90d)) AS trend,
+       CAST(o.orders_90d AS DOUBLE) AS orders_90d,
+       CAST(o.orders_prev_90d AS DOUBLE) AS orders_prev_90d,
+       CAST(l.category_breadth AS DOUBLE) AS category_breadth,
+       l.discount_share,
+       l.return_rate,
+       CAST(coalesce(k.inquiry_90d, 0) AS DOUBLE) AS inquiry_90d,
+       CAST(coalesce(k.inquiry_365d, 0) AS DOUBLE) AS inquiry_365d,
+       CAST(coalesce(k.complaint_90d, 0) AS DOUBLE) AS complaint_90d,
+       CAST(coalesce(k.complaint_365d, 0) AS DOUBLE) AS complaint_365d,
+       CAST(coalesce(k.service_90d, 0) AS DOUBLE) AS service_90d,
+       CAST(coalesce(k.service_365d, 0) AS DOUBLE) AS service_365d,
+       CAST(coalesce(k.campaign_90d, 0) AS DOUBLE) AS campaign_90d,
+       CAST(coalesce(k.campaign_365d, 0) AS DOUBLE) AS campaign_365d,
+       CAST(coalesce(k.sales_call_90d, 0) AS DOUBLE) AS sales_call_90d,
+       CAST(coalesce(k.sales_call_365d, 0) AS DOUBLE) AS sales_call_365d,
+       CAST(coalesce(k.phone_90d, 0) AS DOUBLE) AS phone_90d,
+       CAST(coalesce(k.phone_365d, 0) AS DOUBLE) AS phone_365d,
+       CAST(coalesce(k.email_90d, 0) AS DOUBLE) AS email_90d,
+       CAST(coalesce(k.email_365d, 0) AS DOUBLE) AS email_365d,
+       CAST(coalesce(k.visit_90d, 0) AS DOUBLE) AS visit_90d,
+       CAST(coalesce(k.visit_365d, 0) AS DOUBLE) AS visit_365d,
+       CAST(coalesce(k.web_90d, 0) AS DOUBLE) AS web_90d,
+       CAST(coalesce(k.web_365d, 0) AS DOUBLE) AS web_365d,
+       CAST(coalesce(k.chat_90d, 0) AS DOUBLE) AS chat_90d,
+       CAST(coalesce(k.chat_365d, 0) AS DOUBLE) AS chat_365d,
+       CAST(coalesce(k.complaints, 0) AS DOUBLE) AS complaints,
+       CAST(coalesce(k.unresolved_complaints, 0) AS DOUBLE) AS unresolved_complaints,
+       CAST(coalesce(k.unresolved_complaints_365d, 0) AS DOUBLE) AS unresolved_complaints_365d,
+       CAST(coalesce(k.satisfaction_mean_365d, 3) AS DOUBLE) AS satisfaction_mean_365d,
+       CAST(coalesce(k.satisfaction_min_365d, 3) AS DOUBLE) AS satisfaction_min_365d,
+       coalesce(k.days_since_last_contact, ref.cut - o.first_day) AS days_since_last_contact,
+       coalesce(CAST(r.responded AS DOUBLE) / r.campaign_contacts, 0) AS campaign_response_rate,
+       CASE WHEN f.customer_id IS NULL THEN 1 ELSE 0 END AS churned,
+       CASE WHEN ref.cut + $horizon_days <= d.last_day + 1 THEN 1 ELSE 0 END AS label_known
+FROM order_stats o
+JOIN line_stats l ON l.customer_id = o.customer_id
+CROSS JOIN ref
+CROSS JOIN data_end d
+LEFT JOIN contact_stats k ON k.customer_id = o.customer_id
+LEFT JOIN campaign_response r ON r.customer_id = o.customer_id
+LEFT JOIN future f ON f.customer_id = o.customer_id
+ORDER BY o.customer_id

@@ -1,0 +1,231 @@
+//! Customer features as of a date, computed by the named query `customer_features` (SQL over the
+//! mart, history up to the cut only) and loaded into a matrix for the models.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Float64Type};
+use chrono::NaiveDate;
+use datafusion::common::ScalarValue;
+use ndarray::Array2;
+
+use crate::error::{Error, Result};
+use crate::mart::catalog::Catalog;
+use crate::query::{self, Prepared, named};
+
+/// Columns of `customer_features` that are not model inputs.
+const NOT_FEATURES: &[&str] = &["customer_id", "as_of", "churned", "label_known"];
+
+/// One cut of the feature table.
+#[derive(Debug, Clone)]
+pub struct FeatureTable {
+    /// The cut.
+    pub as_of: NaiveDate,
+    /// Customer ids, one per row.
+    pub customer_ids: Vec<String>,
+    /// Feature names, one per column of `x`.
+    pub names: Vec<String>,
+    /// The features (rows: customers).
+    pub x: Array2<f64>,
+    /// Churned within the horizon (meaningful only when `label_known`).
+    pub churned: Vec<bool>,
+    /// Whether the mart's data covers the whole horizon after the cut.
+    pub label_known: bool,
+}
+
+impl FeatureTable {
+    /// Index of feature `name`.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Rows whose feature `name` passes `keep`.
+    pub fn filter_rows(&self, keep: impl Fn(&[f64]) -> bool) -> FeatureTable {
+        let rows: Vec<usize> = (0..self.x.nrows())
+            .filter(|r| keep(self.x.row(*r).as_slice().expect("row-major")))
+            .collect();
+        FeatureTable {
+            as_of: self.as_of,
+            customer_ids: rows.iter().map(|r| self.customer_ids[*r].clone()).collect(),
+            names: self.names.clone(),
+            x: self.x.select(ndarray::Axis(0), &rows),
+            churned: rows.iter().map(|r| self.churned[*r]).collect(),
+            label_known: self.label_known,
+        }
+    }
+}
+
+/// First and last order day in the mart, or an error for an empty one.
+pub async fn data_range(catalog: &Catalog) -> Result<(NaiveDate, NaiveDate)> {
+    let df = catalog
+        .ctx
+        .sql("SELECT CAST(min(order_ts) AS DATE) AS first, CAST(max(order_ts) AS DATE) AS last FROM fact_sales")
+        .await
+        .map_err(|e| query::query_error(catalog, "data range", e))?;
+    let batches = df.collect().await?;
+    let b = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or_else(|| Error::usage("the mart has no sales; run crm-mart etl first"))?;
+    let day = |i: usize| -> Option<NaiveDate> {
+        let a = b.column(i).as_primitive::<arrow::datatypes::Date32Type>();
+        if a.is_null(0) {
+            return None;
+        }
+        NaiveDate::from_ymd_opt(1970, 1, 1)
+            .and_then(|e| e.checked_add_signed(chrono::Duration::days(a.value(0) as i64)))
+    };
+    match (day(0), day(1)) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(Error::usage(
+            "the mart has no sales; run crm-mart etl first",
+        )),
+    }
+}
+
+/// The features of every customer who bought on or before `as_of`.
+pub async fn load(catalog: &Catalog, as_of: NaiveDate, horizon_days: u32) -> Result<FeatureTable> {
+    let prepared = prepare(as_of, horizon_days)?;
+    let df = query::plan(catalog, &prepared).await?;
+    let batches = df
+        .collect()
+        .await
+        .map_err(|e| query::query_error(catalog, &prepared.label, e))?;
+    let schema = match batches.first() {
+        Some(b) => b.schema(),
+        None => {
+            return Err(Error::usage(format!(
+                "no customer bought on or before {as_of}; choose a later --as-of"
+            )));
+        }
+    };
+    let names: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| !NOT_FEATURES.contains(&n.as_str()))
+        .collect();
+    let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if n == 0 {
+        return Err(Error::usage(format!(
+            "no customer bought on or before {as_of}; choose a later --as-of"
+        )));
+    }
+    let mut x = Array2::<f64>::zeros((n, names.len()));
+    let mut ids = Vec::with_capacity(n);
+    let mut churned = Vec::with_capacity(n);
+    let mut label_known = true;
+    let mut row = 0;
+    for b in &batches {
+        let id = arrow::compute::cast(
+            b.column_by_name("customer_id").expect("id"),
+            &DataType::Utf8,
+        )?;
+        let id = id.as_string::<i32>();
+        let ch = arrow::compute::cast(
+            b.column_by_name("churned").expect("churned"),
+            &DataType::Int64,
+        )?;
+        let ch = ch.as_primitive::<arrow::datatypes::Int64Type>();
+        let known = arrow::compute::cast(
+            b.column_by_name("label_known").expect("label_known"),
+            &DataType::Int64,
+        )?;
+        let known = known.as_primitive::<arrow::datatypes::Int64Type>();
+        let cols: Vec<_> = names
+            .iter()
+            .map(|nm| {
+                arrow::compute::cast(b.column_by_name(nm).expect("feature"), &DataType::Float64)
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        for i in 0..b.num_rows() {
+            ids.push(id.value(i).to_string());
+            churned.push(ch.value(i) == 1);
+            label_known &= known.value(i) == 1;
+            for (j, c) in cols.iter().enumerate() {
+                let c = c.as_primitive::<Float64Type>();
+                let v = if c.is_null(i) { 0.0 } else { c.value(i) };
+                x[[row, j]] = if v.is_finite() { v } else { 0.0 };
+            }
+            row += 1;
+        }
+    }
+    Ok(FeatureTable {
+        as_of,
+        customer_ids: ids,
+        names,
+        x,
+        churned,
+        label_known,
+    })
+}
+
+/// The feature query with its parameters bound.
+pub fn prepare(as_of: NaiveDate, horizon_days: u32) -> Result<Prepared> {
+    let q = named::all(None)?
+        .into_iter()
+        .find(|q| q.name == "customer_features")
+        .ok_or_else(|| Error::Invariant("customer_features query missing".into()))?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let mut values = HashMap::new();
+    values.insert(
+        "as_of".to_string(),
+        ScalarValue::Date32(Some((as_of - epoch).num_days() as i32)),
+    );
+    values.insert(
+        "horizon_days".to_string(),
+        ScalarValue::Int64(Some(horizon_days as i64)),
+    );
+    Ok(Prepared {
+        label: q.name,
+        sql: q.sql,
+        values,
+    })
+}
+
+/// A per-feature sentence fragment for reasons: how a high value of the feature reads.
+pub fn describe(name: &str, value: f64) -> String {
+    let n = value.round() as i64;
+    match name {
+        "recency_days" => format!("no purchase for {n} days"),
+        "frequency" => format!("{n} orders so far"),
+        "monetary" => format!("spent {value:.0} in total"),
+        "tenure_days" => format!("customer for {n} days"),
+        "avg_basket" => format!("average basket {value:.2}"),
+        "mean_interpurchase_days" => format!("buys every {n} days on average"),
+        "trend" => {
+            if value < 0.0 {
+                "buying less in the last 90 days than in the 90 before".to_string()
+            } else {
+                "buying more in the last 90 days than in the 90 before".to_string()
+            }
+        }
+        "orders_90d" => format!("{n} orders in the last 90 days"),
+        "orders_prev_90d" => format!("{n} orders in the 90 days before that"),
+        "category_breadth" => format!("buys in {n} categories"),
+        "discount_share" => format!("{:.0}% of lines bought on discount", value * 100.0),
+        "return_rate" => format!("{:.0}% of lines returned", value * 100.0),
+        "complaints" => format!("{n} complaints in total"),
+        "unresolved_complaints" => format!("{n} unresolved complaints in total"),
+        "unresolved_complaints_365d" => format!("{n} unresolved complaints in the last year"),
+        "satisfaction_mean_365d" => format!("mean satisfaction {value:.1} of 5 in the last year"),
+        "satisfaction_min_365d" => format!("lowest satisfaction {n} of 5 in the last year"),
+        "days_since_last_contact" => format!("last contact {n} days ago"),
+        "campaign_response_rate" => {
+            format!("responded to {:.0}% of campaign contacts", value * 100.0)
+        }
+        other => {
+            // <type or channel>_<window>: contact counts.
+            if let Some((what, window)) = other.rsplit_once('_') {
+                let window = match window {
+                    "90d" => "the last 90 days",
+                    "365d" => "the last year",
+                    w => w,
+                };
+                format!("{n} {} contacts in {window}", what.replace('_', " "))
+            } else {
+                format!("{other} = {value:.2}")
+            }
+        }
+    }
+}
