@@ -154,15 +154,7 @@ impl Mart {
         mode: WriteMode,
         seq: i64,
     ) -> Result<bool> {
-        let dir = self.table_dir(name);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let url = ensure_table_uri(dir.to_string_lossy())?;
-        let table = if self.has_table(name) {
-            DeltaTable::try_from_url(url).await?
-        } else {
-            // A new table: nothing to load (loading would log a spurious "no files" error).
-            DeltaTableBuilder::from_url(url)?.build()?
-        };
+        let table = self.open_for_write(name).await?;
         if table.version().is_some() {
             let done = table
                 .snapshot()?
@@ -197,18 +189,24 @@ impl Mart {
 }
 
 impl Mart {
+    /// Table `name` ready for a write: loaded if it exists, else a new (not yet created) table.
+    async fn open_for_write(&self, name: &str) -> Result<DeltaTable> {
+        let dir = self.table_dir(name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let url = ensure_table_uri(dir.to_string_lossy())?;
+        Ok(if self.has_table(name) {
+            DeltaTable::try_from_url(url).await?
+        } else {
+            // A new table: nothing to load (loading would log a spurious "no files" error).
+            DeltaTableBuilder::from_url(url)?.build()?
+        })
+    }
+
     /// Replaces the whole content of model-output table `name` (created if missing) with
     /// `batches` in one commit; earlier contents stay readable by time travel. `stage` names the
     /// writer in the commit's application transaction.
     pub async fn replace(&self, name: &str, batches: Vec<RecordBatch>, stage: &str) -> Result<i64> {
-        let dir = self.table_dir(name);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let url = ensure_table_uri(dir.to_string_lossy())?;
-        let table = if self.has_table(name) {
-            DeltaTable::try_from_url(url).await?
-        } else {
-            DeltaTableBuilder::from_url(url)?.build()?
-        };
+        let table = self.open_for_write(name).await?;
         let next = table.version().map(|v| v as i64 + 1).unwrap_or(0);
         let batches = if batches.is_empty() {
             vec![RecordBatch::new_empty(schema::schema(name))]
