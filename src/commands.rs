@@ -4,7 +4,9 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use crm_mart::cli::{Cli, Command, EtlArgs, GenerateArgs, QueryArgs, SegmentArgs};
+use crm_mart::cli::{
+    ChurnAction, Cli, Command, EtlArgs, GenerateArgs, ModelsAction, QueryArgs, SegmentArgs,
+};
 use crm_mart::config::Settings;
 use crm_mart::etl::{self, EtlReport};
 use crm_mart::sample::{self, GenerateSettings};
@@ -17,6 +19,10 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Nightly(a) => run_etl(cli, a),
         Command::Query(a) => query(cli, a),
         Command::Segment(a) => segment(cli, a),
+        Command::Churn(a) => churn(cli, &a.action),
+        Command::Models(a) => match a.action {
+            ModelsAction::List => models_list(cli),
+        },
     }
 }
 
@@ -353,4 +359,161 @@ async fn churn_risk_by_customer(
         }
     }
     Ok(out)
+}
+
+fn churn(cli: &Cli, action: &ChurnAction) -> Result<()> {
+    use crm_mart::mart::catalog;
+    use crm_mart::mart::delta::Mart;
+    use crm_mart::ml::churn::{self, ChurnModel, TrainOptions};
+
+    let t = std::time::Instant::now();
+    let rt = runtime()?;
+    match action {
+        ChurnAction::Train(a) => {
+            let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+            let opts = TrainOptions {
+                as_of: a.as_of,
+                horizon_days: a.horizon_days,
+                seed: a.seed,
+            };
+            let model = rt.block_on(async {
+                let mart = Mart::new(&settings.mart_dir);
+                let cat = catalog::open(&settings.engine, &mart, None, &[]).await?;
+                churn::train(&cat, &opts).await
+            })?;
+            let path = model.save(&settings.models_dir.join("churn"))?;
+            if !cli.quiet {
+                let m = &model.metrics;
+                let mut out = std::io::stdout().lock();
+                let mut tb = Table::new();
+                tb.load_preset(UTF8_FULL_CONDENSED);
+                tb.set_header(["model family", "test ROC AUC"]);
+                for (f, auc) in &model.candidates {
+                    tb.add_row(vec![f.clone(), format!("{auc:.4}")]);
+                }
+                writeln!(out, "{tb}")?;
+                writeln!(
+                    out,
+                    "chosen: {}  ROC AUC {:.4}  PR AUC {:.4}  lift@10% {:.2}  Brier {:.4}  ({} test customers, churn rate {:.1}%)",
+                    model.model.family(),
+                    m.roc_auc,
+                    m.pr_auc,
+                    m.lift_top_decile,
+                    m.brier,
+                    m.test_customers,
+                    m.test_churn_rate * 100.0
+                )?;
+                eprintln!(
+                    "trained on {} (test {}), wrote {} and its model card in {:.1}s",
+                    model.train_as_of,
+                    model.test_as_of,
+                    path.display(),
+                    t.elapsed().as_secs_f64()
+                );
+            }
+        }
+        ChurnAction::Score(a) => {
+            let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+            let path = match &a.model {
+                Some(p) => p.clone(),
+                None => churn::list(&settings.models_dir.join("churn"))?
+                    .into_iter()
+                    .rev()
+                    .find(|(_, m)| m.is_ok())
+                    .map(|(p, _)| p)
+                    .ok_or_else(|| {
+                        crm_mart::error::Error::usage(format!(
+                            "no churn model in {}; train one with `crm-mart churn train`",
+                            settings.models_dir.join("churn").display()
+                        ))
+                    })?,
+            };
+            let model = ChurnModel::load(&path)?;
+            let (as_of, scores, version) = rt.block_on(async {
+                let mart = Mart::new(&settings.mart_dir);
+                let cat = catalog::open(&settings.engine, &mart, None, &[]).await?;
+                let (as_of, scores) = churn::score(&cat, &model, a.as_of).await?;
+                let batch = churn::to_batch(as_of, &scores, &model, cat.mart_version)?;
+                let version = mart
+                    .replace("churn_scores", vec![batch], "crm-mart-churn")
+                    .await?;
+                Ok::<_, crm_mart::error::Error>((as_of, scores, version))
+            })?;
+            if !cli.quiet {
+                let mut out = std::io::stdout().lock();
+                let mut tb = Table::new();
+                tb.load_preset(UTF8_FULL_CONDENSED);
+                tb.set_header(["risk band", "customers", "mean probability"]);
+                for b in ["high", "medium", "low"] {
+                    let v: Vec<f64> = scores
+                        .iter()
+                        .filter(|s| s.band == b)
+                        .map(|s| s.probability)
+                        .collect();
+                    let mean = if v.is_empty() {
+                        0.0
+                    } else {
+                        v.iter().sum::<f64>() / v.len() as f64
+                    };
+                    tb.add_row(vec![
+                        b.to_string(),
+                        v.len().to_string(),
+                        format!("{mean:.3}"),
+                    ]);
+                }
+                writeln!(out, "{tb}")?;
+                eprintln!(
+                    "scored {} customers as of {as_of} with {}; churn_scores version {version}; {:.1}s",
+                    scores.len(),
+                    model.version,
+                    t.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn models_list(cli: &Cli) -> Result<()> {
+    use crm_mart::ml::churn;
+    let settings = Settings::resolve(cli.config.as_deref(), None, None)?;
+    let dir = settings.models_dir.join("churn");
+    let mut tb = Table::new();
+    tb.load_preset(UTF8_FULL_CONDENSED);
+    tb.set_header([
+        "kind",
+        "version",
+        "family",
+        "created",
+        "mart version",
+        "test cut",
+        "ROC AUC",
+        "PR AUC",
+    ]);
+    let models = churn::list(&dir)?;
+    for (path, m) in &models {
+        match m {
+            Ok(m) => tb.add_row(vec![
+                "churn".to_string(),
+                m.version.clone(),
+                m.model.family().to_string(),
+                m.created_at.clone(),
+                m.mart_version.map_or("-".into(), |v| v.to_string()),
+                m.test_as_of.to_string(),
+                format!("{:.4}", m.metrics.roc_auc),
+                format!("{:.4}", m.metrics.pr_auc),
+            ]),
+            Err(e) => tb.add_row(vec![
+                "churn".to_string(),
+                path.display().to_string(),
+                format!("unreadable: {e}"),
+            ]),
+        };
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{tb}")?;
+    if !cli.quiet {
+        eprintln!("{} models in {}", models.len(), dir.display());
+    }
+    Ok(())
 }

@@ -46,6 +46,8 @@ pub struct PathsSection {
     pub mart: Option<PathBuf>,
     /// A directory of further named queries (`*.sql`); default `queries` beside the config.
     pub queries: Option<PathBuf>,
+    /// Where trained model artifacts go; default `models` beside the config.
+    pub models: Option<PathBuf>,
 }
 
 /// File format of a source.
@@ -162,6 +164,8 @@ pub struct Settings {
     pub sources: BTreeMap<String, SourceMapping>,
     /// Directory of further named queries (may not exist).
     pub queries_dir: PathBuf,
+    /// Directory of model artifacts.
+    pub models_dir: PathBuf,
     /// The SQL engine.
     pub engine: crate::mart::engine::EngineSpec,
 }
@@ -236,6 +240,11 @@ impl Settings {
             .queries
             .as_deref()
             .unwrap_or(Path::new("queries")));
+        let models_dir = rel(parsed
+            .paths
+            .models
+            .as_deref()
+            .unwrap_or(Path::new("models")));
         let engine = match &parsed.engine {
             None => Default::default(),
             Some(e) => e
@@ -248,6 +257,7 @@ impl Settings {
             mart_dir,
             sources,
             queries_dir,
+            models_dir,
             engine,
         })
     }

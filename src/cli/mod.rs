@@ -44,6 +44,73 @@ pub enum Command {
     Query(QueryArgs),
     /// Segment customers: RFM scores and segments, and k-means clusters with names.
     Segment(SegmentArgs),
+    /// Churn prediction: train and compare models, or score customers.
+    Churn(ChurnArgs),
+    /// Stored model artifacts.
+    Models(ModelsArgs),
+}
+
+/// `crm-mart churn`.
+#[derive(Debug, clap::Args)]
+pub struct ChurnArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ChurnAction,
+}
+
+/// `crm-mart churn train | score`.
+#[derive(Debug, Subcommand)]
+pub enum ChurnAction {
+    /// Train on the cut as_of − horizon, test on as_of, keep the better model family.
+    Train(ChurnTrainArgs),
+    /// Score the active customers with the latest (or a given) model.
+    Score(ChurnScoreArgs),
+}
+
+/// `crm-mart churn train`.
+#[derive(Debug, clap::Args)]
+pub struct ChurnTrainArgs {
+    /// Mart directory (overrides crm-mart.toml).
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// Test cut, YYYY-MM-DD (default: the last order day − horizon).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Days without an order that count as churned.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(7..=730))]
+    pub horizon_days: u32,
+    /// Seed of the random forest.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// `crm-mart churn score`.
+#[derive(Debug, clap::Args)]
+pub struct ChurnScoreArgs {
+    /// Mart directory (overrides crm-mart.toml).
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// Cut, YYYY-MM-DD (default: the last order day).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Model file (default: the newest in the models directory).
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+}
+
+/// `crm-mart models`.
+#[derive(Debug, clap::Args)]
+pub struct ModelsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ModelsAction,
+}
+
+/// `crm-mart models list`.
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// List stored models with their metrics and mart versions.
+    List,
 }
 
 /// `crm-mart segment`.

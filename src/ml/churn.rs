@@ -1,0 +1,565 @@
+//! Churn prediction: will a customer place no order in the next `horizon` days?
+//!
+//! Time-based validation: a model is trained on the features as of (as_of − horizon) with labels
+//! observed by as_of, and tested on the features as of as_of with labels observed by
+//! as_of + horizon. Two linfa model families compete on test ROC AUC: L2-regularised logistic
+//! regression on standardised features, and a random forest. The population is every customer
+//! with an order in the 365 days before the cut (those gone longer are lost, not at risk).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray};
+use arrow::record_batch::RecordBatch;
+use chrono::NaiveDate;
+use linfa::prelude::*;
+use linfa_ensemble::EnsembleLearnerParams;
+use linfa_logistic::LogisticRegression;
+use linfa_trees::DecisionTree;
+use ndarray::{Array1, Array2, Axis};
+use rand_xoshiro::Xoshiro256Plus;
+use rand_xoshiro::rand_core::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use super::features::{self, FeatureTable};
+use super::metrics::{self, CalibrationBin};
+use crate::error::{Error, Result};
+use crate::mart::catalog::Catalog;
+use crate::mart::schema;
+
+/// Customers whose last order is older than this at the cut are not scored.
+pub const ACTIVE_DAYS: f64 = 365.0;
+
+/// Standardisation fitted on the training cut.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Scaler {
+    /// Mean per feature.
+    pub mean: Vec<f64>,
+    /// Standard deviation per feature (1 where constant).
+    pub sd: Vec<f64>,
+}
+
+impl Scaler {
+    fn fit(x: &Array2<f64>) -> Scaler {
+        let n = x.nrows() as f64;
+        let mean: Vec<f64> = x.mean_axis(Axis(0)).expect("rows").to_vec();
+        let sd = x
+            .axis_iter(Axis(1))
+            .zip(&mean)
+            .map(|(c, m)| {
+                let v = c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n;
+                if v > 1e-12 { v.sqrt() } else { 1.0 }
+            })
+            .collect();
+        Scaler { mean, sd }
+    }
+
+    fn apply(&self, x: &Array2<f64>) -> Array2<f64> {
+        let mut z = x.clone();
+        for (j, mut c) in z.axis_iter_mut(Axis(1)).enumerate() {
+            c.mapv_inplace(|v| (v - self.mean[j]) / self.sd[j]);
+        }
+        z
+    }
+}
+
+/// The fitted model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "snake_case")]
+pub enum Fitted {
+    /// Logistic regression on standardised features.
+    Logistic {
+        /// Intercept.
+        intercept: f64,
+        /// One coefficient per feature (standardised scale).
+        coefficients: Vec<f64>,
+    },
+    /// A random forest: trees, each with the feature columns it was trained on.
+    RandomForest {
+        /// (tree, feature indices).
+        trees: Vec<(DecisionTree<f64, usize>, Vec<usize>)>,
+    },
+}
+
+impl Fitted {
+    /// Churn probabilities of standardised rows `z`.
+    pub fn predict(&self, z: &Array2<f64>) -> Vec<f64> {
+        match self {
+            Fitted::Logistic {
+                intercept,
+                coefficients,
+            } => z
+                .axis_iter(Axis(0))
+                .map(|r| {
+                    let s: f64 = r.iter().zip(coefficients).map(|(x, c)| x * c).sum();
+                    1.0 / (1.0 + (-(s + intercept)).exp())
+                })
+                .collect(),
+            Fitted::RandomForest { trees } => {
+                let mut votes = vec![0.0; z.nrows()];
+                for (tree, cols) in trees {
+                    let sub = z.select(Axis(1), cols);
+                    let pred: Array1<usize> = tree.predict(&sub);
+                    for (v, p) in votes.iter_mut().zip(pred.iter()) {
+                        *v += *p as f64;
+                    }
+                }
+                let n = trees.len().max(1) as f64;
+                votes.into_iter().map(|v| v / n).collect()
+            }
+        }
+    }
+
+    /// Name of the model family.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Fitted::Logistic { .. } => "logistic_regression",
+            Fitted::RandomForest { .. } => "random_forest",
+        }
+    }
+}
+
+/// Test-cut quality of a model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChurnMetrics {
+    /// ROC AUC.
+    pub roc_auc: f64,
+    /// Average precision.
+    pub pr_auc: f64,
+    /// Churn rate in the top 10% of scores over the base rate.
+    pub lift_top_decile: f64,
+    /// Brier score.
+    pub brier: f64,
+    /// Customers in the test cut.
+    pub test_customers: usize,
+    /// Churn rate in the test cut.
+    pub test_churn_rate: f64,
+    /// Predicted against observed, 10 bins.
+    pub calibration: Vec<CalibrationBin>,
+}
+
+/// A stored churn model: everything needed to score and to judge it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChurnModel {
+    /// Artifact format.
+    pub kind: String,
+    /// Version (file stem).
+    pub version: String,
+    /// When it was trained (UTC, RFC 3339).
+    pub created_at: String,
+    /// Features, in column order.
+    pub features: Vec<String>,
+    /// Standardisation.
+    pub scaler: Scaler,
+    /// The chosen model.
+    pub model: Fitted,
+    /// Test metrics of the chosen model.
+    pub metrics: ChurnMetrics,
+    /// Test ROC AUC of every family tried.
+    pub candidates: Vec<(String, f64)>,
+    /// Training cut.
+    pub train_as_of: NaiveDate,
+    /// Test cut (the `--as-of` of `train`).
+    pub test_as_of: NaiveDate,
+    /// Customers in the training cut.
+    pub train_customers: usize,
+    /// Horizon in days.
+    pub horizon_days: u32,
+    /// Mart version (ETL batch) trained on.
+    pub mart_version: Option<i64>,
+    /// Seed of the forest.
+    pub seed: u64,
+}
+
+/// `crm-mart churn train` options.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Test cut (default: the last order day − horizon).
+    pub as_of: Option<NaiveDate>,
+    /// Horizon in days.
+    pub horizon_days: u32,
+    /// Seed of the forest.
+    pub seed: u64,
+}
+
+fn labels(ft: &FeatureTable) -> Vec<bool> {
+    ft.churned.clone()
+}
+
+/// The scoring population of a cut.
+fn active(ft: &FeatureTable) -> Result<FeatureTable> {
+    let j = ft
+        .column("recency_days")
+        .ok_or_else(|| Error::Invariant("recency_days missing".into()))?;
+    Ok(ft.filter_rows(|r| r[j] <= ACTIVE_DAYS))
+}
+
+/// Trains, compares and returns the better model (not yet saved).
+pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel> {
+    let (first, last) = features::data_range(catalog).await?;
+    let h = opts.horizon_days as i64;
+    let as_of = opts.as_of.unwrap_or(last - chrono::Duration::days(h));
+    let train_as_of = as_of - chrono::Duration::days(h);
+    if as_of + chrono::Duration::days(h) > last || train_as_of < first {
+        return Err(Error::usage(format!(
+            "--as-of {as_of} with --horizon-days {h}: training needs history before {train_as_of} and sales up to {}, but the mart's sales run from {first} to {last}; choose --as-of between {} and {}",
+            as_of + chrono::Duration::days(h),
+            first + chrono::Duration::days(h + 1),
+            last - chrono::Duration::days(h),
+        )));
+    }
+    let train_ft = active(&features::load(catalog, train_as_of, opts.horizon_days).await?)?;
+    let test_ft = active(&features::load(catalog, as_of, opts.horizon_days).await?)?;
+    for (what, ft) in [("training", &train_ft), ("test", &test_ft)] {
+        let pos = ft.churned.iter().filter(|c| **c).count();
+        if ft.customer_ids.len() < 20 || pos == 0 || pos == ft.churned.len() {
+            return Err(Error::usage(format!(
+                "the {what} cut ({}) has {} active customers of whom {pos} churned: too few, or a single class; a model needs both churners and stayers",
+                ft.as_of,
+                ft.customer_ids.len()
+            )));
+        }
+    }
+    let scaler = Scaler::fit(&train_ft.x);
+    let z_train = scaler.apply(&train_ft.x);
+    let z_test = scaler.apply(&test_ft.x);
+    let y_train: Array1<usize> = labels(&train_ft).iter().map(|c| usize::from(*c)).collect();
+    let y_test = labels(&test_ft);
+
+    let mut candidates: Vec<(Fitted, f64)> = Vec::new();
+    // Logistic regression.
+    let data = Dataset::new(z_train.clone(), y_train.clone());
+    let lr = LogisticRegression::default()
+        .alpha(1.0)
+        .max_iterations(300)
+        .fit(&data)
+        .map_err(|e| Error::usage(format!("logistic regression did not fit: {e}")))?;
+    let sign = if lr.labels().pos.class == 1 {
+        1.0
+    } else {
+        -1.0
+    };
+    let logistic = Fitted::Logistic {
+        intercept: sign * lr.intercept(),
+        coefficients: lr.params().iter().map(|c| sign * c).collect(),
+    };
+    let auc = metrics::roc_auc(&logistic.predict(&z_test), &y_test).unwrap_or(0.5);
+    candidates.push((logistic, auc));
+    // Random forest.
+    let forest = EnsembleLearnerParams::new_fixed_rng(
+        DecisionTree::params()
+            .max_depth(Some(8))
+            .min_weight_leaf(5.0),
+        Xoshiro256Plus::seed_from_u64(opts.seed),
+    )
+    .ensemble_size(100)
+    .bootstrap_proportion(0.7)
+    .feature_proportion(0.5)
+    .fit(&data)
+    .map_err(|e| Error::usage(format!("random forest did not fit: {e}")))?;
+    let forest = Fitted::RandomForest {
+        trees: forest
+            .models
+            .into_iter()
+            .zip(forest.model_features)
+            .collect(),
+    };
+    let auc = metrics::roc_auc(&forest.predict(&z_test), &y_test).unwrap_or(0.5);
+    candidates.push((forest, auc));
+
+    let summary: Vec<(String, f64)> = candidates
+        .iter()
+        .map(|(m, a)| (m.family().to_string(), *a))
+        .collect();
+    let (model, _) = candidates
+        .into_iter()
+        .fold(None, |best: Option<(Fitted, f64)>, c| match best {
+            Some(b) if b.1 >= c.1 => Some(b),
+            _ => Some(c),
+        })
+        .expect("two candidates");
+    let p = model.predict(&z_test);
+    let metrics = ChurnMetrics {
+        roc_auc: metrics::roc_auc(&p, &y_test).unwrap_or(0.5),
+        pr_auc: metrics::pr_auc(&p, &y_test).unwrap_or(0.0),
+        lift_top_decile: metrics::lift_at(&p, &y_test, 0.1).unwrap_or(0.0),
+        brier: metrics::brier(&p, &y_test),
+        test_customers: y_test.len(),
+        test_churn_rate: y_test.iter().filter(|c| **c).count() as f64 / y_test.len() as f64,
+        calibration: metrics::calibration(&p, &y_test, 10),
+    };
+    let version = format!(
+        "churn-{}-h{}-v{}",
+        as_of.format("%Y%m%d"),
+        opts.horizon_days,
+        catalog.mart_version.unwrap_or(0)
+    );
+    Ok(ChurnModel {
+        kind: "crm-mart churn model".into(),
+        version,
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        features: train_ft.names.clone(),
+        scaler,
+        model,
+        metrics,
+        candidates: summary,
+        train_as_of,
+        test_as_of: as_of,
+        train_customers: train_ft.customer_ids.len(),
+        horizon_days: opts.horizon_days,
+        mart_version: catalog.mart_version,
+        seed: opts.seed,
+    })
+}
+
+impl ChurnModel {
+    /// Writes `<dir>/<version>.json` and the model card `<dir>/<version>.md`; returns the JSON path.
+    pub fn save(&self, dir: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let json = dir.join(format!("{}.json", self.version));
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Invariant(format!("serialising the model: {e}")))?;
+        write_atomic(&json, text.as_bytes())?;
+        let card = dir.join(format!("{}.md", self.version));
+        write_atomic(&card, self.card().as_bytes())?;
+        Ok(json)
+    }
+
+    /// Reads a model file, with a clear error for anything that is not one.
+    pub fn load(path: &Path) -> Result<ChurnModel> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let m: ChurnModel = serde_json::from_str(&text).map_err(|e| {
+            Error::usage(format!(
+                "{}: not a readable crm-mart churn model ({e}); retrain with `crm-mart churn train`",
+                path.display()
+            ))
+        })?;
+        if m.features.len() != m.scaler.mean.len() || m.features.len() != m.scaler.sd.len() {
+            return Err(Error::usage(format!(
+                "{}: the model's feature list and scaler disagree; retrain with `crm-mart churn train`",
+                path.display()
+            )));
+        }
+        Ok(m)
+    }
+
+    /// The model card in Markdown.
+    pub fn card(&self) -> String {
+        let m = &self.metrics;
+        let mut s = format!(
+            "# Churn model {}\n\n\
+             - Family: {}\n- Trained: {}\n- Mart version (ETL batch): {}\n\
+             - Label: no order in the {} days after the cut\n\
+             - Training cut: {} ({} active customers, labels observed by {})\n\
+             - Test cut: {} ({} active customers, churn rate {:.1}%)\n\
+             - Population: customers with an order in the 365 days before the cut\n\n\
+             ## Test metrics\n\n| metric | value |\n|---|---|\n\
+             | ROC AUC | {:.4} |\n| PR AUC | {:.4} |\n| lift, top decile | {:.2} |\n| Brier score | {:.4} |\n\n\
+             ## Families compared (test ROC AUC)\n\n",
+            self.version,
+            self.model.family(),
+            self.created_at,
+            self.mart_version.map_or("-".into(), |v| v.to_string()),
+            self.horizon_days,
+            self.train_as_of,
+            self.train_customers,
+            self.test_as_of,
+            self.test_as_of,
+            m.test_customers,
+            m.test_churn_rate * 100.0,
+            m.roc_auc,
+            m.pr_auc,
+            m.lift_top_decile,
+            m.brier,
+        );
+        for (f, a) in &self.candidates {
+            s.push_str(&format!("- {f}: {a:.4}\n"));
+        }
+        s.push_str("\n## Calibration (test cut)\n\n| predicted | customers | mean predicted | observed |\n|---|---|---|---|\n");
+        for b in &m.calibration {
+            s.push_str(&format!(
+                "| {:.1}–{:.1} | {} | {:.3} | {:.3} |\n",
+                b.from, b.to, b.count, b.predicted, b.observed
+            ));
+        }
+        s.push_str("\n## Features\n\n");
+        for f in &self.features {
+            s.push_str(&format!("- `{f}`\n"));
+        }
+        s
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Stored models in `dir`, newest version last (by creation time, then name).
+pub fn list(dir: &Path) -> Result<Vec<(PathBuf, Result<ChurnModel>)>> {
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    for f in files {
+        let m = ChurnModel::load(&f);
+        out.push((f, m));
+    }
+    out.sort_by(|a, b| {
+        let ka =
+            a.1.as_ref()
+                .map(|m| m.created_at.clone())
+                .unwrap_or_default();
+        let kb =
+            b.1.as_ref()
+                .map(|m| m.created_at.clone())
+                .unwrap_or_default();
+        ka.cmp(&kb).then(a.0.cmp(&b.0))
+    });
+    Ok(out)
+}
+
+/// One scored customer.
+#[derive(Debug, Clone)]
+pub struct Score {
+    /// Customer id.
+    pub customer_id: String,
+    /// P(no order in the horizon).
+    pub probability: f64,
+    /// high (≥ 0.5), medium (≥ 0.25) or low.
+    pub band: &'static str,
+    /// The three features that push this customer's score up most, in words.
+    pub reasons: Vec<String>,
+}
+
+/// Risk band of a probability.
+pub fn band(p: f64) -> &'static str {
+    if p >= 0.5 {
+        "high"
+    } else if p >= 0.25 {
+        "medium"
+    } else {
+        "low"
+    }
+}
+
+/// Scores the active customers as of `as_of` (default: the last order day).
+pub async fn score(
+    catalog: &Catalog,
+    model: &ChurnModel,
+    as_of: Option<NaiveDate>,
+) -> Result<(NaiveDate, Vec<Score>)> {
+    let (first, last) = features::data_range(catalog).await?;
+    let as_of = as_of.unwrap_or(last);
+    if as_of < first || as_of > last {
+        return Err(Error::usage(format!(
+            "--as-of {as_of} is outside the mart's sales ({first} to {last})"
+        )));
+    }
+    let ft = active(&features::load(catalog, as_of, model.horizon_days).await?)?;
+    if ft.names != model.features {
+        let missing: Vec<&String> = model
+            .features
+            .iter()
+            .filter(|f| !ft.names.contains(f))
+            .collect();
+        let extra: Vec<&String> = ft
+            .names
+            .iter()
+            .filter(|f| !model.features.contains(f))
+            .collect();
+        return Err(Error::usage(format!(
+            "model {} was trained on other features than the mart now gives (missing: {missing:?}; new: {extra:?}; or another order); retrain with `crm-mart churn train`",
+            model.version
+        )));
+    }
+    let z = model.scaler.apply(&ft.x);
+    let p = model.model.predict(&z);
+    let reasons = reasons(model, &ft, &z, &p);
+    let scores = ft
+        .customer_ids
+        .iter()
+        .zip(p.iter().zip(reasons))
+        .map(|(id, (p, r))| Score {
+            customer_id: id.clone(),
+            probability: *p,
+            band: band(*p),
+            reasons: r,
+        })
+        .collect();
+    Ok((as_of, scores))
+}
+
+/// For each row, the three features that raise its churn probability most: for logistic
+/// regression the terms coefficient × standardised value; for a forest the drop in probability
+/// when the feature is set to the training mean.
+fn reasons(model: &ChurnModel, ft: &FeatureTable, z: &Array2<f64>, p: &[f64]) -> Vec<Vec<String>> {
+    let n = z.nrows();
+    let f = z.ncols();
+    let mut push: Vec<Vec<(f64, usize)>> = vec![Vec::new(); n];
+    match &model.model {
+        Fitted::Logistic { coefficients, .. } => {
+            for i in 0..n {
+                for j in 0..f {
+                    push[i].push((coefficients[j] * z[[i, j]], j));
+                }
+            }
+        }
+        Fitted::RandomForest { .. } => {
+            for j in 0..f {
+                let mut zj = z.clone();
+                zj.column_mut(j).fill(0.0);
+                let pj = model.model.predict(&zj);
+                for i in 0..n {
+                    push[i].push((p[i] - pj[i], j));
+                }
+            }
+        }
+    }
+    push.into_iter()
+        .enumerate()
+        .map(|(i, mut v)| {
+            v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            v.into_iter()
+                .filter(|(c, _)| *c > 0.0)
+                .take(3)
+                .map(|(_, j)| features::describe(&ft.names[j], ft.x[[i, j]]))
+                .collect()
+        })
+        .collect()
+}
+
+/// The `churn_scores` table rows.
+pub fn to_batch(
+    as_of: NaiveDate,
+    scores: &[Score],
+    model: &ChurnModel,
+    mart_version: Option<i64>,
+) -> Result<RecordBatch> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let day = (as_of - epoch).num_days() as i32;
+    let n = scores.len();
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            scores.iter().map(|s| s.customer_id.as_str()),
+        )),
+        Arc::new(Date32Array::from(vec![day; n])),
+        Arc::new(Float64Array::from_iter_values(
+            scores.iter().map(|s| s.probability),
+        )),
+        Arc::new(StringArray::from_iter_values(scores.iter().map(|s| s.band))),
+        Arc::new(StringArray::from_iter_values(
+            scores.iter().map(|s| s.reasons.join("; ")),
+        )),
+        Arc::new(StringArray::from(vec![model.version.as_str(); n])),
+        Arc::new(Int64Array::from(vec![mart_version; n])),
+    ];
+    Ok(RecordBatch::try_new(schema::schema("churn_scores"), cols)?)
+}
