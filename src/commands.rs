@@ -5,7 +5,8 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use crm_mart::cli::{
-    ChurnAction, Cli, Command, EtlArgs, GenerateArgs, ModelsAction, QueryArgs, SegmentArgs,
+    ChurnAction, Cli, Command, EtlArgs, FeaturesArgs, GenerateArgs, ModelsAction, QueryArgs,
+    SegmentArgs,
 };
 use crm_mart::config::Settings;
 use crm_mart::etl::{self, EtlReport};
@@ -19,6 +20,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Nightly(a) => run_etl(cli, a),
         Command::Query(a) => query(cli, a),
         Command::Segment(a) => segment(cli, a),
+        Command::Features(a) => export_features(cli, a),
         Command::Churn(a) => churn(cli, &a.action),
         Command::Models(a) => match a.action {
             ModelsAction::List => models_list(cli),
@@ -514,6 +516,49 @@ fn models_list(cli: &Cli) -> Result<()> {
     writeln!(out, "{tb}")?;
     if !cli.quiet {
         eprintln!("{} models in {}", models.len(), dir.display());
+    }
+    Ok(())
+}
+
+fn export_features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
+    use crm_mart::mart::catalog;
+    use crm_mart::mart::delta::Mart;
+    use crm_mart::ml::features;
+    use crm_mart::query::output::{self, Format, OutputOptions};
+
+    let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+    let format = match &a.format {
+        Some(f) => f.parse()?,
+        None => a
+            .output
+            .as_deref()
+            .and_then(Format::from_path)
+            .unwrap_or(Format::Csv),
+    };
+    let opts = OutputOptions {
+        format,
+        path: a.output.clone(),
+        max_rows: None,
+        width: None,
+    };
+    let rt = runtime()?;
+    let written = rt.block_on(async {
+        let mart = Mart::new(&settings.mart_dir);
+        let cat = catalog::open(&settings.engine, &mart, None, &[]).await?;
+        let (train, test) = crm_mart::ml::churn::cuts(&cat, a.as_of, a.horizon_days).await?;
+        let stream =
+            features::export(&cat, &[(train, "train"), (test, "test")], a.horizon_days).await?;
+        output::write(stream, &opts).await
+    })?;
+    if !cli.quiet {
+        eprintln!(
+            "{} feature rows{}",
+            written.rows,
+            a.output
+                .as_ref()
+                .map(|p| format!(" to {}", p.display()))
+                .unwrap_or_default()
+        );
     }
     Ok(())
 }

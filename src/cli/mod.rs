@@ -44,10 +44,32 @@ pub enum Command {
     Query(QueryArgs),
     /// Segment customers: RFM scores and segments, and k-means clusters with names.
     Segment(SegmentArgs),
+    /// Export the model features (both validation cuts, with the churn label and split).
+    Features(FeaturesArgs),
     /// Churn prediction: train and compare models, or score customers.
     Churn(ChurnArgs),
     /// Stored model artifacts.
     Models(ModelsArgs),
+}
+
+/// `crm-mart features`.
+#[derive(Debug, clap::Args)]
+pub struct FeaturesArgs {
+    /// Mart directory (overrides crm-mart.toml).
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// Test cut, YYYY-MM-DD, as for `churn train` (default: the last order day − horizon).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Days without an order that count as churned.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(7..=730))]
+    pub horizon_days: u32,
+    /// Output format (default: from --output's extension, else csv).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `crm-mart churn`.

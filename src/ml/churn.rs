@@ -194,11 +194,16 @@ fn active(ft: &FeatureTable) -> Result<FeatureTable> {
     Ok(ft.filter_rows(|r| r[j] <= ACTIVE_DAYS))
 }
 
-/// Trains, compares and returns the better model (not yet saved).
-pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel> {
+/// The (training, test) cuts for a test cut `as_of` (default: the last order day − horizon),
+/// checked against the mart's sales.
+pub async fn cuts(
+    catalog: &Catalog,
+    as_of: Option<NaiveDate>,
+    horizon_days: u32,
+) -> Result<(NaiveDate, NaiveDate)> {
     let (first, last) = features::data_range(catalog).await?;
-    let h = opts.horizon_days as i64;
-    let as_of = opts.as_of.unwrap_or(last - chrono::Duration::days(h));
+    let h = horizon_days as i64;
+    let as_of = as_of.unwrap_or(last - chrono::Duration::days(h));
     let train_as_of = as_of - chrono::Duration::days(h);
     if as_of + chrono::Duration::days(h) > last || train_as_of < first {
         return Err(Error::usage(format!(
@@ -208,6 +213,12 @@ pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel>
             last - chrono::Duration::days(h),
         )));
     }
+    Ok((train_as_of, as_of))
+}
+
+/// Trains, compares and returns the better model (not yet saved).
+pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel> {
+    let (train_as_of, as_of) = cuts(catalog, opts.as_of, opts.horizon_days).await?;
     let train_ft = active(&features::load(catalog, train_as_of, opts.horizon_days).await?)?;
     let test_ft = active(&features::load(catalog, as_of, opts.horizon_days).await?)?;
     for (what, ft) in [("training", &train_ft), ("test", &test_ft)] {

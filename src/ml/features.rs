@@ -160,6 +160,38 @@ pub async fn load(catalog: &Catalog, as_of: NaiveDate, horizon_days: u32) -> Res
     })
 }
 
+/// The feature rows of the churn population (an order in the last 365 days) at each cut, with a
+/// `split` column naming the cut's role, as one stream for export.
+pub async fn export(
+    catalog: &Catalog,
+    cuts: &[(NaiveDate, &str)],
+    horizon_days: u32,
+) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
+    use datafusion::prelude::{col, lit};
+    let mut all = Vec::new();
+    let mut schema = None;
+    for (as_of, split) in cuts {
+        let prepared = prepare(*as_of, horizon_days)?;
+        let df = query::plan(catalog, &prepared)
+            .await?
+            .filter(col("recency_days").lt_eq(lit(crate::ml::churn::ACTIVE_DAYS)))?
+            .with_column("split", lit(*split))?;
+        let batches = df
+            .collect()
+            .await
+            .map_err(|e| query::query_error(catalog, &prepared.label, e))?;
+        if let Some(b) = batches.first() {
+            schema.get_or_insert(b.schema());
+        }
+        all.extend(batches);
+    }
+    let schema = schema.ok_or_else(|| Error::usage("no customer bought before the cuts"))?;
+    let stream = futures::stream::iter(all.into_iter().map(Ok));
+    Ok(Box::pin(
+        datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, stream),
+    ))
+}
+
 /// The feature query with its parameters bound.
 pub fn prepare(as_of: NaiveDate, horizon_days: u32) -> Result<Prepared> {
     let q = named::all(None)?
