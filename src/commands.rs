@@ -17,7 +17,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Generate(a) => generate(cli, a),
         Command::Etl(a) => run_etl(cli, a),
-        Command::Nightly(a) => run_etl(cli, a),
+        Command::Nightly(a) => nightly(cli, a),
         Command::Query(a) => query(cli, a),
         Command::Segment(a) => segment(cli, a),
         Command::Features(a) => export_features(cli, a),
@@ -560,5 +560,43 @@ fn export_features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
                 .unwrap_or_default()
         );
     }
+    Ok(())
+}
+
+/// Every stage that exists, in order: etl → segment → churn (train when no model exists yet,
+/// then score). Each stage commits on its own, so a failure leaves the earlier ones in place.
+fn nightly(cli: &Cli, a: &EtlArgs) -> Result<()> {
+    run_etl(cli, a).context("stage etl")?;
+    let seg = SegmentArgs {
+        mart: a.mart.clone(),
+        as_of: None,
+        k: crm_mart::cli::KChoice::Auto,
+        seed: 42,
+        n_runs: 4,
+    };
+    segment(cli, &seg).context("stage segment")?;
+    let settings = Settings::resolve(
+        cli.config.as_deref(),
+        a.source.as_deref(),
+        a.mart.as_deref(),
+    )?;
+    let has_model = crm_mart::ml::churn::list(&settings.models_dir.join("churn"))?
+        .iter()
+        .any(|(_, m)| m.is_ok());
+    if !has_model {
+        let train = crm_mart::cli::ChurnTrainArgs {
+            mart: a.mart.clone(),
+            as_of: None,
+            horizon_days: 90,
+            seed: 42,
+        };
+        churn(cli, &ChurnAction::Train(train)).context("stage churn train")?;
+    }
+    let score = crm_mart::cli::ChurnScoreArgs {
+        mart: a.mart.clone(),
+        as_of: None,
+        model: None,
+    };
+    churn(cli, &ChurnAction::Score(score)).context("stage churn score")?;
     Ok(())
 }

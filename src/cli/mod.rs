@@ -38,7 +38,7 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Load new source files into the mart (idempotent, incremental).
     Etl(EtlArgs),
-    /// The scheduled job: every stage that exists, in order (today: etl).
+    /// The scheduled job: every stage that exists, in order (today: etl, segment, churn).
     Nightly(EtlArgs),
     /// Ask the mart: ad-hoc SQL, a SQL file, or a named query with parameters.
     Query(QueryArgs),

@@ -175,6 +175,25 @@ fn the_bundled_sample_data_loads_through_the_default_configuration() {
         scalar(&mart, "fact_sales", "SELECT count(*) FROM fact_sales"),
         (sales_lines - q_sales).to_string()
     );
+    // The later stages ran on the loaded mart: segments, a churn model, churn scores.
+    let segmented: usize = scalar(
+        &mart,
+        "customer_segments",
+        "SELECT count(*) FROM customer_segments",
+    )
+    .parse()
+    .unwrap();
+    assert!(segmented > 1500, "{segmented}");
+    let scored: usize = scalar(&mart, "churn_scores", "SELECT count(*) FROM churn_scores")
+        .parse()
+        .unwrap();
+    assert!(scored > 1000, "{scored}");
+    assert!(
+        std::fs::read_dir(d.path().join("models/churn"))
+            .unwrap()
+            .count()
+            >= 2
+    );
     cmd(d.path())
         .arg("nightly")
         .assert()
