@@ -11,8 +11,10 @@ cargo build --release -q
 bin=$PWD/target/release/crm-mart
 venv=$(realpath "$(../shared/tools/baselines-venv.sh)")
 work=$PWD/target/bench-queries-$customers
-if [ ! -d "$work/mart/fact_sales" ]; then
+if [ ! -f "$work/src/planted_defects.csv" ]; then
   "$bin" -q generate --out "$work/src" --customers "$customers" --months 24 --seed 42 --dirty-rate 0.001
+fi
+if [ ! -d "$work/mart/fact_sales" ]; then
   "$bin" -q etl --source "$work/src" --mart "$work/mart"
 fi
 "$venv/bin/python" benches/baselines/duckdb_query.py "$work/mart" "$work/duckdb" queries
