@@ -71,7 +71,7 @@ pub fn session_config() -> SessionConfig {
     // Larger batches: on the 100k-customer mart this cut the distinct-count queries by about half
     // and their peak memory by a quarter (BENCHMARKS.md).
     if std::env::var_os("DATAFUSION_EXECUTION_BATCH_SIZE").is_none() {
-        config.options_mut().execution.batch_size = 32 * 1024;
+        config = config.with_batch_size(32 * 1024);
     }
     let parquet = &mut config.options_mut().execution.parquet;
     parquet.enable_page_index = true;
