@@ -264,7 +264,8 @@ pub fn clustering_matrix(
     Ok((x, names))
 }
 
-/// k-means with `k` clusters: (labels, inertia, centroids).
+/// k-means with `k` clusters: (labels, inertia = sum of squared distances to the centroids,
+/// centroids).
 pub fn kmeans(
     x: &Array2<f64>,
     k: usize,
@@ -279,7 +280,9 @@ pub fn kmeans(
         .fit(&data)
         .map_err(|e| Error::usage(format!("k-means with k = {k}: {e}")))?;
     let labels = model.predict(x).to_vec();
-    Ok((labels, model.inertia(), model.centroids().clone()))
+    // linfa reports the mean squared distance; inertia is the sum (as scikit-learn reports it).
+    let inertia = model.inertia() * x.nrows() as f64;
+    Ok((labels, inertia, model.centroids().clone()))
 }
 
 /// Rows (at most `max`) picked by a seeded shuffle, for silhouettes.
