@@ -154,14 +154,7 @@ fn query(cli: &Cli, a: &QueryArgs) -> Result<()> {
         .iter()
         .map(|t| t.parse())
         .collect::<crm_mart::error::Result<_>>()?;
-    let format = match &a.format {
-        Some(f) => f.parse()?,
-        None => a
-            .output
-            .as_deref()
-            .and_then(Format::from_path)
-            .unwrap_or(Format::Table),
-    };
+    let format = Format::choose(a.format.as_deref(), a.output.as_deref(), Format::Table)?;
     let stdout_tty = a.output.is_none() && std::io::stdout().is_terminal();
     let opts = OutputOptions {
         format,
@@ -527,14 +520,7 @@ fn export_features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
     use crm_mart::query::output::{self, Format, OutputOptions};
 
     let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
-    let format = match &a.format {
-        Some(f) => f.parse()?,
-        None => a
-            .output
-            .as_deref()
-            .and_then(Format::from_path)
-            .unwrap_or(Format::Csv),
-    };
+    let format = Format::choose(a.format.as_deref(), a.output.as_deref(), Format::Csv)?;
     let opts = OutputOptions {
         format,
         path: a.output.clone(),

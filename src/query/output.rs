@@ -58,6 +58,15 @@ impl FromStr for Format {
 }
 
 impl Format {
+    /// The format asked for with `--format`, else the one `--output`'s extension implies, else
+    /// `default`.
+    pub fn choose(format: Option<&str>, output: Option<&Path>, default: Format) -> Result<Format> {
+        match format {
+            Some(f) => f.parse(),
+            None => Ok(output.and_then(Format::from_path).unwrap_or(default)),
+        }
+    }
+
     /// The format a file name's extension implies, if any.
     pub fn from_path(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
