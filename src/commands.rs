@@ -365,10 +365,10 @@ fn churn(cli: &Cli, action: &ChurnAction) -> Result<()> {
     let rt = runtime()?;
     match action {
         ChurnAction::Train(a) => {
-            let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+            let settings = Settings::resolve(cli.config.as_deref(), None, a.cut.mart.as_deref())?;
             let opts = TrainOptions {
-                as_of: a.as_of,
-                horizon_days: a.horizon_days,
+                as_of: a.cut.as_of,
+                horizon_days: a.cut.horizon_days,
                 seed: a.seed,
             };
             let model = rt.block_on(async {
@@ -519,7 +519,7 @@ fn export_features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
     use crm_mart::ml::features;
     use crm_mart::query::output::{self, Format, OutputOptions};
 
-    let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+    let settings = Settings::resolve(cli.config.as_deref(), None, a.cut.mart.as_deref())?;
     let format = Format::choose(a.format.as_deref(), a.output.as_deref(), Format::Csv)?;
     let opts = OutputOptions {
         format,
@@ -531,9 +531,14 @@ fn export_features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
     let written = rt.block_on(async {
         let mart = Mart::new(&settings.mart_dir);
         let cat = catalog::open(&settings.engine, &mart, None, &[]).await?;
-        let (train, test) = crm_mart::ml::churn::cuts(&cat, a.as_of, a.horizon_days).await?;
-        let stream =
-            features::export(&cat, &[(train, "train"), (test, "test")], a.horizon_days).await?;
+        let (train, test) =
+            crm_mart::ml::churn::cuts(&cat, a.cut.as_of, a.cut.horizon_days).await?;
+        let stream = features::export(
+            &cat,
+            &[(train, "train"), (test, "test")],
+            a.cut.horizon_days,
+        )
+        .await?;
         output::write(stream, &opts).await
     })?;
     if !cli.quiet {
@@ -571,9 +576,11 @@ fn nightly(cli: &Cli, a: &EtlArgs) -> Result<()> {
         .any(|(_, m)| m.is_ok());
     if !has_model {
         let train = crm_mart::cli::ChurnTrainArgs {
-            mart: a.mart.clone(),
-            as_of: None,
-            horizon_days: 90,
+            cut: crm_mart::cli::CutArgs {
+                mart: a.mart.clone(),
+                as_of: None,
+                horizon_days: 90,
+            },
             seed: 42,
         };
         churn(cli, &ChurnAction::Train(train)).context("stage churn train")?;

@@ -52,18 +52,27 @@ pub enum Command {
     Models(ModelsArgs),
 }
 
-/// `crm-mart features`.
-#[derive(Debug, clap::Args)]
-pub struct FeaturesArgs {
+/// The mart and the churn validation cuts, shared by `features` and `churn train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CutArgs {
     /// Mart directory (overrides crm-mart.toml).
     #[arg(long, value_name = "DIR")]
     pub mart: Option<PathBuf>,
-    /// Test cut, YYYY-MM-DD, as for `churn train` (default: the last order day − horizon).
+    /// Test cut, YYYY-MM-DD (default: the last order day − horizon); training uses the cut one
+    /// horizon earlier.
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub as_of: Option<chrono::NaiveDate>,
     /// Days without an order that count as churned.
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(7..=730))]
     pub horizon_days: u32,
+}
+
+/// `crm-mart features`.
+#[derive(Debug, clap::Args)]
+pub struct FeaturesArgs {
+    /// The mart and the validation cuts.
+    #[command(flatten)]
+    pub cut: CutArgs,
     /// Output format (default: from --output's extension, else csv).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
@@ -92,15 +101,9 @@ pub enum ChurnAction {
 /// `crm-mart churn train`.
 #[derive(Debug, clap::Args)]
 pub struct ChurnTrainArgs {
-    /// Mart directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
-    pub mart: Option<PathBuf>,
-    /// Test cut, YYYY-MM-DD (default: the last order day − horizon).
-    #[arg(long, value_name = "DATE", value_parser = parse_date)]
-    pub as_of: Option<chrono::NaiveDate>,
-    /// Days without an order that count as churned.
-    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(7..=730))]
-    pub horizon_days: u32,
+    /// The mart and the validation cuts.
+    #[command(flatten)]
+    pub cut: CutArgs,
     /// Seed of the random forest.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
