@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use crm_mart::cli::{
     ChurnAction, Cli, Command, EtlArgs, FeaturesArgs, GenerateArgs, ModelsAction, QueryArgs,
-    SegmentArgs,
+    SegmentArgs, ValueArgs, ValueInput,
 };
 use crm_mart::config::Settings;
 use crm_mart::etl::{self, EtlReport};
@@ -22,6 +22,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Segment(a) => segment(cli, a),
         Command::Features(a) => export_features(cli, a),
         Command::Churn(a) => churn(cli, &a.action),
+        Command::Value(a) => value(cli, a),
         Command::Models(a) => match a.action {
             ModelsAction::List => models_list(cli),
         },
@@ -469,46 +470,300 @@ fn churn(cli: &Cli, action: &ChurnAction) -> Result<()> {
     Ok(())
 }
 
+fn value(cli: &Cli, a: &ValueArgs) -> Result<()> {
+    use crm_mart::mart::catalog;
+    use crm_mart::mart::delta::Mart;
+    use crm_mart::ml::clv::{self, ValueOptions, input};
+    use crm_mart::query::output::{self, Format, OutputOptions};
+
+    let t = std::time::Instant::now();
+    let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+    let opts = ValueOptions {
+        as_of: a.as_of,
+        calibration_end: a.calibration_end,
+        holdout_days: a.holdout_days,
+        discount_rate: a.discount_rate,
+        penalizer: a.penalizer,
+    };
+    let format = match &a.output {
+        Some(p) => Some(Format::choose(a.format.as_deref(), Some(p), Format::Csv)?),
+        None => None,
+    };
+    let rt = runtime()?;
+    let (run, mart_table_version) = match &a.input {
+        Some(path) => {
+            let source = path.display().to_string();
+            let run = match a.input_format {
+                ValueInput::Summary => {
+                    let s = input::read_summary(path, a.delimiter, &a.customer_col)?;
+                    clv::run_summary(s, &opts, &source)?
+                }
+                ValueInput::Transactions => {
+                    let spec = input::InputSpec {
+                        path: path.clone(),
+                        delimiter: a.delimiter,
+                        header: !a.no_header,
+                        customer: a.customer_col.clone(),
+                        date: a.date_col.clone(),
+                        amount: a.amount_col.clone(),
+                        date_format: a.date_format.clone(),
+                    };
+                    let txns = input::read_transactions(&spec)?;
+                    clv::run_transactions(&txns, &opts, &source, None)?
+                }
+            };
+            (run, None)
+        }
+        None => rt.block_on(async {
+            let mart = Mart::new(&settings.mart_dir);
+            let cat = catalog::open(&settings.engine, &mart, None, &[]).await?;
+            let txns = clv::from_mart(&cat, a.as_of).await?;
+            let run = clv::run_transactions(&txns, &opts, "mart", cat.mart_version)?;
+            let batch = clv::to_batch(&run)?;
+            let v = mart
+                .replace("customer_value", vec![batch], "crm-mart-value")
+                .await?;
+            Ok::<_, crm_mart::error::Error>((run, Some(v)))
+        })?,
+    };
+    let model_path = run.model.save(&settings.models_dir.join("clv"))?;
+    if let (Some(path), Some(format)) = (&a.output, format) {
+        let batch = clv::to_batch(&run)?;
+        let schema = batch.schema();
+        let stream = futures::stream::iter(vec![Ok(batch)]);
+        let stream = Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, stream),
+        );
+        let opts = OutputOptions {
+            format,
+            path: Some(path.clone()),
+            max_rows: None,
+            width: None,
+        };
+        rt.block_on(output::write(stream, &opts))?;
+    }
+    if cli.quiet {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", value_report(&run))?;
+    eprintln!(
+        "{} customers; model {}{}{}; {:.1}s",
+        run.summary.ids.len(),
+        model_path.display(),
+        mart_table_version
+            .map(|v| format!("; customer_value version {v}"))
+            .unwrap_or_default(),
+        a.output
+            .as_ref()
+            .map(|p| format!("; values in {}", p.display()))
+            .unwrap_or_default(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The terminal report of a value run: parameters, the holdout check, the CLV distribution and
+/// the most valuable customers.
+fn value_report(run: &crm_mart::ml::clv::ValueRun) -> String {
+    let m = &run.model;
+    let mut s = String::new();
+    let mut tb = Table::new();
+    tb.load_preset(UTF8_FULL_CONDENSED);
+    tb.set_header([
+        "BG/NBD",
+        "r",
+        "alpha",
+        "a",
+        "b",
+        "log-likelihood",
+        "customers",
+    ]);
+    tb.add_row(vec![
+        "all data".to_string(),
+        format!("{:.4}", m.bgnbd.r),
+        format!("{:.4}", m.bgnbd.alpha),
+        format!("{:.4}", m.bgnbd.a),
+        format!("{:.4}", m.bgnbd.b),
+        format!("{:.2}", m.bgnbd_fit.log_likelihood),
+        m.bgnbd_fit.customers.to_string(),
+    ]);
+    if let Ok(h) = &m.holdout {
+        tb.add_row(vec![
+            format!("up to {}", h.calibration_end),
+            format!("{:.4}", h.bgnbd.r),
+            format!("{:.4}", h.bgnbd.alpha),
+            format!("{:.4}", h.bgnbd.a),
+            format!("{:.4}", h.bgnbd.b),
+            format!("{:.2}", h.fit.log_likelihood),
+            h.fit.customers.to_string(),
+        ]);
+    }
+    s.push_str(&format!("{tb}\n"));
+    match (&m.gamma_gamma, &m.gamma_gamma_fit) {
+        (Some(g), Some(f)) => {
+            let mut tb = Table::new();
+            tb.load_preset(UTF8_FULL_CONDENSED);
+            tb.set_header([
+                "Gamma-Gamma",
+                "p",
+                "q",
+                "v",
+                "log-likelihood",
+                "repeat buyers",
+            ]);
+            tb.add_row(vec![
+                "all data".to_string(),
+                format!("{:.4}", g.p),
+                format!("{:.4}", g.q),
+                format!("{:.4}", g.v),
+                format!("{:.2}", f.log_likelihood),
+                f.customers.to_string(),
+            ]);
+            s.push_str(&format!("{tb}\n"));
+        }
+        _ => s.push_str(&format!(
+            "Gamma-Gamma not used: {}\n",
+            m.value_fallback.as_deref().unwrap_or("-")
+        )),
+    }
+    match &m.holdout {
+        Ok(h) => {
+            let mut tb = Table::new();
+            tb.load_preset(UTF8_FULL_CONDENSED);
+            tb.set_header([
+                "calibration repeat purchases",
+                "customers",
+                "actual holdout purchases",
+                "predicted",
+            ]);
+            for r in &h.rows {
+                tb.add_row(vec![
+                    r.frequency.clone(),
+                    r.customers.to_string(),
+                    format!("{:.3}", r.actual),
+                    format!("{:.3}", r.predicted),
+                ]);
+            }
+            s.push_str(&format!(
+                "Holdout check: fitted up to {}, purchases to {}\n{tb}\ntotal {:.0} actual, {:.1} predicted; mean absolute error {:.3} per customer\n",
+                h.calibration_end, h.holdout_end, h.total_actual, h.total_predicted, h.mean_absolute_error
+            ));
+        }
+        Err(why) => s.push_str(&format!("Holdout check not run: {why}\n")),
+    }
+    let p = &run.predictions;
+    let mut clv: Vec<f64> = p.iter().map(|p| p.clv_12m).collect();
+    clv.sort_by(f64::total_cmp);
+    let q = |f: f64| clv[((clv.len() - 1) as f64 * f).round() as usize];
+    let n = p.len() as f64;
+    s.push_str(&format!(
+        "{} customers: mean P(alive) {:.3}, expected purchases {:.1} in 90 days and {:.1} in 12 months; \
+         CLV 12 months total {:.2}, median {:.2}, 90th percentile {:.2}, max {:.2}\n",
+        p.len(),
+        p.iter().map(|p| p.p_alive).sum::<f64>() / n,
+        p.iter().map(|p| p.purchases_90d).sum::<f64>(),
+        p.iter().map(|p| p.purchases_12m).sum::<f64>(),
+        clv.iter().sum::<f64>(),
+        q(0.5),
+        q(0.9),
+        q(1.0),
+    ));
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|i, j| p[*j].clv_12m.total_cmp(&p[*i].clv_12m));
+    let mut tb = Table::new();
+    tb.load_preset(UTF8_FULL_CONDENSED);
+    tb.set_header([
+        "customer",
+        "repeat purchases",
+        "P(alive)",
+        "purchases 90d",
+        "avg value",
+        "CLV 12m",
+    ]);
+    for &i in order.iter().take(10) {
+        tb.add_row(vec![
+            run.summary.ids[i].clone(),
+            (run.summary.x[i] as i64).to_string(),
+            format!("{:.3}", p[i].p_alive),
+            format!("{:.2}", p[i].purchases_90d),
+            format!("{:.2}", p[i].avg_value),
+            format!("{:.2}", p[i].clv_12m),
+        ]);
+    }
+    s.push_str(&format!("Most valuable customers\n{tb}\n"));
+    s
+}
+
 fn models_list(cli: &Cli) -> Result<()> {
-    use crm_mart::ml::churn;
+    use crm_mart::ml::{churn, clv};
     let settings = Settings::resolve(cli.config.as_deref(), None, None)?;
-    let dir = settings.models_dir.join("churn");
     let mut tb = Table::new();
     tb.load_preset(UTF8_FULL_CONDENSED);
     tb.set_header([
         "kind",
         "version",
-        "family",
+        "model",
         "created",
         "mart version",
-        "test cut",
-        "ROC AUC",
-        "PR AUC",
+        "as of",
+        "metrics",
     ]);
-    let models = churn::list(&dir)?;
-    for (path, m) in &models {
-        match m {
-            Ok(m) => tb.add_row(vec![
+    let mut count = 0;
+    let unreadable = |kind: &str, path: &std::path::Path, e: &crm_mart::error::Error| {
+        vec![
+            kind.to_string(),
+            path.display().to_string(),
+            format!("unreadable: {e}"),
+        ]
+    };
+    for (path, m) in churn::list(&settings.models_dir.join("churn"))? {
+        count += 1;
+        tb.add_row(match &m {
+            Ok(m) => vec![
                 "churn".to_string(),
                 m.version.clone(),
                 m.model.family().to_string(),
                 m.created_at.clone(),
                 m.mart_version.map_or("-".into(), |v| v.to_string()),
                 m.test_as_of.to_string(),
-                format!("{:.4}", m.metrics.roc_auc),
-                format!("{:.4}", m.metrics.pr_auc),
-            ]),
-            Err(e) => tb.add_row(vec![
-                "churn".to_string(),
-                path.display().to_string(),
-                format!("unreadable: {e}"),
-            ]),
-        };
+                format!(
+                    "test ROC AUC {:.4}, PR AUC {:.4}",
+                    m.metrics.roc_auc, m.metrics.pr_auc
+                ),
+            ],
+            Err(e) => unreadable("churn", &path, e),
+        });
+    }
+    for (path, m) in clv::list(&settings.models_dir.join("clv"))? {
+        count += 1;
+        tb.add_row(match &m {
+            Ok(m) => vec![
+                "clv".to_string(),
+                m.version.clone(),
+                if m.gamma_gamma.is_some() {
+                    "BG/NBD + Gamma-Gamma".to_string()
+                } else {
+                    "BG/NBD".to_string()
+                },
+                m.created_at.clone(),
+                m.mart_version.map_or("-".into(), |v| v.to_string()),
+                m.as_of.map_or("-".into(), |d| d.to_string()),
+                match &m.holdout {
+                    Ok(h) => format!(
+                        "LL {:.1}; holdout {:.0} actual / {:.1} predicted",
+                        m.bgnbd_fit.log_likelihood, h.total_actual, h.total_predicted
+                    ),
+                    Err(_) => format!("LL {:.1}", m.bgnbd_fit.log_likelihood),
+                },
+            ],
+            Err(e) => unreadable("clv", &path, e),
+        });
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "{tb}")?;
     if !cli.quiet {
-        eprintln!("{} models in {}", models.len(), dir.display());
+        eprintln!("{count} models in {}", settings.models_dir.display());
     }
     Ok(())
 }
@@ -555,7 +810,7 @@ fn export_features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
 }
 
 /// Every stage that exists, in order: etl → segment → churn (train when no model exists yet,
-/// then score). Each stage commits on its own, so a failure leaves the earlier ones in place.
+/// then score) → value. Each stage commits on its own, so a failure leaves the earlier ones in place.
 fn nightly(cli: &Cli, a: &EtlArgs) -> Result<()> {
     run_etl(cli, a).context("stage etl")?;
     let seg = SegmentArgs {
@@ -591,5 +846,24 @@ fn nightly(cli: &Cli, a: &EtlArgs) -> Result<()> {
         model: None,
     };
     churn(cli, &ChurnAction::Score(score)).context("stage churn score")?;
+    let value_args = ValueArgs {
+        mart: a.mart.clone(),
+        as_of: None,
+        input: None,
+        input_format: ValueInput::Transactions,
+        delimiter: crm_mart::ml::clv::input::Delimiter::Auto,
+        no_header: false,
+        customer_col: crm_mart::ml::clv::input::Column::Name("customer_id".into()),
+        date_col: crm_mart::ml::clv::input::Column::Name("date".into()),
+        amount_col: crm_mart::ml::clv::input::Column::Name("amount".into()),
+        date_format: None,
+        calibration_end: None,
+        holdout_days: 182,
+        discount_rate: 0.01,
+        penalizer: 0.0,
+        output: None,
+        format: None,
+    };
+    value(cli, &value_args).context("stage value")?;
     Ok(())
 }

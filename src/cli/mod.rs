@@ -38,7 +38,7 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Load new source files into the mart (idempotent, incremental).
     Etl(EtlArgs),
-    /// The scheduled job: every stage that exists, in order (today: etl, segment, churn).
+    /// The scheduled job: every stage that exists, in order (today: etl, segment, churn, value).
     Nightly(EtlArgs),
     /// Ask the mart: ad-hoc SQL, a SQL file, or a named query with parameters.
     Query(QueryArgs),
@@ -48,8 +48,72 @@ pub enum Command {
     Features(FeaturesArgs),
     /// Churn prediction: train and compare models, or score customers.
     Churn(ChurnArgs),
+    /// Customer lifetime value: BG/NBD + Gamma-Gamma on the mart or on any transaction log.
+    Value(ValueArgs),
     /// Stored model artifacts.
     Models(ModelsArgs),
+}
+
+/// What `value --input` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValueInput {
+    /// One row per transaction: customer, date, amount.
+    Transactions,
+    /// One row per customer: id, frequency, recency, T (weeks), optional monetary_value.
+    Summary,
+}
+
+/// `crm-mart value`.
+#[derive(Debug, clap::Args)]
+pub struct ValueArgs {
+    /// Mart directory (overrides crm-mart.toml); ignored with --input.
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// End of the observation, YYYY-MM-DD (default: the last transaction day).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Read a file instead of the mart (nothing is written to the mart).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Layout of --input.
+    #[arg(long, value_enum, default_value_t = ValueInput::Transactions)]
+    pub input_format: ValueInput,
+    /// Field separator of --input.
+    #[arg(long, value_enum, default_value_t = crate::ml::clv::input::Delimiter::Auto)]
+    pub delimiter: crate::ml::clv::input::Delimiter,
+    /// --input has no header line (columns are then given by position).
+    #[arg(long)]
+    pub no_header: bool,
+    /// Customer id column of --input: a header name or a 1-based position.
+    #[arg(long, value_name = "COL", default_value = "customer_id")]
+    pub customer_col: crate::ml::clv::input::Column,
+    /// Transaction date column of --input.
+    #[arg(long, value_name = "COL", default_value = "date")]
+    pub date_col: crate::ml::clv::input::Column,
+    /// Transaction amount column of --input.
+    #[arg(long, value_name = "COL", default_value = "amount")]
+    pub amount_col: crate::ml::clv::input::Column,
+    /// chrono format of the dates in --input (default: YYYY-MM-DD[ time] or YYYYMMDD).
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+    /// Last day of the calibration period of the holdout check (default: as-of − holdout days).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub calibration_end: Option<chrono::NaiveDate>,
+    /// Length of the holdout period of the check when --calibration-end is not given; 0 skips it.
+    #[arg(long, default_value_t = 182)]
+    pub holdout_days: u32,
+    /// Monthly discount rate of the 12-month CLV.
+    #[arg(long, default_value_t = 0.01)]
+    pub discount_rate: f64,
+    /// L2 penalty on the model parameters (0 = plain maximum likelihood).
+    #[arg(long, default_value_t = 0.0)]
+    pub penalizer: f64,
+    /// Write the per-customer values to FILE (csv, json, jsonl, parquet or xlsx by extension).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output format when --output has no telling extension.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
 }
 
 /// The mart and the churn validation cuts, shared by `features` and `churn train`.

@@ -172,6 +172,21 @@ pub fn schema(name: &str) -> SchemaRef {
             f("model_version", Utf8, false),
             f("mart_version", Int64, true),
         ],
+        "customer_value" => vec![
+            f("customer_id", Utf8, false),
+            f("as_of", Date32, true),
+            f("frequency", Int64, false),
+            f("recency_weeks", Float64, false),
+            f("t_weeks", Float64, false),
+            f("monetary", Float64, false),
+            f("p_alive", Float64, false),
+            f("expected_purchases_90d", Float64, false),
+            f("expected_purchases_12m", Float64, false),
+            f("expected_avg_value", Float64, false),
+            f("clv_12m", Float64, false),
+            f("model_version", Utf8, false),
+            f("mart_version", Int64, true),
+        ],
         other => panic!("no schema for mart table {other}"),
     };
     Arc::new(Schema::new(fields))

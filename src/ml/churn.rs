@@ -326,14 +326,7 @@ pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel>
 impl ChurnModel {
     /// Writes `<dir>/<version>.json` and the model card `<dir>/<version>.md`; returns the JSON path.
     pub fn save(&self, dir: &Path) -> Result<PathBuf> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let json = dir.join(format!("{}.json", self.version));
-        let text = serde_json::to_string_pretty(self)
-            .map_err(|e| Error::Invariant(format!("serialising the model: {e}")))?;
-        write_atomic(&json, text.as_bytes())?;
-        let card = dir.join(format!("{}.md", self.version));
-        write_atomic(&card, self.card().as_bytes())?;
-        Ok(json)
+        crate::ml::save_model(dir, &self.version, self, &self.card())
     }
 
     /// Reads a model file, with a clear error for anything that is not one.
@@ -401,40 +394,9 @@ impl ChurnModel {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
-
-/// Stored models in `dir`, newest version last (by creation time, then name).
+/// Stored models in `dir`, oldest first (by creation time, then name).
 pub fn list(dir: &Path) -> Result<Vec<(PathBuf, Result<ChurnModel>)>> {
-    let mut out = Vec::new();
-    if !dir.is_dir() {
-        return Ok(out);
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    for f in files {
-        let m = ChurnModel::load(&f);
-        out.push((f, m));
-    }
-    out.sort_by(|a, b| {
-        let ka =
-            a.1.as_ref()
-                .map(|m| m.created_at.clone())
-                .unwrap_or_default();
-        let kb =
-            b.1.as_ref()
-                .map(|m| m.created_at.clone())
-                .unwrap_or_default();
-        ka.cmp(&kb).then(a.0.cmp(&b.0))
-    });
-    Ok(out)
+    crate::ml::list_models(dir, ChurnModel::load, |m| m.created_at.clone())
 }
 
 /// One scored customer.

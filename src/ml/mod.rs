@@ -1,7 +1,65 @@
 //! Customer models over the mart: features as of a date, segmentation (RFM and k-means), churn
-//! prediction, and the registry of trained model artifacts.
+//! prediction, customer lifetime value, and the registry of trained model artifacts.
 
 pub mod churn;
+pub mod clv;
 pub mod features;
 pub mod metrics;
+pub mod optim;
 pub mod segment;
+pub mod special;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Writes `path` through a `.partial` file and a rename, so readers never see half a file.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Writes a model as `<dir>/<version>.json` and its card as `<dir>/<version>.md`; returns the
+/// JSON path.
+pub(crate) fn save_model(
+    dir: &Path,
+    version: &str,
+    model: &impl serde::Serialize,
+    card: &str,
+) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let json = dir.join(format!("{version}.json"));
+    let text = serde_json::to_string_pretty(model)
+        .map_err(|e| Error::Invariant(format!("serialising the model: {e}")))?;
+    write_atomic(&json, text.as_bytes())?;
+    write_atomic(&dir.join(format!("{version}.md")), card.as_bytes())?;
+    Ok(json)
+}
+
+/// The `*.json` model files in `dir` with what `load` makes of them, oldest first (by `created`,
+/// then file name). Unreadable files are listed with their error.
+pub(crate) fn list_models<M>(
+    dir: &Path,
+    load: impl Fn(&Path) -> Result<M>,
+    created: impl Fn(&M) -> String,
+) -> Result<Vec<(PathBuf, Result<M>)>> {
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    let files = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"));
+    for f in files {
+        let m = load(&f);
+        out.push((f, m));
+    }
+    out.sort_by(|a, b| {
+        let ka = a.1.as_ref().map(&created).unwrap_or_default();
+        let kb = b.1.as_ref().map(&created).unwrap_or_default();
+        ka.cmp(&kb).then(a.0.cmp(&b.0))
+    });
+    Ok(out)
+}

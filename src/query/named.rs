@@ -35,6 +35,10 @@ pub struct NamedQuery {
 /// The built-in queries, from `queries/`.
 const BUILTIN: &[(&str, &str)] = &[
     (
+        "customer_daily_purchases",
+        include_str!("../../queries/customer_daily_purchases.sql"),
+    ),
+    (
         "customer_features",
         include_str!("../../queries/customer_features.sql"),
     ),

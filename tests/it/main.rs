@@ -9,3 +9,4 @@ mod invoice;
 mod models;
 mod query;
 mod reader;
+mod value;

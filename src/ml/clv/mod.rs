@@ -1,0 +1,712 @@
+//! Customer lifetime value: the BG/NBD model of repeat purchases with the Gamma-Gamma model of
+//! spend, fitted by maximum likelihood on a per-customer summary of a transaction log (the mart's
+//! sales, or any file), with a calibration/holdout check.
+//!
+//! Time is measured in weeks, as in the papers; purchases are counted per calendar day (several
+//! transactions of a customer on one day are one purchase, their amounts summed).
+
+pub mod bgnbd;
+pub mod gamma_gamma;
+pub mod input;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use chrono::NaiveDate;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::mart::catalog::Catalog;
+use bgnbd::{BgNbd, Rft};
+use gamma_gamma::GammaGamma;
+use input::{Transactions, epoch_day, from_epoch_day};
+
+/// Days per time unit of the models (weeks).
+pub const DAYS_PER_UNIT: f64 = 7.0;
+/// A month, in days (365.25 / 12).
+pub const DAYS_PER_MONTH: f64 = 365.25 / 12.0;
+
+/// How a maximum-likelihood fit ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FitReport {
+    /// Log-likelihood at the optimum (without the penalty).
+    pub log_likelihood: f64,
+    /// Optimiser iterations.
+    pub iterations: usize,
+    /// Largest gradient component of the objective at the end.
+    pub grad_norm: f64,
+    /// Customers in the fit.
+    pub customers: usize,
+}
+
+/// Per-customer summary: repeat purchases x, recency t_x and age T (weeks since the first
+/// purchase), mean value of the repeat purchases m (0 without repeats) and, for a calibration
+/// summary, the purchases in the holdout period.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Customer ids.
+    pub ids: Vec<String>,
+    /// Repeat purchases (purchase days after the first).
+    pub x: Vec<f64>,
+    /// Weeks from the first to the last purchase.
+    pub t_x: Vec<f64>,
+    /// Weeks from the first purchase to the end of the period.
+    pub t: Vec<f64>,
+    /// Mean value of the repeat purchases (0 when x = 0).
+    pub m: Vec<f64>,
+    /// Purchases in the holdout period (empty when there is none).
+    pub holdout: Vec<f64>,
+}
+
+impl Summary {
+    fn rft(&self) -> Rft<'_> {
+        Rft {
+            x: &self.x,
+            t_x: &self.t_x,
+            t: &self.t,
+        }
+    }
+}
+
+/// What went into a summary.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SummaryCounts {
+    /// Transactions read.
+    pub transactions: usize,
+    /// Transactions after the end of the observation (not used).
+    pub after_end: usize,
+    /// Customers whose first purchase is after the calibration end (not in the summary).
+    pub customers_after_calibration: usize,
+}
+
+/// Summarises `txns` for a calibration period ending on `cal_end` (inclusive) and a holdout period
+/// (`cal_end`, `obs_end`]. With `cal_end == obs_end` there is no holdout.
+pub fn summarize(txns: &Transactions, cal_end: i32, obs_end: i32) -> (Summary, SummaryCounts) {
+    let mut rows: Vec<(u32, i32, f64)> = txns
+        .rows
+        .iter()
+        .map(|t| (t.customer, t.day, t.amount))
+        .collect();
+    rows.par_sort_unstable_by_key(|r| (r.0, r.1));
+    let mut counts = SummaryCounts {
+        transactions: rows.len(),
+        ..Default::default()
+    };
+    let mut s = Summary::default();
+    let with_holdout = obs_end > cal_end;
+    let mut i = 0;
+    while i < rows.len() {
+        let c = rows[i].0;
+        let mut j = i;
+        // Purchase days of this customer: (day, amount summed over the day).
+        let mut days: Vec<(i32, f64)> = Vec::new();
+        while j < rows.len() && rows[j].0 == c {
+            let (_, d, a) = rows[j];
+            if d > obs_end {
+                counts.after_end += 1;
+            } else if let Some(last) = days.last_mut().filter(|l| l.0 == d) {
+                last.1 += a;
+            } else {
+                days.push((d, a));
+            }
+            j += 1;
+        }
+        i = j;
+        let Some(&(first, _)) = days.first() else {
+            continue;
+        };
+        if first > cal_end {
+            counts.customers_after_calibration += 1;
+            continue;
+        }
+        let cal: Vec<&(i32, f64)> = days.iter().take_while(|d| d.0 <= cal_end).collect();
+        let x = cal.len() - 1;
+        let last = cal.last().expect("first is in calibration").0;
+        s.ids.push(txns.ids[c as usize].clone());
+        s.x.push(x as f64);
+        s.t_x.push((last - first) as f64 / DAYS_PER_UNIT);
+        s.t.push((cal_end - first) as f64 / DAYS_PER_UNIT);
+        s.m.push(if x > 0 {
+            cal[1..].iter().map(|d| d.1).sum::<f64>() / x as f64
+        } else {
+            0.0
+        });
+        if with_holdout {
+            s.holdout.push((days.len() - cal.len()) as f64);
+        }
+    }
+    (s, counts)
+}
+
+/// One row of the calibration/holdout comparison: customers with a given number of repeat
+/// purchases in the calibration period, their mean actual and predicted holdout purchases.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HoldoutRow {
+    /// Calibration repeat purchases ("0", "1", …, "7+").
+    pub frequency: String,
+    /// Customers.
+    pub customers: usize,
+    /// Mean actual purchases in the holdout period.
+    pub actual: f64,
+    /// Mean expected purchases in the holdout period.
+    pub predicted: f64,
+}
+
+/// The calibration/holdout check stored with a model.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HoldoutCheck {
+    /// Last day of the calibration period.
+    pub calibration_end: NaiveDate,
+    /// Last day of the holdout period.
+    pub holdout_end: NaiveDate,
+    /// BG/NBD fitted on the calibration period.
+    pub bgnbd: BgNbd,
+    /// That fit.
+    pub fit: FitReport,
+    /// By calibration frequency.
+    pub rows: Vec<HoldoutRow>,
+    /// Total actual holdout purchases.
+    pub total_actual: f64,
+    /// Total expected holdout purchases.
+    pub total_predicted: f64,
+    /// Mean absolute error of the per-customer prediction.
+    pub mean_absolute_error: f64,
+}
+
+/// Fits BG/NBD on the calibration period up to `cal_end` and compares its predictions with the
+/// purchases in (`cal_end`, `obs_end`].
+pub fn holdout_check(
+    txns: &Transactions,
+    cal_end: i32,
+    obs_end: i32,
+    penalizer: f64,
+) -> Result<HoldoutCheck> {
+    let (s, _) = summarize(txns, cal_end, obs_end);
+    bgnbd::validate(s.rft(), &s.ids)?;
+    let (p, fit) = BgNbd::fit(s.rft(), penalizer)?;
+    let horizon = (obs_end - cal_end) as f64 / DAYS_PER_UNIT;
+    let predicted: Vec<f64> = (0..s.ids.len())
+        .into_par_iter()
+        .map(|i| p.expected_purchases(horizon, s.x[i], s.t_x[i], s.t[i]))
+        .collect::<Option<Vec<f64>>>()
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "the holdout prediction did not converge (r = {:.4}, alpha = {:.4}, a = {:.4}, b = {:.4})",
+                p.r, p.alpha, p.a, p.b
+            ))
+        })?;
+    let mut groups = [(0usize, 0.0, 0.0); 8];
+    for i in 0..s.ids.len() {
+        let g = &mut groups[(s.x[i] as usize).min(7)];
+        g.0 += 1;
+        g.1 += s.holdout[i];
+        g.2 += predicted[i];
+    }
+    let rows = groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.0 > 0)
+        .map(|(k, g)| HoldoutRow {
+            frequency: if k == 7 { "7+".into() } else { k.to_string() },
+            customers: g.0,
+            actual: g.1 / g.0 as f64,
+            predicted: g.2 / g.0 as f64,
+        })
+        .collect();
+    let mae = predicted
+        .iter()
+        .zip(&s.holdout)
+        .map(|(p, a)| (p - a).abs())
+        .sum::<f64>()
+        / s.ids.len() as f64;
+    Ok(HoldoutCheck {
+        calibration_end: from_epoch_day(cal_end),
+        holdout_end: from_epoch_day(obs_end),
+        bgnbd: p,
+        fit,
+        rows,
+        total_actual: s.holdout.iter().sum(),
+        total_predicted: predicted.iter().sum(),
+        mean_absolute_error: mae,
+    })
+}
+
+/// Options of a value run.
+#[derive(Debug, Clone)]
+pub struct ValueOptions {
+    /// End of the observation (default: the last transaction day).
+    pub as_of: Option<NaiveDate>,
+    /// End of the calibration period for the holdout check (default: as_of − holdout_days).
+    pub calibration_end: Option<NaiveDate>,
+    /// Length of the holdout period when no calibration end is given; 0 skips the check.
+    pub holdout_days: u32,
+    /// Monthly discount rate of the CLV.
+    pub discount_rate: f64,
+    /// L2 penalty on the parameters.
+    pub penalizer: f64,
+}
+
+/// Predictions for one customer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// P(alive) at the end of the observation.
+    pub p_alive: f64,
+    /// Expected purchases in the next 90 days.
+    pub purchases_90d: f64,
+    /// Expected purchases in the next 12 months.
+    pub purchases_12m: f64,
+    /// Expected value of a purchase.
+    pub avg_value: f64,
+    /// Discounted expected value of the purchases in the next 12 months.
+    pub clv_12m: f64,
+}
+
+/// The stored value model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClvModel {
+    /// Always "crm-mart clv model".
+    pub kind: String,
+    /// Version name (file stem).
+    pub version: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// What the data was: "mart" or the input file.
+    pub source: String,
+    /// Mart version (ETL batch) for mart runs.
+    pub mart_version: Option<i64>,
+    /// End of the observation; None for a summary file without dates.
+    pub as_of: Option<NaiveDate>,
+    /// Time unit of the parameters.
+    pub time_unit: String,
+    /// Customers and transactions read.
+    pub counts: SummaryCounts,
+    /// BG/NBD parameters fitted on all data up to as_of.
+    pub bgnbd: BgNbd,
+    /// That fit.
+    pub bgnbd_fit: FitReport,
+    /// Gamma-Gamma parameters on the repeat buyers, when they could be fitted.
+    pub gamma_gamma: Option<GammaGamma>,
+    /// That fit.
+    pub gamma_gamma_fit: Option<FitReport>,
+    /// Repeat buyers left out of the Gamma-Gamma fit because their mean spend is not positive.
+    pub gamma_gamma_excluded: usize,
+    /// Why the Gamma-Gamma model was not used, and what was used instead.
+    pub value_fallback: Option<String>,
+    /// Monthly discount rate of the CLV.
+    pub discount_rate: f64,
+    /// L2 penalty used.
+    pub penalizer: f64,
+    /// The calibration/holdout check, or why there is none.
+    pub holdout: std::result::Result<HoldoutCheck, String>,
+}
+
+/// A fitted model with its per-customer summary and predictions.
+#[derive(Debug)]
+pub struct ValueRun {
+    /// The model.
+    pub model: ClvModel,
+    /// The summary the predictions are for.
+    pub summary: Summary,
+    /// One per summary row.
+    pub predictions: Vec<Prediction>,
+}
+
+fn fit_and_predict(
+    s: Summary,
+    counts: SummaryCounts,
+    opts: &ValueOptions,
+    source: &str,
+    as_of: Option<NaiveDate>,
+    holdout: std::result::Result<HoldoutCheck, String>,
+    mart_version: Option<i64>,
+) -> Result<ValueRun> {
+    if !(0.0..1.0).contains(&opts.discount_rate) {
+        return Err(Error::usage(format!(
+            "--discount-rate {} must be in [0, 1) (a monthly rate, e.g. 0.01)",
+            opts.discount_rate
+        )));
+    }
+    if !(opts.penalizer >= 0.0 && opts.penalizer.is_finite()) {
+        return Err(Error::usage("--penalizer must be ≥ 0"));
+    }
+    bgnbd::validate(s.rft(), &s.ids)?;
+    let (bg, bg_fit) = BgNbd::fit(s.rft(), opts.penalizer)?;
+    // Gamma-Gamma on repeat buyers with a positive mean spend.
+    let (mut gx, mut gm) = (Vec::new(), Vec::new());
+    let mut excluded = 0;
+    for i in 0..s.ids.len() {
+        if s.x[i] > 0.0 {
+            if s.m[i] > 0.0 && s.m[i].is_finite() {
+                gx.push(s.x[i]);
+                gm.push(s.m[i]);
+            } else {
+                excluded += 1;
+            }
+        }
+    }
+    let mean_spend = if gm.is_empty() {
+        None
+    } else {
+        Some(gm.iter().sum::<f64>() / gm.len() as f64)
+    };
+    let (gg, gg_fit, fallback) = match GammaGamma::fit(&gx, &gm, opts.penalizer) {
+        Ok((g, f)) => (Some(g), Some(f), None),
+        Err(e) => (
+            None,
+            None,
+            Some(match mean_spend {
+                Some(v) => format!(
+                    "{e}; every customer's expected purchase value is the repeat buyers' mean spend {v:.2}"
+                ),
+                None => format!("{e}; no spend data, so expected values and CLV are 0"),
+            }),
+        ),
+    };
+    let fallback_value = mean_spend.unwrap_or(0.0);
+    let h90 = 90.0 / DAYS_PER_UNIT;
+    let month = DAYS_PER_MONTH / DAYS_PER_UNIT;
+    let d = opts.discount_rate;
+    let predictions = (0..s.ids.len())
+        .into_par_iter()
+        .map(|i| {
+            let (x, tx, t) = (s.x[i], s.t_x[i], s.t[i]);
+            let e = |h: f64| bg.expected_purchases(h, x, tx, t);
+            let avg_value = match gg {
+                Some(g) if s.m[i] > 0.0 || x == 0.0 => g.expected_value(x, s.m[i]),
+                Some(g) => g.expected_value(0.0, 0.0),
+                None => fallback_value,
+            };
+            let mut clv = 0.0;
+            let mut prev = 0.0;
+            for k in 1..=12 {
+                let cum = e(month * k as f64)?;
+                clv += (cum - prev) * avg_value / (1.0 + d).powi(k);
+                prev = cum;
+            }
+            let p = Prediction {
+                p_alive: bg.p_alive(x, tx, t),
+                purchases_90d: e(h90)?,
+                purchases_12m: prev,
+                avg_value,
+                clv_12m: clv,
+            };
+            let finite = [
+                p.p_alive,
+                p.purchases_90d,
+                p.purchases_12m,
+                p.avg_value,
+                p.clv_12m,
+            ]
+            .iter()
+            .all(|v| v.is_finite());
+            finite.then_some(p)
+        })
+        .collect::<Vec<Option<Prediction>>>();
+    let predictions = predictions
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.ok_or_else(|| {
+                Error::usage(format!(
+                    "customer {}: the expected purchases could not be computed (the hypergeometric series did not converge for frequency {}, recency {:.2}, T {:.2} with r = {:.4}, alpha = {:.4}, a = {:.4}, b = {:.4})",
+                    s.ids[i], s.x[i], s.t_x[i], s.t[i], bg.r, bg.alpha, bg.a, bg.b
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let stem = Path::new(source)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "input".into());
+    let version = match (mart_version, as_of) {
+        (Some(v), Some(a)) => format!("clv-{}-v{v}", a.format("%Y%m%d")),
+        (_, Some(a)) => format!("clv-{}-{}", a.format("%Y%m%d"), sanitize(&stem)),
+        _ => format!("clv-{}", sanitize(&stem)),
+    };
+    Ok(ValueRun {
+        model: ClvModel {
+            kind: "crm-mart clv model".into(),
+            version,
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            source: source.to_string(),
+            mart_version,
+            as_of,
+            time_unit: "weeks".into(),
+            counts,
+            bgnbd: bg,
+            bgnbd_fit: bg_fit,
+            gamma_gamma: gg,
+            gamma_gamma_fit: gg_fit,
+            gamma_gamma_excluded: excluded,
+            value_fallback: fallback,
+            discount_rate: opts.discount_rate,
+            penalizer: opts.penalizer,
+            holdout,
+        },
+        summary: s,
+        predictions,
+    })
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Fits and predicts from a transaction log: the summary at as_of, the holdout check, the models
+/// and the per-customer predictions.
+pub fn run_transactions(
+    txns: &Transactions,
+    opts: &ValueOptions,
+    source: &str,
+    mart_version: Option<i64>,
+) -> Result<ValueRun> {
+    let first = txns.rows.iter().map(|t| t.day).min().expect("non-empty");
+    let last = txns.rows.iter().map(|t| t.day).max().expect("non-empty");
+    let as_of = opts.as_of.map(epoch_day).unwrap_or(last);
+    if as_of < first {
+        return Err(Error::usage(format!(
+            "--as-of {} is before the first transaction ({})",
+            from_epoch_day(as_of),
+            from_epoch_day(first)
+        )));
+    }
+    let cal_end = match opts.calibration_end {
+        Some(c) => {
+            let c = epoch_day(c);
+            if c < first || c >= as_of {
+                return Err(Error::usage(format!(
+                    "--calibration-end {} must fall between the first transaction ({}) and the as-of date ({})",
+                    from_epoch_day(c),
+                    from_epoch_day(first),
+                    from_epoch_day(as_of)
+                )));
+            }
+            Some(c)
+        }
+        None if opts.holdout_days > 0 => Some(as_of - opts.holdout_days as i32),
+        None => None,
+    };
+    let holdout = match cal_end {
+        None => Err("no holdout period requested".to_string()),
+        Some(c) if c - first < opts.holdout_days.min(28) as i32 => Err(format!(
+            "history before {} is too short for a calibration period",
+            from_epoch_day(c)
+        )),
+        Some(c) => holdout_check(txns, c, as_of, opts.penalizer).map_err(|e| e.to_string()),
+    };
+    let (s, counts) = summarize(txns, as_of, as_of);
+    fit_and_predict(
+        s,
+        counts,
+        opts,
+        source,
+        Some(from_epoch_day(as_of)),
+        holdout,
+        mart_version,
+    )
+}
+
+/// Fits and predicts from a ready-made summary (no dates, so no holdout check).
+pub fn run_summary(s: Summary, opts: &ValueOptions, source: &str) -> Result<ValueRun> {
+    let counts = SummaryCounts::default();
+    fit_and_predict(
+        s,
+        counts,
+        opts,
+        source,
+        opts.as_of,
+        Err("a summary file has no transaction dates".into()),
+        None,
+    )
+}
+
+/// Purchases per customer and day from the mart, up to as_of (the named query
+/// `customer_daily_purchases`).
+pub async fn from_mart(catalog: &Catalog, as_of: Option<NaiveDate>) -> Result<Transactions> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Date32Type, Float64Type};
+    let q = crate::query::named::all(None)?
+        .into_iter()
+        .find(|q| q.name == "customer_daily_purchases")
+        .ok_or_else(|| Error::Invariant("customer_daily_purchases query missing".into()))?;
+    let mut values = std::collections::HashMap::new();
+    let cut = as_of.unwrap_or(NaiveDate::from_ymd_opt(2199, 12, 31).expect("date"));
+    values.insert(
+        "as_of".to_string(),
+        datafusion::scalar::ScalarValue::Date32(Some(epoch_day(cut))),
+    );
+    let prepared = crate::query::Prepared {
+        label: q.name,
+        sql: q.sql,
+        values,
+    };
+    let df = crate::query::plan(catalog, &prepared).await?;
+    let batches = df
+        .collect()
+        .await
+        .map_err(|e| crate::query::query_error(catalog, &prepared.label, e))?;
+    let mut txns = Transactions::default();
+    let mut index = std::collections::HashMap::new();
+    for b in &batches {
+        let id = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        let id = id.as_string::<i32>();
+        let day = b.column(1).as_primitive::<Date32Type>();
+        let amount = arrow::compute::cast(b.column(2), &DataType::Float64)?;
+        let amount = amount.as_primitive::<Float64Type>();
+        for i in 0..b.num_rows() {
+            txns.push(
+                &mut index,
+                id.value(i),
+                day.value(i),
+                if amount.is_null(i) {
+                    0.0
+                } else {
+                    amount.value(i)
+                },
+            );
+        }
+    }
+    if txns.rows.is_empty() {
+        return Err(Error::usage(match as_of {
+            Some(d) => format!("no purchases in the mart on or before {d}; choose a later --as-of"),
+            None => "the mart has no sales; run crm-mart etl first".to_string(),
+        }));
+    }
+    Ok(txns)
+}
+
+/// The `customer_value` rows of a run.
+pub fn to_batch(run: &ValueRun) -> Result<RecordBatch> {
+    let s = &run.summary;
+    let p = &run.predictions;
+    let n = s.ids.len();
+    let as_of: Date32Array = (0..n).map(|_| run.model.as_of.map(epoch_day)).collect();
+    let f = |v: Vec<f64>| Arc::new(Float64Array::from(v)) as ArrayRef;
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(s.ids.iter())),
+        Arc::new(as_of),
+        Arc::new(Int64Array::from_iter_values(s.x.iter().map(|x| *x as i64))),
+        f(s.t_x.clone()),
+        f(s.t.clone()),
+        f(s.m.clone()),
+        f(p.iter().map(|p| p.p_alive).collect()),
+        f(p.iter().map(|p| p.purchases_90d).collect()),
+        f(p.iter().map(|p| p.purchases_12m).collect()),
+        f(p.iter().map(|p| p.avg_value).collect()),
+        f(p.iter().map(|p| p.clv_12m).collect()),
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+            run.model.version.as_str(),
+            n,
+        ))),
+        Arc::new(Int64Array::from(vec![run.model.mart_version; n])),
+    ];
+    Ok(RecordBatch::try_new(
+        crate::mart::schema::schema("customer_value"),
+        cols,
+    )?)
+}
+
+impl ClvModel {
+    /// Writes `<dir>/<version>.json` and the model card `<dir>/<version>.md`; returns the JSON path.
+    pub fn save(&self, dir: &Path) -> Result<PathBuf> {
+        crate::ml::save_model(dir, &self.version, self, &self.card())
+    }
+
+    /// Reads a model file, with a clear error for anything that is not one.
+    pub fn load(path: &Path) -> Result<ClvModel> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| {
+            Error::usage(format!(
+                "{}: not a readable crm-mart value model ({e}); refit with `crm-mart value`",
+                path.display()
+            ))
+        })
+    }
+
+    /// The model card in Markdown.
+    pub fn card(&self) -> String {
+        let b = &self.bgnbd;
+        let mut s = format!(
+            "# Customer value model {}\n\n\
+             - Models: BG/NBD (repeat purchases) and Gamma-Gamma (spend per purchase)\n\
+             - Created: {}\n- Data: {}{}\n- As of: {}\n- Time unit: {}\n\
+             - CLV: 12 months, monthly discount rate {}\n- L2 penalty: {}\n\n\
+             ## BG/NBD\n\n| r | alpha | a | b | log-likelihood | customers |\n|---|---|---|---|---|---|\n\
+             | {:.4} | {:.4} | {:.4} | {:.4} | {:.2} | {} |\n\n## Gamma-Gamma\n\n",
+            self.version,
+            self.created_at,
+            self.source,
+            self.mart_version
+                .map_or(String::new(), |v| format!(" (mart version {v})")),
+            self.as_of.map_or("-".into(), |d| d.to_string()),
+            self.time_unit,
+            self.discount_rate,
+            self.penalizer,
+            b.r,
+            b.alpha,
+            b.a,
+            b.b,
+            self.bgnbd_fit.log_likelihood,
+            self.bgnbd_fit.customers,
+        );
+        match (&self.gamma_gamma, &self.gamma_gamma_fit) {
+            (Some(g), Some(f)) => s.push_str(&format!(
+                "| p | q | v | log-likelihood | repeat buyers |\n|---|---|---|---|---|\n| {:.4} | {:.4} | {:.4} | {:.2} | {} |\n",
+                g.p, g.q, g.v, f.log_likelihood, f.customers
+            )),
+            _ => s.push_str("Not fitted.\n"),
+        }
+        if self.gamma_gamma_excluded > 0 {
+            s.push_str(&format!(
+                "\n{} repeat buyers with a mean spend ≤ 0 were left out of the Gamma-Gamma fit and get the population mean.\n",
+                self.gamma_gamma_excluded
+            ));
+        }
+        if let Some(f) = &self.value_fallback {
+            s.push_str(&format!("\nFallback: {f}\n"));
+        }
+        s.push_str("\n## Calibration / holdout check\n\n");
+        match &self.holdout {
+            Ok(h) => {
+                s.push_str(&format!(
+                    "Fitted up to {}, predicted {} .. {}: r = {:.4}, alpha = {:.4}, a = {:.4}, b = {:.4}.\n\n\
+                     | calibration repeat purchases | customers | actual holdout purchases (mean) | predicted (mean) |\n|---|---|---|---|\n",
+                    h.calibration_end,
+                    h.calibration_end.succ_opt().unwrap_or(h.calibration_end),
+                    h.holdout_end,
+                    h.bgnbd.r,
+                    h.bgnbd.alpha,
+                    h.bgnbd.a,
+                    h.bgnbd.b
+                ));
+                for r in &h.rows {
+                    s.push_str(&format!(
+                        "| {} | {} | {:.3} | {:.3} |\n",
+                        r.frequency, r.customers, r.actual, r.predicted
+                    ));
+                }
+                s.push_str(&format!(
+                    "\nTotal: {:.0} actual, {:.1} predicted; mean absolute error per customer {:.3}.\n",
+                    h.total_actual, h.total_predicted, h.mean_absolute_error
+                ));
+            }
+            Err(why) => s.push_str(&format!("Not run: {why}.\n")),
+        }
+        s
+    }
+}
+
+/// Stored value models in `dir`, oldest first.
+pub fn list(dir: &Path) -> Result<Vec<(PathBuf, Result<ClvModel>)>> {
+    crate::ml::list_models(dir, ClvModel::load, |m| m.created_at.clone())
+}
