@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::FitReport;
+use super::{FitReport, PerX};
 use crate::error::{Error, Result};
 use crate::ml::optim;
 use crate::ml::special::{digamma, hyp2f1, ln_gamma};
@@ -63,37 +63,6 @@ pub fn validate(d: Rft<'_>, ids: &[String]) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Terms of the likelihood that depend on x only, for each distinct x.
-struct PerX {
-    /// The distinct x values.
-    values: Vec<f64>,
-    /// Index into `values` for each row.
-    index: Vec<u32>,
-    /// How many rows have each value.
-    counts: Vec<f64>,
-}
-
-impl PerX {
-    fn new(x: &[f64]) -> PerX {
-        let mut values: Vec<f64> = x.to_vec();
-        values.sort_by(f64::total_cmp);
-        values.dedup();
-        let index = x
-            .iter()
-            .map(|v| values.partition_point(|u| u < v) as u32)
-            .collect();
-        let mut counts = vec![0.0; values.len()];
-        for v in x {
-            counts[values.partition_point(|u| u < v)] += 1.0;
-        }
-        PerX {
-            values,
-            index,
-            counts,
-        }
-    }
 }
 
 impl BgNbd {

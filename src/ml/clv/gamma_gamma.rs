@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::FitReport;
+use super::{FitReport, PerX};
 use crate::error::{Error, Result};
 use crate::ml::optim;
 use crate::ml::special::{digamma, ln_gamma};
@@ -30,20 +30,34 @@ impl GammaGamma {
         }
     }
 
-    /// Log-likelihood of the mean values `m` of `x` transactions each, and its gradient.
-    fn ll_grad(&self, x: &[f64], m: &[f64]) -> (f64, [f64; 3]) {
+    /// Log-likelihood of the mean values `m` of `x` transactions each, and its gradient. The
+    /// gamma-function terms depend on x alone and are computed once per distinct x.
+    fn ll_grad(&self, x: &[f64], m: &[f64], per_x: &PerX) -> (f64, [f64; 3]) {
         let GammaGamma { p, q, v } = *self;
         let (lg_q, dg_q, lv) = (ln_gamma(q), digamma(q), v.ln());
+        // Per distinct x: ln Γ(px + q) − ln Γ(px), ψ(px + q) − ψ(px), ψ(px + q).
+        let terms: Vec<(f64, f64, f64)> = per_x
+            .values
+            .iter()
+            .map(|&x| {
+                let px = p * x;
+                let dg_pxq = digamma(px + q);
+                (
+                    ln_gamma(px + q) - ln_gamma(px),
+                    dg_pxq - digamma(px),
+                    dg_pxq,
+                )
+            })
+            .collect();
         let fold = (0..x.len()).into_par_iter().with_min_len(4096).fold(
             || (0.0, [0.0; 3]),
             |(mut ll, mut g), i| {
                 let (x, m) = (x[i], m[i]);
+                let (lg, dg_diff, dg_pxq) = terms[per_x.index[i] as usize];
                 let px = p * x;
                 let (lm, lx, lxmv) = (m.ln(), x.ln(), (x * m + v).ln());
-                ll += ln_gamma(px + q) - ln_gamma(px) - lg_q + q * lv + (px - 1.0) * lm + px * lx
-                    - (px + q) * lxmv;
-                let dg_pxq = digamma(px + q);
-                g[0] += x * (dg_pxq - digamma(px) + lm + lx - lxmv);
+                ll += lg - lg_q + q * lv + (px - 1.0) * lm + px * lx - (px + q) * lxmv;
+                g[0] += x * (dg_diff + lm + lx - lxmv);
                 g[1] += dg_pxq - dg_q + lv - lxmv;
                 g[2] += q / v - (px + q) / (x * m + v);
                 (ll, g)
@@ -62,7 +76,7 @@ impl GammaGamma {
 
     /// Total log-likelihood.
     pub fn log_likelihood(&self, x: &[f64], m: &[f64]) -> f64 {
-        self.ll_grad(x, m).0
+        self.ll_grad(x, m, &PerX::new(x)).0
     }
 
     /// Maximum-likelihood fit on repeat buyers (every x ≥ 1 and m > 0; the caller selects them).
@@ -74,9 +88,10 @@ impl GammaGamma {
             )));
         }
         let n = x.len() as f64;
+        let per_x = PerX::new(x);
         let objective = |u: &[f64]| {
             let p = GammaGamma::from_log(u);
-            let (ll, g) = p.ll_grad(x, m);
+            let (ll, g) = p.ll_grad(x, m, &per_x);
             let theta = [p.p, p.q, p.v];
             let pen: f64 = theta.iter().map(|t| t * t).sum::<f64>() * penalizer;
             let grad = (0..3)
@@ -107,7 +122,7 @@ impl GammaGamma {
         Ok((
             fitted,
             FitReport {
-                log_likelihood: fitted.ll_grad(x, m).0,
+                log_likelihood: fitted.ll_grad(x, m, &per_x).0,
                 iterations: opt.iterations,
                 grad_norm: opt.grad_norm,
                 customers: x.len(),
@@ -138,7 +153,7 @@ mod tests {
             q: 3.0,
             v: 14.0,
         };
-        let (_, g) = p.ll_grad(&x, &m);
+        let (_, g) = p.ll_grad(&x, &m, &PerX::new(&x));
         for k in 0..3 {
             let mut th = [p.p, p.q, p.v];
             let h = 1e-6 * th[k];

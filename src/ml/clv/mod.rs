@@ -28,6 +28,37 @@ pub const DAYS_PER_UNIT: f64 = 7.0;
 /// A month, in days (365.25 / 12).
 pub const DAYS_PER_MONTH: f64 = 365.25 / 12.0;
 
+/// Terms of the likelihood that depend on x only, for each distinct x.
+pub(crate) struct PerX {
+    /// The distinct x values.
+    pub(crate) values: Vec<f64>,
+    /// Index into `values` for each row.
+    pub(crate) index: Vec<u32>,
+    /// How many rows have each value.
+    pub(crate) counts: Vec<f64>,
+}
+
+impl PerX {
+    pub(crate) fn new(x: &[f64]) -> PerX {
+        let mut values: Vec<f64> = x.to_vec();
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+        let index = x
+            .iter()
+            .map(|v| values.partition_point(|u| u < v) as u32)
+            .collect();
+        let mut counts = vec![0.0; values.len()];
+        for v in x {
+            counts[values.partition_point(|u| u < v)] += 1.0;
+        }
+        PerX {
+            values,
+            index,
+            counts,
+        }
+    }
+}
+
 /// How a maximum-likelihood fit ended.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FitReport {
@@ -332,7 +363,9 @@ fn fit_and_predict(
         return Err(Error::usage("--penalizer must be ≥ 0"));
     }
     bgnbd::validate(s.rft(), &s.ids)?;
+    let started = std::time::Instant::now();
     let (bg, bg_fit) = BgNbd::fit(s.rft(), opts.penalizer)?;
+    let bg_s = started.elapsed().as_secs_f64();
     // Gamma-Gamma on repeat buyers with a positive mean spend.
     let (mut gx, mut gm) = (Vec::new(), Vec::new());
     let mut excluded = 0;
@@ -365,6 +398,7 @@ fn fit_and_predict(
         ),
     };
     let fallback_value = mean_spend.unwrap_or(0.0);
+    let gg_s = started.elapsed().as_secs_f64() - bg_s;
     let h90 = 90.0 / DAYS_PER_UNIT;
     let month = DAYS_PER_MONTH / DAYS_PER_UNIT;
     let d = opts.discount_rate;
@@ -416,6 +450,14 @@ fn fit_and_predict(
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    tracing::info!(
+        customers = s.ids.len(),
+        bgnbd_fit_s = bg_s,
+        bgnbd_iterations = bg_fit.iterations,
+        gamma_gamma_fit_s = gg_s,
+        predict_s = started.elapsed().as_secs_f64() - bg_s - gg_s,
+        "value models fitted and applied"
+    );
     let stem = Path::new(source)
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
@@ -504,7 +546,14 @@ pub fn run_transactions(
         )),
         Some(c) => holdout_check(txns, c, as_of, opts.penalizer).map_err(|e| e.to_string()),
     };
+    let started = std::time::Instant::now();
     let (s, counts) = summarize(txns, as_of, as_of);
+    tracing::info!(
+        transactions = counts.transactions,
+        customers = s.ids.len(),
+        summary_s = started.elapsed().as_secs_f64(),
+        "summary"
+    );
     fit_and_predict(
         s,
         counts,
