@@ -150,12 +150,16 @@ pub async fn load(catalog: &Catalog, as_of: NaiveDate, horizon_days: u32) -> Res
             row += 1;
         }
     }
+    // A fixed row order (by customer id), whatever order the parallel query returned: models
+    // that sample rows (the forest's bootstraps, k-means initialisation) depend on it.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|a, b| ids[*a].cmp(&ids[*b]));
     Ok(FeatureTable {
         as_of,
-        customer_ids: ids,
+        customer_ids: order.iter().map(|i| ids[*i].clone()).collect(),
         names,
-        x,
-        churned,
+        x: x.select(ndarray::Axis(0), &order),
+        churned: order.iter().map(|i| churned[*i]).collect(),
         label_known,
     })
 }

@@ -211,15 +211,22 @@ pub async fn category_shares(
     Ok((categories, shares))
 }
 
+/// Orders' worth of weight the population's category mix gets in a customer's shares.
+pub const SHARE_PRIOR_ORDERS: f64 = 5.0;
+
 /// The clustering inputs: log-scaled behaviour features and category spend shares, each
 /// standardised to mean 0 and standard deviation 1.
+///
+/// Recency is left out: it says where a customer is in their life cycle (which the RFM segments
+/// cover), not how they buy. A customer's category shares are shrunk towards the population's in
+/// proportion to how little we know: with f orders, share' = (f · share + κ · population share) /
+/// (f + κ), κ = [`SHARE_PRIOR_ORDERS`], so that one basket does not make a "baby buyer".
 pub fn clustering_matrix(
     ft: &FeatureTable,
     categories: &[String],
     shares: &HashMap<String, Vec<f64>>,
 ) -> Result<(Array2<f64>, Vec<String>)> {
     const LOGGED: &[&str] = &[
-        "recency_days",
         "frequency",
         "monetary",
         "tenure_days",
@@ -242,11 +249,29 @@ pub fn clustering_matrix(
         );
         names.push(name.to_string());
     }
+    let freq = ft
+        .column("frequency")
+        .ok_or_else(|| Error::Invariant("feature frequency missing".into()))?;
+    let population: Vec<f64> = (0..categories.len())
+        .map(|c| {
+            let known: Vec<f64> = ft
+                .customer_ids
+                .iter()
+                .filter_map(|id| shares.get(id).map(|v| v[c]))
+                .collect();
+            known.iter().sum::<f64>() / known.len().max(1) as f64
+        })
+        .collect();
     for (c, cat) in categories.iter().enumerate() {
         cols.push(
             ft.customer_ids
                 .iter()
-                .map(|id| shares.get(id).map_or(0.0, |v| v[c]))
+                .enumerate()
+                .map(|(i, id)| {
+                    let f = ft.x[[i, freq]].max(0.0);
+                    let own = shares.get(id).map_or(population[c], |v| v[c]);
+                    (f * own + SHARE_PRIOR_ORDERS * population[c]) / (f + SHARE_PRIOR_ORDERS)
+                })
                 .collect(),
         );
         names.push(format!("share_{cat}"));

@@ -1,9 +1,18 @@
-//! Customer models: segmentation over a generated mart.
+//! Customer models on the bundled sample data: segmentation and churn against the planted truth.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::common::{cmd, etl, expect_bad_input, generate, rows, sql};
+use crate::common::{cmd, etl, expect_bad_input, rows, sql};
+
+/// The bundled sample data (`crm-mart generate --customers 2000 --months 24 --seed 42
+/// --dirty-rate 0.005`).
+fn sample_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data")
+}
+
+/// The seed `sample-data/` was generated with: the planted truth is `Profile::new(SAMPLE_SEED, i)`.
+const SAMPLE_SEED: u64 = 42;
 
 fn segment(dir: &Path, mart: &Path, extra: &[&str]) -> String {
     let out = cmd(dir)
@@ -19,7 +28,7 @@ fn segment(dir: &Path, mart: &Path, extra: &[&str]) -> String {
 #[test]
 fn segmentation_scores_names_and_recovers_the_planted_groups() {
     let dir = tempfile::tempdir().unwrap();
-    let src = generate(dir.path(), 600, 24, 0.0);
+    let src = sample_data();
     let mart = dir.path().join("mart");
     etl(dir.path(), &src, &mart);
     let out = segment(dir.path(), &mart, &["--k", "5"]);
@@ -74,7 +83,7 @@ fn segmentation_scores_names_and_recovers_the_planted_groups() {
         let index: u64 = f[0][1..].parse::<u64>().unwrap() - 1;
         planted.push(format!(
             "{:?}",
-            crm_mart::sample::Profile::new(7, index).group
+            crm_mart::sample::Profile::new(SAMPLE_SEED, index).group
         ));
         found.push(f[5].to_string());
     }
@@ -83,11 +92,10 @@ fn segmentation_scores_names_and_recovers_the_planted_groups() {
     assert_eq!(cluster_names.len(), 5);
     let distinct: BTreeSet<_> = cluster_names.iter().map(|c| c.1.clone()).collect();
     assert_eq!(distinct.len(), 5, "{cluster_names:?}");
-    // The planted behaviour groups are recovered well above chance (the target is 0.6; see
-    // README: Segmentation).
+    // The planted behaviour groups are recovered.
     let ari = crm_mart::ml::metrics::adjusted_rand_index(&planted, &found);
     eprintln!("adjusted Rand index against the planted groups: {ari:.3}");
-    assert!(ari >= 0.4, "adjusted Rand index {ari}");
+    assert!(ari >= 0.6, "adjusted Rand index {ari}");
 
     // Same inputs, same seed: the same table.
     segment(dir.path(), &mart, &["--k", "5"]);
@@ -120,7 +128,7 @@ fn segmentation_scores_names_and_recovers_the_planted_groups() {
 #[test]
 fn churn_trains_compares_scores_and_explains() {
     let dir = tempfile::tempdir().unwrap();
-    let src = generate(dir.path(), 800, 24, 0.0);
+    let src = sample_data();
     let mart = dir.path().join("mart");
     etl(dir.path(), &src, &mart);
     let models = dir.path().join("models");
@@ -152,7 +160,7 @@ fn churn_trains_compares_scores_and_explains() {
         serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     let auc = model["metrics"]["roc_auc"].as_f64().unwrap();
     eprintln!("test ROC AUC {auc:.4}");
-    assert!(auc >= 0.7, "test ROC AUC {auc}");
+    assert!(auc >= 0.8, "test ROC AUC {auc}");
     for k in ["pr_auc", "lift_top_decile", "brier"] {
         assert!(model["metrics"][k].as_f64().unwrap().is_finite(), "{k}");
     }
@@ -176,7 +184,7 @@ fn churn_trains_compares_scores_and_explains() {
         // Planted churners (who stop buying before the end) are explained by the planted
         // causes: a falling purchase rate, lapsed buying, complaints.
         let index: u64 = f[0][1..].parse::<u64>().unwrap() - 1;
-        if crm_mart::sample::Profile::new(7, index)
+        if crm_mart::sample::Profile::new(SAMPLE_SEED, index)
             .churn_month
             .is_some_and(|m| m < 24)
         {
