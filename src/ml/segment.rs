@@ -289,8 +289,13 @@ pub fn clustering_matrix(
     Ok((x, names))
 }
 
+/// Relative convergence tolerance of k-means: a run stops when the centroids moved, in total
+/// squared distance, less than this times the mean variance of the inputs (scikit-learn's rule
+/// and default).
+pub const KMEANS_TOL: f64 = 1e-4;
+
 /// k-means with `k` clusters: (labels, inertia = sum of squared distances to the centroids,
-/// centroids).
+/// centroids). At most 300 iterations per run; see [`KMEANS_TOL`] for the stopping rule.
 pub fn kmeans(
     x: &Array2<f64>,
     k: usize,
@@ -298,10 +303,13 @@ pub fn kmeans(
     n_runs: usize,
 ) -> Result<(Vec<usize>, f64, Array2<f64>)> {
     let data = DatasetBase::from(x.clone());
+    let mean_var = x.var_axis(Axis(0), 0.0).mean().unwrap_or(1.0);
+    // linfa compares the (unsquared) Frobenius distance between successive centroid matrices.
+    let tolerance = (KMEANS_TOL * mean_var).sqrt().max(1e-12);
     let model = KMeans::params_with_rng(k, Xoshiro256Plus::seed_from_u64(seed))
         .n_runs(n_runs)
         .max_n_iterations(300)
-        .tolerance(1e-6)
+        .tolerance(tolerance)
         .fit(&data)
         .map_err(|e| Error::usage(format!("k-means with k = {k}: {e}")))?;
     let labels = model.predict(x).to_vec();
