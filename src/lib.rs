@@ -5,6 +5,7 @@
 //! answers questions over it; the
 //! [`sample`] generator makes realistic sources with planted patterns.
 
+pub mod basket;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, grouped by area.
 
+mod basket;
 mod common;
 mod crash;
 mod etl;

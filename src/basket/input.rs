@@ -1,0 +1,152 @@
+//! Reading baskets from files: one basket per line (comma- or whitespace-separated items, the
+//! "basket" and FIMI layouts) or one (basket, item) pair per row ("long").
+
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, Result};
+
+/// Layout of a basket file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BasketFormat {
+    /// One basket per line, items separated by commas (e.g. the Groceries data).
+    Basket,
+    /// One basket per line, item ids separated by spaces (the FIMI repository format).
+    Fimi,
+    /// A CSV with a header, one row per (basket, item).
+    Long,
+}
+
+/// Baskets with interned items.
+#[derive(Debug, Default, Clone)]
+pub struct Baskets {
+    /// Item names by id.
+    pub items: Vec<String>,
+    /// Each basket's distinct item ids, ascending.
+    pub transactions: Vec<Vec<u32>>,
+}
+
+/// Interns item names.
+#[derive(Default)]
+pub struct Interner {
+    ids: FxHashMap<String, u32>,
+    /// Names by id.
+    pub names: Vec<String>,
+}
+
+impl Interner {
+    /// The id of `name`, new or existing.
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(i) = self.ids.get(name) {
+            return *i;
+        }
+        let i = self.names.len() as u32;
+        self.ids.insert(name.to_string(), i);
+        self.names.push(name.to_string());
+        i
+    }
+}
+
+fn finish(mut t: Vec<u32>) -> Vec<u32> {
+    t.sort_unstable();
+    t.dedup();
+    t
+}
+
+/// Reads `path` in `format`; for `long`, `basket_col` and `item_col` name the columns. Empty lines
+/// are empty baskets in the line formats (they count as transactions); a line that is not UTF-8
+/// is an error naming the line.
+pub fn read(
+    path: &Path,
+    format: BasketFormat,
+    basket_col: &str,
+    item_col: &str,
+) -> Result<Baskets> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut items = Interner::default();
+    let mut transactions = Vec::new();
+    match format {
+        BasketFormat::Basket | BasketFormat::Fimi => {
+            let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+            if lines.last().is_some_and(|l| l.is_empty()) {
+                lines.pop();
+            }
+            for (k, raw) in lines.into_iter().enumerate() {
+                let text = std::str::from_utf8(raw)
+                    .map_err(|_| Error::source(path, format!("line {}: not valid UTF-8", k + 1)))?;
+                let text = text.strip_suffix('\r').unwrap_or(text);
+                let t: Vec<u32> = if format == BasketFormat::Basket {
+                    text.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| items.id(s))
+                        .collect()
+                } else {
+                    text.split_ascii_whitespace().map(|s| items.id(s)).collect()
+                };
+                transactions.push(finish(t));
+            }
+        }
+        BasketFormat::Long => {
+            let mut rdr = csv::ReaderBuilder::new().from_reader(&bytes[..]);
+            let header = rdr
+                .headers()
+                .map_err(|e| Error::source(path, format!("header: {e}")))?
+                .clone();
+            let find = |name: &str, flag: &str| {
+                header
+                    .iter()
+                    .position(|h| h.trim().eq_ignore_ascii_case(name))
+                    .ok_or_else(|| {
+                        Error::source(
+                            path,
+                            format!(
+                                "no column {name:?} ({flag}); the header has: {}",
+                                header.iter().collect::<Vec<_>>().join(", ")
+                            ),
+                        )
+                    })
+            };
+            let (bi, ii) = (
+                find(basket_col, "--basket-col")?,
+                find(item_col, "--item-col")?,
+            );
+            let mut by_basket: FxHashMap<String, usize> = FxHashMap::default();
+            for rec in rdr.records() {
+                let rec = rec.map_err(|e| {
+                    let line = e.position().map_or(0, |p| p.line());
+                    Error::source(path, format!("line {line}: {e}"))
+                })?;
+                let line = rec.position().map_or(0, |p| p.line());
+                let (b, i) = (
+                    rec.get(bi).unwrap_or("").trim(),
+                    rec.get(ii).unwrap_or("").trim(),
+                );
+                if b.is_empty() || i.is_empty() {
+                    return Err(Error::source(
+                        path,
+                        format!(
+                            "line {line}: empty {} ({:?}); every row needs a basket and an item",
+                            if b.is_empty() { "basket" } else { "item" },
+                            if b.is_empty() { basket_col } else { item_col }
+                        ),
+                    ));
+                }
+                let k = *by_basket.entry(b.to_string()).or_insert_with(|| {
+                    transactions.push(Vec::new());
+                    transactions.len() - 1
+                });
+                transactions[k].push(items.id(i));
+            }
+            transactions = transactions.into_iter().map(finish).collect();
+        }
+    }
+    if transactions.is_empty() {
+        return Err(Error::source(path, "no baskets in the file"));
+    }
+    Ok(Baskets {
+        items: items.names,
+        transactions,
+    })
+}
