@@ -5,8 +5,8 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use crm_mart::cli::{
-    ChurnAction, Cli, Command, EtlArgs, FeaturesArgs, GenerateArgs, ModelsAction, QueryArgs,
-    SegmentArgs, ValueArgs, ValueInput,
+    BasketArgs, ChurnAction, Cli, Command, EtlArgs, FeaturesArgs, GenerateArgs, ModelsAction,
+    QueryArgs, SegmentArgs, ValueArgs, ValueInput,
 };
 use crm_mart::config::Settings;
 use crm_mart::etl::{self, EtlReport};
@@ -23,6 +23,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Features(a) => export_features(cli, a),
         Command::Churn(a) => churn(cli, &a.action),
         Command::Value(a) => value(cli, a),
+        Command::Basket(a) => basket(cli, a),
         Command::Models(a) => match a.action {
             ModelsAction::List => models_list(cli),
         },
@@ -467,6 +468,186 @@ fn churn(cli: &Cli, action: &ChurnAction) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn basket(cli: &Cli, a: &BasketArgs) -> Result<()> {
+    use crm_mart::basket::{self, fpgrowth, rules};
+    use crm_mart::mart::catalog;
+    use crm_mart::mart::delta::Mart;
+    use crm_mart::query::output::{self, Format, OutputOptions};
+
+    let t = std::time::Instant::now();
+    if !(a.min_support > 0.0 && a.min_support.is_finite()) {
+        return Err(crm_mart::error::Error::usage(format!(
+            "--min-support {}: give a fraction of the baskets (0 < s < 1) or a count (≥ 1)",
+            a.min_support
+        ))
+        .into());
+    }
+    if !(0.0..=1.0).contains(&a.min_confidence) {
+        return Err(crm_mart::error::Error::usage(format!(
+            "--min-confidence {} must be between 0 and 1",
+            a.min_confidence
+        ))
+        .into());
+    }
+    let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+    let format = match &a.output {
+        Some(p) => Some(Format::choose(a.format.as_deref(), Some(p), Format::Csv)?),
+        None => None,
+    };
+    let rt = runtime()?;
+    let mart = Mart::new(&settings.mart_dir);
+    let (baskets, names, level, mart_version) = match &a.input {
+        Some(path) => {
+            let b = basket::input::read(path, a.input_format, &a.basket_col, &a.item_col)?;
+            let names = b.items.clone();
+            (b, names, "item".to_string(), None)
+        }
+        None => rt.block_on(async {
+            let cat = catalog::open(&settings.engine, &mart, None, &[]).await?;
+            let (b, names) = basket::from_mart(&cat, a.level, a.from, a.to).await?;
+            Ok::<_, crm_mart::error::Error>((
+                b,
+                names,
+                a.level.as_str().to_string(),
+                cat.mart_version,
+            ))
+        })?,
+    };
+    let n = baskets.transactions.len();
+    let min_count = basket::min_count(a.min_support, n);
+    let sets = fpgrowth::frequent_itemsets(
+        &baskets.transactions,
+        baskets.items.len(),
+        fpgrowth::MineOptions {
+            min_count,
+            max_len: a.max_len,
+        },
+    );
+    let mined_s = t.elapsed().as_secs_f64();
+    let write = |batch: arrow::array::RecordBatch| -> Result<()> {
+        if let (Some(path), Some(format)) = (&a.output, format) {
+            let schema = batch.schema();
+            let stream = futures::stream::iter(vec![Ok(batch)]);
+            let stream = Box::pin(
+                datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, stream),
+            );
+            let opts = OutputOptions {
+                format,
+                path: Some(path.clone()),
+                max_rows: None,
+                width: None,
+            };
+            rt.block_on(output::write(stream, &opts))?;
+        }
+        Ok(())
+    };
+    if a.itemsets {
+        let mut sets = sets;
+        sets.sort_by(|x, y| y.count.cmp(&x.count).then(x.items.cmp(&y.items)));
+        let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("items", arrow::datatypes::DataType::Utf8, false),
+            arrow::datatypes::Field::new("size", arrow::datatypes::DataType::Int64, false),
+            arrow::datatypes::Field::new("count", arrow::datatypes::DataType::Int64, false),
+            arrow::datatypes::Field::new("support", arrow::datatypes::DataType::Float64, false),
+        ]));
+        let batch = arrow::array::RecordBatch::try_new(
+            schema,
+            vec![
+                std::sync::Arc::new(arrow::array::StringArray::from_iter_values(
+                    sets.iter().map(|s| {
+                        s.items
+                            .iter()
+                            .map(|i| names[*i as usize].as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }),
+                )),
+                std::sync::Arc::new(arrow::array::Int64Array::from_iter_values(
+                    sets.iter().map(|s| s.items.len() as i64),
+                )),
+                std::sync::Arc::new(arrow::array::Int64Array::from_iter_values(
+                    sets.iter().map(|s| s.count as i64),
+                )),
+                std::sync::Arc::new(arrow::array::Float64Array::from_iter_values(
+                    sets.iter().map(|s| s.count as f64 / n as f64),
+                )),
+            ],
+        )?;
+        write(batch)?;
+        if !cli.quiet {
+            eprintln!(
+                "{} frequent itemsets (support count ≥ {min_count} of {n} baskets, {} items) in {mined_s:.2}s",
+                sets.len(),
+                baskets.items.len()
+            );
+        }
+        return Ok(());
+    }
+    let set = rules::generate(
+        &sets,
+        n as u64,
+        rules::RuleOptions {
+            min_confidence: a.min_confidence,
+            min_lift: a.min_lift,
+            max_antecedent: a.max_antecedent,
+            max_rules: a.max_rules,
+            prune_redundant: !a.keep_redundant,
+        },
+    );
+    let batch = basket::to_batch(&set.rules, &baskets.items, &names, &level, mart_version)?;
+    write(batch.clone())?;
+    let table_version = if a.input.is_none() {
+        Some(rt.block_on(mart.replace("basket_rules", vec![batch], "crm-mart-basket"))?)
+    } else {
+        None
+    };
+    if cli.quiet {
+        return Ok(());
+    }
+    let mut tb = Table::new();
+    tb.load_preset(UTF8_FULL_CONDENSED);
+    tb.set_header([
+        "#",
+        "if a basket has",
+        "it also has",
+        "support",
+        "confidence",
+        "lift",
+        "baskets",
+    ]);
+    for (k, r) in set.rules.iter().take(a.top).enumerate() {
+        tb.add_row(vec![
+            (k + 1).to_string(),
+            r.antecedent
+                .iter()
+                .map(|i| names[*i as usize].as_str())
+                .collect::<Vec<_>>()
+                .join(" + "),
+            names[r.consequent as usize].clone(),
+            format!("{:.4}", r.support()),
+            format!("{:.3}", r.confidence()),
+            format!("{:.2}", r.lift()),
+            r.rule_count.to_string(),
+        ]);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{tb}")?;
+    eprintln!(
+        "{n} baskets, {} items; {} frequent itemsets (count ≥ {min_count}); {} rules met the thresholds, {} redundant dropped, {} over the cap dropped, {} kept{}; {:.2}s",
+        baskets.items.len(),
+        sets.len(),
+        set.candidates,
+        set.redundant,
+        set.capped,
+        set.rules.len(),
+        table_version
+            .map(|v| format!("; basket_rules version {v}"))
+            .unwrap_or_default(),
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

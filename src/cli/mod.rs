@@ -50,8 +50,72 @@ pub enum Command {
     Churn(ChurnArgs),
     /// Customer lifetime value: BG/NBD + Gamma-Gamma on the mart or on any transaction log.
     Value(ValueArgs),
+    /// Market-basket analysis: frequent itemsets (FP-Growth) and association rules.
+    Basket(BasketArgs),
     /// Stored model artifacts.
     Models(ModelsArgs),
+}
+
+/// `crm-mart basket`.
+#[derive(Debug, clap::Args)]
+pub struct BasketArgs {
+    /// Mart directory (overrides crm-mart.toml); ignored with --input.
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// Item level of the mart's baskets.
+    #[arg(long, value_enum, default_value_t = crate::basket::Level::Product)]
+    pub level: crate::basket::Level,
+    /// First order day of the mart's baskets, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last order day of the mart's baskets, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub to: Option<chrono::NaiveDate>,
+    /// Read baskets from FILE instead of the mart (nothing is written to the mart).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Layout of --input.
+    #[arg(long, value_enum, default_value_t = crate::basket::input::BasketFormat::Basket)]
+    pub input_format: crate::basket::input::BasketFormat,
+    /// Basket id column of a `long` --input.
+    #[arg(long, value_name = "COL", default_value = "basket")]
+    pub basket_col: String,
+    /// Item column of a `long` --input.
+    #[arg(long, value_name = "COL", default_value = "item")]
+    pub item_col: String,
+    /// Minimum support: a fraction of the baskets (< 1) or a count of baskets (≥ 1).
+    #[arg(long, default_value_t = 0.005)]
+    pub min_support: f64,
+    /// Minimum confidence of a rule.
+    #[arg(long, default_value_t = 0.1)]
+    pub min_confidence: f64,
+    /// Minimum lift of a rule (0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    pub min_lift: f64,
+    /// Largest itemset (0 = no limit).
+    #[arg(long, default_value_t = 0)]
+    pub max_len: usize,
+    /// Largest antecedent of a rule (0 = no limit).
+    #[arg(long, default_value_t = 0)]
+    pub max_antecedent: usize,
+    /// Keep at most this many rules, the best by lift (0 = all); bounds memory.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_rules: usize,
+    /// Keep rules whose confidence does not beat a more general rule with the same consequent.
+    #[arg(long)]
+    pub keep_redundant: bool,
+    /// Write the frequent itemsets instead of rules.
+    #[arg(long)]
+    pub itemsets: bool,
+    /// Write the rules (or itemsets) to FILE; the format follows the extension or --format.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output format when --output has no telling extension.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Rules printed on the terminal.
+    #[arg(long, default_value_t = 15)]
+    pub top: usize,
 }
 
 /// What `value --input` reads.

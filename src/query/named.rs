@@ -35,6 +35,10 @@ pub struct NamedQuery {
 /// The built-in queries, from `queries/`.
 const BUILTIN: &[(&str, &str)] = &[
     (
+        "basket_lines",
+        include_str!("../../queries/basket_lines.sql"),
+    ),
+    (
         "customer_daily_purchases",
         include_str!("../../queries/customer_daily_purchases.sql"),
     ),
