@@ -97,3 +97,94 @@ fn retail_itemset_counts_match_the_oracle() {
         assert_eq!(sets.len(), want, "min support {supp}");
     }
 }
+
+#[test]
+fn basket_on_the_sample_data_finds_razor_and_diapers() {
+    use crate::common::{cmd, etl, expect_bad_input, rows, sql};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mart = d.join("mart");
+    etl(d, &Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data"), &mart);
+    cmd(d).args(["basket", "--mart"]).arg(&mart).assert().success();
+    let top = rows(&sql(
+        &mart,
+        "basket_rules",
+        "SELECT rule_id, antecedent_items, consequent_item, lift, confidence, rule_count, level, \
+         abs(support - rule_count / CAST(transactions AS DOUBLE)) < 1e-12 \
+         FROM basket_rules ORDER BY rule_id LIMIT 10",
+    ));
+    // A razor (P1001–P1003) → diapers (P2001–P2003) rule ranks first by lift, with lift ≥ 3.
+    let razor = |s: &str| ["P1001", "P1002", "P1003"].contains(&s);
+    let diaper = |s: &str| ["P2001", "P2002", "P2003"].contains(&s);
+    let f: Vec<&str> = top[0].split('|').collect();
+    assert_eq!(f[0], "1");
+    assert!(
+        (razor(f[1]) && diaper(f[2])) || (diaper(f[1]) && razor(f[2])),
+        "{top:?}"
+    );
+    assert!(f[3].parse::<f64>().unwrap() >= 3.0, "{top:?}");
+    assert_eq!(f[6], "product");
+    assert_eq!(f[7], "true");
+    let razor_to_diaper = top
+        .iter()
+        .filter(|r| {
+            let f: Vec<&str> = r.split('|').collect();
+            razor(f[1]) && diaper(f[2])
+        })
+        .count();
+    assert!(razor_to_diaper >= 3, "{top:?}");
+    // Rules are sorted by lift, and no kept rule has lift ≤ 1 (redundant against the empty rule).
+    let lifts = rows(&sql(
+        &mart,
+        "basket_rules",
+        "SELECT count(*), sum(CASE WHEN lift <= 1 THEN 1 ELSE 0 END) FROM basket_rules",
+    ));
+    assert!(lifts[0].ends_with("|0"), "{lifts:?}");
+    // Category level: Grooming → Baby.
+    cmd(d)
+        .args(["basket", "--level", "category", "--min-confidence", "0", "--mart"])
+        .arg(&mart)
+        .assert()
+        .success();
+    let cat = rows(&sql(
+        &mart,
+        "basket_rules",
+        "SELECT level, count(*) FROM basket_rules GROUP BY level",
+    ));
+    assert_eq!(cat.len(), 1);
+    assert!(cat[0].starts_with("category|"), "{cat:?}");
+
+    // Any basket file: the long layout, with its errors.
+    std::fs::write(
+        d.join("long.csv"),
+        "order,sku\no1,a\no1,b\no2,a\no2,b\no3,a\no4,c\n",
+    )
+    .unwrap();
+    cmd(d)
+        .args(["basket", "--input", "long.csv", "--input-format", "long"])
+        .args(["--basket-col", "order", "--item-col", "sku", "--min-support", "2"])
+        .args(["--min-confidence", "0.5", "--output", "rules.csv"])
+        .assert()
+        .success();
+    let out = std::fs::read_to_string(d.join("rules.csv")).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("rule_id,antecedent,consequent,level,support,confidence,lift"));
+    // a → b (2 of 3, lift 4/3) and b → a (2 of 2, lift 4/3).
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(out.contains(",b,a,item,0.5,1.0,") && out.contains(",a,b,item,0.5,0.666"), "{out}");
+    expect_bad_input(
+        d,
+        &["basket", "--input", "long.csv", "--input-format", "long"],
+        &["no column \"basket\" (--basket-col)", "order, sku"],
+    );
+    expect_bad_input(
+        d,
+        &["basket", "--input", "long.csv", "--min-support", "0"],
+        &["--min-support 0"],
+    );
+    expect_bad_input(
+        d,
+        &["basket", "--input", "missing.txt"],
+        &["missing.txt"],
+    );
+}
