@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use crm_mart::cli::{
     BasketArgs, ChurnAction, Cli, Command, EtlArgs, FeaturesArgs, GenerateArgs, ModelsAction,
-    QueryArgs, SegmentArgs, ValueArgs, ValueInput,
+    QueryArgs, RecommendArgs, SegmentArgs, ValueArgs, ValueInput,
 };
 use crm_mart::config::Settings;
 use crm_mart::etl::{self, EtlReport};
@@ -24,6 +24,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Churn(a) => churn(cli, &a.action),
         Command::Value(a) => value(cli, a),
         Command::Basket(a) => basket(cli, a),
+        Command::Recommend(a) => recommend(cli, a),
         Command::Models(a) => match a.action {
             ModelsAction::List => models_list(cli),
         },
@@ -468,6 +469,179 @@ fn churn(cli: &Cli, action: &ChurnAction) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn recommend(cli: &Cli, a: &RecommendArgs) -> Result<()> {
+    use crm_mart::crm::{self, Sink};
+    use crm_mart::mart::catalog;
+    use crm_mart::mart::delta::Mart;
+    use crm_mart::ml::clv::input::{epoch_day, from_epoch_day};
+    use crm_mart::query::output::{self, Format, OutputOptions};
+    use crm_mart::recommend::{self, RecOptions};
+
+    let t = std::time::Instant::now();
+    let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+    let opts = RecOptions {
+        top: a.top as usize,
+        min_support: a.min_support,
+        min_confidence: a.min_confidence,
+        ..Default::default()
+    };
+    let rt = runtime()?;
+    let mart = Mart::new(&settings.mart_dir);
+    let cat = rt.block_on(catalog::open(&settings.engine, &mart, None, &[]))?;
+    let history = rt.block_on(recommend::load_history(&cat, a.as_of))?;
+    let segments = rt.block_on(recommend::segments(&cat, &history))?;
+    if a.evaluate {
+        // Segments as of the cut, so that the holdout does not leak into them: the stored
+        // segmentation's k (or k = 5 when there is none), recomputed.
+        let cut_day = from_epoch_day(history.last_day() - a.holdout_days as i32);
+        let k = segments
+            .values()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            .max(2);
+        let k = if segments.is_empty() { 5 } else { k };
+        let seg = rt.block_on(crm_mart::ml::segment::run(
+            &cat,
+            &crm_mart::ml::segment::SegmentOptions {
+                as_of: Some(cut_day),
+                k: Some(k),
+                seed: 42,
+                n_runs: 4,
+            },
+        ))?;
+        let index: std::collections::HashMap<&str, u32> = history
+            .customers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i as u32))
+            .collect();
+        let at_cut: std::collections::HashMap<u32, String> = seg
+            .rows
+            .iter()
+            .filter_map(|r| {
+                index
+                    .get(r.customer_id.as_str())
+                    .map(|i| (*i, seg.cluster_names[r.cluster].clone()))
+            })
+            .collect();
+        let (ours, base, cut) =
+            recommend::evaluate(&history, a.holdout_days as i32, &at_cut, &opts)?;
+        let mut tb = Table::new();
+        tb.load_preset(UTF8_FULL_CONDENSED);
+        let k = opts.top;
+        tb.set_header([
+            "recommender",
+            "customers",
+            &format!("hit rate@{k}"),
+            &format!("precision@{k}"),
+        ]);
+        for (name, e) in [
+            ("rules + segment popularity", ours),
+            ("popularity baseline", base),
+        ] {
+            tb.add_row(vec![
+                name.to_string(),
+                e.customers.to_string(),
+                format!("{:.4}", e.hit_rate),
+                format!("{:.4}", e.precision),
+            ]);
+        }
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{tb}")?;
+        writeln!(
+            out,
+            "history up to {cut}, holdout the {} days after; hit rate {:+.1}% and precision {:+.1}% against the baseline",
+            a.holdout_days,
+            (ours.hit_rate / base.hit_rate - 1.0) * 100.0,
+            (ours.precision / base.precision - 1.0) * 100.0
+        )?;
+        return Ok(());
+    }
+    let cut = a.as_of.map(epoch_day).unwrap_or_else(|| history.last_day());
+    let churn = rt.block_on(recommend::lookup_f64(
+        &cat,
+        "churn_scores",
+        "churn_probability",
+    ))?;
+    let clv = rt.block_on(recommend::lookup_f64(&cat, "customer_value", "clv_12m"))?;
+    let rules = recommend::mine_rules(&history, cut, &opts);
+    let picks = recommend::recommend(&history, cut, &rules, &segments, &opts);
+    let actions = recommend::actions(&history, cut, &churn, &clv, &segments);
+    let generated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let run_id = format!(
+        "rec-{}-v{}-{}",
+        from_epoch_day(cut).format("%Y%m%d"),
+        cat.mart_version.unwrap_or(0),
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    );
+    let batch = recommend::to_batch(&history, &picks, &actions, &generated_at, &run_id)?;
+    let version =
+        rt.block_on(mart.replace("recommendations", vec![batch.clone()], "crm-mart-recommend"))?;
+    let mut written = Vec::new();
+    for sink in &a.sink {
+        let rows = match sink {
+            Sink::Csv(p) | Sink::Jsonl(p) => {
+                let format = if matches!(sink, Sink::Csv(_)) {
+                    Format::Csv
+                } else {
+                    Format::Jsonl
+                };
+                let schema = batch.schema();
+                let stream = futures::stream::iter(vec![Ok(batch.clone())]);
+                let stream = Box::pin(
+                    datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                        schema, stream,
+                    ),
+                );
+                let o = OutputOptions {
+                    format,
+                    path: Some(p.clone()),
+                    max_rows: None,
+                    width: None,
+                };
+                rt.block_on(output::write(stream, &o))?.rows
+            }
+            other => crm::write(other, &batch, &run_id, &generated_at)? as u64,
+        };
+        written.push(format!("{rows} rows to {sink}"));
+    }
+    if cli.quiet {
+        return Ok(());
+    }
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for a in actions.iter().flatten() {
+        *counts.entry(a.action).or_default() += 1;
+    }
+    let with_rule = picks
+        .iter()
+        .filter(|p| {
+            p.first()
+                .is_some_and(|x| x.reason.contains("% of baskets with"))
+        })
+        .count();
+    let mut tb = Table::new();
+    tb.load_preset(UTF8_FULL_CONDENSED);
+    tb.set_header(["next-best action", "customers"]);
+    for (k, v) in &counts {
+        tb.add_row(vec![k.to_string(), v.to_string()]);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{tb}")?;
+    eprintln!(
+        "{} customers as of {}: {} rules mined, {with_rule} customers with a rule-based first pick; recommendations version {version}, run {run_id}{}; {:.1}s",
+        actions.iter().flatten().count(),
+        from_epoch_day(cut),
+        rules.len(),
+        if written.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", written.join(", "))
+        },
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -991,7 +1165,7 @@ fn export_features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
 }
 
 /// Every stage that exists, in order: etl → segment → churn (train when no model exists yet,
-/// then score) → value. Each stage commits on its own, so a failure leaves the earlier ones in place.
+/// then score) → value → basket → recommend. Each stage commits on its own, so a failure leaves the earlier ones in place.
 fn nightly(cli: &Cli, a: &EtlArgs) -> Result<()> {
     run_etl(cli, a).context("stage etl")?;
     let seg = SegmentArgs {
@@ -1046,5 +1220,38 @@ fn nightly(cli: &Cli, a: &EtlArgs) -> Result<()> {
         format: None,
     };
     value(cli, &value_args).context("stage value")?;
+    let basket_args = BasketArgs {
+        mart: a.mart.clone(),
+        level: crm_mart::basket::Level::Product,
+        from: None,
+        to: None,
+        input: None,
+        input_format: crm_mart::basket::input::BasketFormat::Basket,
+        basket_col: "basket".into(),
+        item_col: "item".into(),
+        min_support: 0.005,
+        min_confidence: 0.1,
+        min_lift: 0.0,
+        max_len: 0,
+        max_antecedent: 0,
+        max_rules: 100_000,
+        keep_redundant: false,
+        itemsets: false,
+        output: None,
+        format: None,
+        top: 15,
+    };
+    basket(cli, &basket_args).context("stage basket")?;
+    let recommend_args = RecommendArgs {
+        mart: a.mart.clone(),
+        as_of: None,
+        top: 10,
+        sink: Vec::new(),
+        evaluate: false,
+        holdout_days: 30,
+        min_support: 0.002,
+        min_confidence: 0.05,
+    };
+    recommend(cli, &recommend_args).context("stage recommend")?;
     Ok(())
 }

@@ -8,9 +8,11 @@
 pub mod basket;
 pub mod cli;
 pub mod config;
+pub mod crm;
 pub mod error;
 pub mod etl;
 pub mod mart;
 pub mod ml;
 pub mod query;
+pub mod recommend;
 pub mod sample;

@@ -38,7 +38,7 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Load new source files into the mart (idempotent, incremental).
     Etl(EtlArgs),
-    /// The scheduled job: every stage that exists, in order (today: etl, segment, churn, value).
+    /// The scheduled job: every stage that exists, in order (today: etl, segment, churn, value, basket, recommend).
     Nightly(EtlArgs),
     /// Ask the mart: ad-hoc SQL, a SQL file, or a named query with parameters.
     Query(QueryArgs),
@@ -52,8 +52,40 @@ pub enum Command {
     Value(ValueArgs),
     /// Market-basket analysis: frequent itemsets (FP-Growth) and association rules.
     Basket(BasketArgs),
+    /// Ranked product recommendations and a next-best action per customer, written back to the CRM.
+    Recommend(RecommendArgs),
     /// Stored model artifacts.
     Models(ModelsArgs),
+}
+
+/// `crm-mart recommend`.
+#[derive(Debug, clap::Args)]
+pub struct RecommendArgs {
+    /// Mart directory (overrides crm-mart.toml).
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// Cut, YYYY-MM-DD (default: the last order day).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Products per customer.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub top: u32,
+    /// Also write to SINK: sqlite:PATH, postgres://…, csv:PATH or jsonl:PATH (repeatable).
+    #[arg(long, value_name = "SINK")]
+    pub sink: Vec<crate::crm::Sink>,
+    /// Hold out each customer's last --holdout-days and compare with a popularity baseline
+    /// (hit rate and precision at --top); writes nothing.
+    #[arg(long)]
+    pub evaluate: bool,
+    /// Length of the evaluation's holdout.
+    #[arg(long, default_value_t = 30)]
+    pub holdout_days: u32,
+    /// Minimum support of the mined rules (fraction of baskets, or a count ≥ 1).
+    #[arg(long, default_value_t = 0.002)]
+    pub min_support: f64,
+    /// Minimum confidence of the mined rules.
+    #[arg(long, default_value_t = 0.05)]
+    pub min_confidence: f64,
 }
 
 /// `crm-mart basket`.

@@ -205,6 +205,20 @@ pub fn schema(name: &str) -> SchemaRef {
             f("transactions", Int64, false),
             f("mart_version", Int64, true),
         ],
+        "recommendations" => vec![
+            f("customer_id", Utf8, false),
+            f("rank", Int64, false),
+            f("product_id", Utf8, true),
+            f("product_name", Utf8, true),
+            f("score", Float64, true),
+            f("reason", Utf8, false),
+            f("action", Utf8, false),
+            f("churn_probability", Float64, true),
+            f("clv_12m", Float64, true),
+            f("segment", Utf8, true),
+            f("generated_at", Utf8, false),
+            f("run_id", Utf8, false),
+        ],
         other => panic!("no schema for mart table {other}"),
     };
     Arc::new(Schema::new(fields))

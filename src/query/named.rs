@@ -39,6 +39,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../queries/basket_lines.sql"),
     ),
     (
+        "customer_purchases",
+        include_str!("../../queries/customer_purchases.sql"),
+    ),
+    (
         "customer_daily_purchases",
         include_str!("../../queries/customer_daily_purchases.sql"),
     ),

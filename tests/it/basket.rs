@@ -104,8 +104,16 @@ fn basket_on_the_sample_data_finds_razor_and_diapers() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mart = d.join("mart");
-    etl(d, &Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data"), &mart);
-    cmd(d).args(["basket", "--mart"]).arg(&mart).assert().success();
+    etl(
+        d,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data"),
+        &mart,
+    );
+    cmd(d)
+        .args(["basket", "--mart"])
+        .arg(&mart)
+        .assert()
+        .success();
     let top = rows(&sql(
         &mart,
         "basket_rules",
@@ -142,7 +150,14 @@ fn basket_on_the_sample_data_finds_razor_and_diapers() {
     assert!(lifts[0].ends_with("|0"), "{lifts:?}");
     // Category level: Grooming → Baby.
     cmd(d)
-        .args(["basket", "--level", "category", "--min-confidence", "0", "--mart"])
+        .args([
+            "basket",
+            "--level",
+            "category",
+            "--min-confidence",
+            "0",
+            "--mart",
+        ])
         .arg(&mart)
         .assert()
         .success();
@@ -162,7 +177,14 @@ fn basket_on_the_sample_data_finds_razor_and_diapers() {
     .unwrap();
     cmd(d)
         .args(["basket", "--input", "long.csv", "--input-format", "long"])
-        .args(["--basket-col", "order", "--item-col", "sku", "--min-support", "2"])
+        .args([
+            "--basket-col",
+            "order",
+            "--item-col",
+            "sku",
+            "--min-support",
+            "2",
+        ])
         .args(["--min-confidence", "0.5", "--output", "rules.csv"])
         .assert()
         .success();
@@ -171,7 +193,10 @@ fn basket_on_the_sample_data_finds_razor_and_diapers() {
     assert!(lines[0].starts_with("rule_id,antecedent,consequent,level,support,confidence,lift"));
     // a → b (2 of 3, lift 4/3) and b → a (2 of 2, lift 4/3).
     assert_eq!(lines.len(), 3, "{out}");
-    assert!(out.contains(",b,a,item,0.5,1.0,") && out.contains(",a,b,item,0.5,0.666"), "{out}");
+    assert!(
+        out.contains(",b,a,item,0.5,1.0,") && out.contains(",a,b,item,0.5,0.666"),
+        "{out}"
+    );
     expect_bad_input(
         d,
         &["basket", "--input", "long.csv", "--input-format", "long"],
@@ -182,9 +207,5 @@ fn basket_on_the_sample_data_finds_razor_and_diapers() {
         &["basket", "--input", "long.csv", "--min-support", "0"],
         &["--min-support 0"],
     );
-    expect_bad_input(
-        d,
-        &["basket", "--input", "missing.txt"],
-        &["missing.txt"],
-    );
+    expect_bad_input(d, &["basket", "--input", "missing.txt"], &["missing.txt"]);
 }

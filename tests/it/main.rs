@@ -10,4 +10,5 @@ mod invoice;
 mod models;
 mod query;
 mod reader;
+mod recommend;
 mod value;

@@ -1,0 +1,188 @@
+//! Recommendations, next-best actions, the offline evaluation and the CRM sinks, on the sample data.
+
+use std::path::Path;
+
+use crate::common::{cmd, etl, expect_bad_input, rows, sql};
+
+#[test]
+fn recommend_explains_acts_evaluates_and_writes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mart = d.join("mart");
+    etl(
+        d,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data"),
+        &mart,
+    );
+    cmd(d)
+        .args(["segment", "--k", "5", "--mart"])
+        .arg(&mart)
+        .assert()
+        .success();
+    let db = d.join("crm.sqlite");
+    cmd(d)
+        .args(["recommend", "--mart"])
+        .arg(&mart)
+        .arg("--sink")
+        .arg(format!("sqlite:{}", db.display()))
+        .args(["--sink", "csv:recs.csv", "--sink", "jsonl:recs.jsonl"])
+        .assert()
+        .success();
+    let all = rows(&sql(
+        &mart,
+        "recommendations",
+        "SELECT count(*), count(DISTINCT customer_id), count(DISTINCT run_id), \
+         sum(CASE WHEN action = 'no_action' AND (rank <> 0 OR product_id IS NOT NULL) THEN 1 ELSE 0 END), \
+         sum(CASE WHEN action <> 'no_action' AND (rank < 1 OR rank > 10 OR product_id IS NULL) THEN 1 ELSE 0 END) \
+         FROM recommendations",
+    ));
+    let f: Vec<&str> = all[0].split('|').collect();
+    let (n_rows, n_customers): (usize, usize) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+    assert!(n_customers > 1500, "{all:?}");
+    assert_eq!(&f[2..], ["1", "0", "0"], "{all:?}");
+    // No product twice for a customer; actions from the documented set.
+    let dup = rows(&sql(
+        &mart,
+        "recommendations",
+        "SELECT count(*) FROM (SELECT customer_id, product_id FROM recommendations \
+         WHERE product_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1)",
+    ));
+    assert_eq!(dup, vec!["0"]);
+    let actions = rows(&sql(
+        &mart,
+        "recommendations",
+        "SELECT DISTINCT action FROM recommendations ORDER BY action",
+    ));
+    for a in &actions {
+        assert!(
+            ["cross_sell", "no_action", "retention_offer", "win_back"].contains(&a.as_str()),
+            "{actions:?}"
+        );
+    }
+    assert!(
+        actions.contains(&"cross_sell".to_string()) && actions.contains(&"no_action".to_string())
+    );
+    // Razor buyers without diapers in the basket are recommended diapers, with the rule in words.
+    let razor = rows(&sql(
+        &mart,
+        "recommendations",
+        "SELECT reason FROM recommendations WHERE product_name LIKE 'Diapers%' AND reason LIKE 'bought Razor%'",
+    ));
+    assert!(razor.len() >= 5, "{razor:?}");
+    for r in &razor {
+        assert!(
+            r.contains("% of baskets with Razor")
+                && r.contains("also have Diapers")
+                && r.contains("× the usual rate"),
+            "{r}"
+        );
+    }
+
+    // The SQLite sink holds the same rows and records the run.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let count = |q: &str| -> i64 { conn.query_row(q, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT count(*) FROM recommendations") as usize,
+        n_rows
+    );
+    assert_eq!(count("SELECT count(*) FROM recommendation_runs"), 1);
+    let snapshot = |c: &rusqlite::Connection| -> Vec<String> {
+        let mut st = c
+            .prepare("SELECT customer_id || '|' || rank || '|' || coalesce(product_id, '') || '|' || run_id FROM recommendations ORDER BY 1")
+            .unwrap();
+        st.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    let first = snapshot(&conn);
+    // The import files: a header row, and one JSON object per line.
+    let csv = std::fs::read_to_string(d.join("recs.csv")).unwrap();
+    assert!(csv.starts_with("customer_id,rank,product_id,product_name,score,reason,action,churn_probability,clv_12m,segment,generated_at,run_id\n"));
+    let jsonl = std::fs::read_to_string(d.join("recs.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), n_rows);
+    let v: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert!(v["customer_id"].is_string() && v["action"].is_string());
+
+    // A failure midway (the database refuses one row) leaves the CRM table as it was.
+    let victim: String = conn
+        .query_row(
+            "SELECT customer_id FROM recommendations ORDER BY customer_id LIMIT 1 OFFSET 900",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TRIGGER refuse BEFORE INSERT ON recommendations WHEN NEW.customer_id = '{victim}' \
+         BEGIN SELECT RAISE(ABORT, 'simulated outage'); END;"
+    ))
+    .unwrap();
+    drop(conn);
+    cmd(d)
+        .args(["recommend", "--mart"])
+        .arg(&mart)
+        .arg("--sink")
+        .arg(format!("sqlite:{}", db.display()))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("simulated outage"));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    assert_eq!(snapshot(&conn), first, "a failed run changed the CRM table");
+    assert_eq!(
+        conn.query_row("SELECT count(*) FROM recommendation_runs", [], |r| r
+            .get::<_, i64>(0))
+            .unwrap(),
+        1
+    );
+    // Without the fault the next run replaces every customer's rows under a new run id.
+    conn.execute_batch("DROP TRIGGER refuse;").unwrap();
+    drop(conn);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    cmd(d)
+        .args(["recommend", "--mart"])
+        .arg(&mart)
+        .arg("--sink")
+        .arg(format!("sqlite:{}", db.display()))
+        .assert()
+        .success();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let runs: i64 = conn
+        .query_row(
+            "SELECT count(DISTINCT run_id) FROM recommendations",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(runs, 1);
+    assert_eq!(
+        conn.query_row("SELECT count(*) FROM recommendation_runs", [], |r| r
+            .get::<_, i64>(0))
+            .unwrap(),
+        2
+    );
+
+    // The offline evaluation: ours against the popularity baseline on the same holdout.
+    let out = cmd(d)
+        .args(["recommend", "--evaluate", "--mart"])
+        .arg(&mart)
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let metric = |label: &str| -> (f64, f64) {
+        let line = text.lines().find(|l| l.contains(label)).unwrap();
+        let v: Vec<f64> = line
+            .split('┆')
+            .filter_map(|c| c.trim().trim_end_matches('│').trim().parse().ok())
+            .collect();
+        (v[v.len() - 2], v[v.len() - 1])
+    };
+    let (ours, base) = (metric("rules + segment"), metric("popularity baseline"));
+    eprintln!(
+        "hit rate {:.4} vs {:.4}; precision {:.4} vs {:.4}",
+        ours.0, base.0, ours.1, base.1
+    );
+    assert!(ours.0 > base.0, "{text}");
+    assert!(ours.1 >= 1.1 * base.1, "{text}");
+
+    expect_bad_input(d, &["recommend", "--sink", "ftp://crm"], &["is not a sink"]);
+}
