@@ -263,7 +263,8 @@ fn segment(cli: &Cli, a: &SegmentArgs) -> Result<()> {
         let version = mart
             .replace("customer_segments", vec![batch], "crm-mart-segment")
             .await?;
-        let risk = churn_risk_by_customer(&cat).await?;
+        let risk =
+            crm_mart::recommend::lookup_f64(&cat, "churn_scores", "churn_probability").await?;
         Ok::<_, crm_mart::error::Error>((seg, version, risk))
     })?;
     if cli.quiet {
@@ -331,32 +332,6 @@ fn segment(cli: &Cli, a: &SegmentArgs) -> Result<()> {
         t.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// Latest churn probability per customer, if churn scores exist.
-async fn churn_risk_by_customer(
-    cat: &crm_mart::mart::catalog::Catalog,
-) -> crm_mart::error::Result<std::collections::HashMap<String, f64>> {
-    use arrow::array::AsArray;
-    let mut out = std::collections::HashMap::new();
-    if !cat.tables.iter().any(|t| t.name == "churn_scores") {
-        return Ok(out);
-    }
-    let batches = cat
-        .ctx
-        .sql("SELECT customer_id, churn_probability FROM churn_scores")
-        .await?
-        .collect()
-        .await?;
-    for b in &batches {
-        let id = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)?;
-        let id = id.as_string::<i32>();
-        let p = b.column(1).as_primitive::<arrow::datatypes::Float64Type>();
-        for i in 0..b.num_rows() {
-            out.insert(id.value(i).to_string(), p.value(i));
-        }
-    }
-    Ok(out)
 }
 
 fn churn(cli: &Cli, action: &ChurnAction) -> Result<()> {
@@ -477,7 +452,7 @@ fn recommend(cli: &Cli, a: &RecommendArgs) -> Result<()> {
     use crm_mart::mart::catalog;
     use crm_mart::mart::delta::Mart;
     use crm_mart::ml::clv::input::{epoch_day, from_epoch_day};
-    use crm_mart::query::output::{self, Format, OutputOptions};
+    use crm_mart::query::output::{self, Format};
     use crm_mart::recommend::{self, RecOptions};
 
     let t = std::time::Instant::now();
@@ -589,20 +564,8 @@ fn recommend(cli: &Cli, a: &RecommendArgs) -> Result<()> {
                 } else {
                     Format::Jsonl
                 };
-                let schema = batch.schema();
-                let stream = futures::stream::iter(vec![Ok(batch.clone())]);
-                let stream = Box::pin(
-                    datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
-                        schema, stream,
-                    ),
-                );
-                let o = OutputOptions {
-                    format,
-                    path: Some(p.clone()),
-                    max_rows: None,
-                    width: None,
-                };
-                rt.block_on(output::write(stream, &o))?.rows
+                rt.block_on(output::write_batch(batch.clone(), format, p))?
+                    .rows
             }
             other => crm::write(other, &batch, &run_id, &generated_at)? as u64,
         };
@@ -649,7 +612,7 @@ fn basket(cli: &Cli, a: &BasketArgs) -> Result<()> {
     use crm_mart::basket::{self, fpgrowth, rules};
     use crm_mart::mart::catalog;
     use crm_mart::mart::delta::Mart;
-    use crm_mart::query::output::{self, Format, OutputOptions};
+    use crm_mart::query::output::{self, Format};
 
     let t = std::time::Instant::now();
     if !(a.min_support > 0.0 && a.min_support.is_finite()) {
@@ -703,18 +666,7 @@ fn basket(cli: &Cli, a: &BasketArgs) -> Result<()> {
     let mined_s = t.elapsed().as_secs_f64();
     let write = |batch: arrow::array::RecordBatch| -> Result<()> {
         if let (Some(path), Some(format)) = (&a.output, format) {
-            let schema = batch.schema();
-            let stream = futures::stream::iter(vec![Ok(batch)]);
-            let stream = Box::pin(
-                datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, stream),
-            );
-            let opts = OutputOptions {
-                format,
-                path: Some(path.clone()),
-                max_rows: None,
-                width: None,
-            };
-            rt.block_on(output::write(stream, &opts))?;
+            rt.block_on(output::write_batch(batch, format, path))?;
         }
         Ok(())
     };
@@ -829,7 +781,7 @@ fn value(cli: &Cli, a: &ValueArgs) -> Result<()> {
     use crm_mart::mart::catalog;
     use crm_mart::mart::delta::Mart;
     use crm_mart::ml::clv::{self, ValueOptions, input};
-    use crm_mart::query::output::{self, Format, OutputOptions};
+    use crm_mart::query::output::{self, Format};
 
     let t = std::time::Instant::now();
     let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
@@ -883,19 +835,7 @@ fn value(cli: &Cli, a: &ValueArgs) -> Result<()> {
     };
     let model_path = run.model.save(&settings.models_dir.join("clv"))?;
     if let (Some(path), Some(format)) = (&a.output, format) {
-        let batch = clv::to_batch(&run)?;
-        let schema = batch.schema();
-        let stream = futures::stream::iter(vec![Ok(batch)]);
-        let stream = Box::pin(
-            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, stream),
-        );
-        let opts = OutputOptions {
-            format,
-            path: Some(path.clone()),
-            max_rows: None,
-            width: None,
-        };
-        rt.block_on(output::write(stream, &opts))?;
+        rt.block_on(output::write_batch(clv::to_batch(&run)?, format, path))?;
     }
     if cli.quiet {
         return Ok(());

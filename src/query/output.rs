@@ -107,6 +107,25 @@ const MAX_CELL: usize = 48;
 /// Most rows of one sheet of an XLSX workbook, header excluded.
 const XLSX_MAX_ROWS: u64 = 1_048_575;
 
+/// Writes one in-memory batch to `path` in `format` (through [`write`]).
+pub async fn write_batch(
+    batch: arrow::array::RecordBatch,
+    format: Format,
+    path: &Path,
+) -> Result<Written> {
+    let schema = batch.schema();
+    let stream = futures::stream::iter(vec![Ok(batch)]);
+    let stream =
+        Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, stream));
+    let opts = OutputOptions {
+        format,
+        path: Some(path.to_path_buf()),
+        max_rows: None,
+        width: None,
+    };
+    write(stream, &opts).await
+}
+
 /// Writes every batch of `stream` as `opts` says.
 pub async fn write(stream: SendableRecordBatchStream, opts: &OutputOptions) -> Result<Written> {
     if opts.path.is_none() && matches!(opts.format, Format::Parquet | Format::Xlsx) {
