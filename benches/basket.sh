@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 cargo build --release -q
-bin=$PWD/target/release/crm-mart
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/crm-mart
 venv=$(realpath "$(../shared/tools/baselines-venv.sh)")
 data=$PWD/tests/fixtures/retail/retail.dat
 work=$(mktemp -d)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 customers=${1:-100000}
 runs=${2:-3}
 cargo build --release -q
-bin=$PWD/target/release/crm-mart
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/crm-mart
 root=$PWD
 venv=$(realpath "$(../shared/tools/baselines-venv.sh)")
 work=$PWD/target/bench-etl-$customers

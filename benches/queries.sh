@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 customers=${1:-100000}
 runs=${2:-5}
 cargo build --release -q
-bin=$PWD/target/release/crm-mart
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/crm-mart
 venv=$(realpath "$(../shared/tools/baselines-venv.sh)")
 work=$PWD/target/bench-queries-$customers
 if [ ! -f "$work/src/planted_defects.csv" ]; then

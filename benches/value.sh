@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 customers=${1:-1000000}
 runs=${2:-3}
 cargo build --release -q
-bin=$PWD/target/release/crm-mart
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/crm-mart
 venv=$(realpath "$(../shared/tools/baselines-venv.sh)")
 cdnow=$(realpath ../shared/datasets/cdnow/CDNOW_master.txt)
 work=$PWD/target/bench-queries-$customers
