@@ -1,5 +1,5 @@
-//! Write-back to the CRM: recommendations into a SQLite file, a PostgreSQL database (not in this
-//! build), or import files (CSV with a header row, JSON lines).
+//! Write-back to the CRM: recommendations into a SQLite file, a PostgreSQL database, or import
+//! files (CSV with a header row, JSON lines).
 
 use std::path::{Path, PathBuf};
 
@@ -96,27 +96,30 @@ CREATE TABLE IF NOT EXISTS recommendation_runs (
 pub fn write(sink: &Sink, batch: &RecordBatch, run_id: &str, generated_at: &str) -> Result<usize> {
     match sink {
         Sink::Sqlite(path) => write_sqlite(path, batch, run_id, generated_at),
-        Sink::Postgres(_) => Err(Error::usage(format!(
-            "{sink}: this build has no PostgreSQL sink yet; use sqlite:PATH, csv:PATH or jsonl:PATH"
-        ))),
+        Sink::Postgres(url) => write_postgres(url, sink, batch, run_id, generated_at),
         Sink::Csv(_) | Sink::Jsonl(_) => Err(Error::Invariant(
             "file sinks are written by the command's output writer".into(),
         )),
     }
 }
 
-fn write_sqlite(
-    path: &Path,
-    batch: &RecordBatch,
-    run_id: &str,
-    generated_at: &str,
-) -> Result<usize> {
-    let err = |e: rusqlite::Error| Error::usage(format!("{}: SQLite: {e}", path.display()));
-    let mut conn = rusqlite::Connection::open(path).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(err)?;
-    conn.execute_batch(SQLITE_SCHEMA).map_err(err)?;
-    let tx = conn.transaction().map_err(err)?;
+/// One `recommendations` row, as the databases take it.
+struct Row {
+    customer_id: Option<String>,
+    rank: i64,
+    product_id: Option<String>,
+    product_name: Option<String>,
+    score: Option<f64>,
+    reason: Option<String>,
+    action: Option<String>,
+    churn_probability: Option<f64>,
+    clv_12m: Option<f64>,
+    segment: Option<String>,
+    generated_at: Option<String>,
+    run_id: Option<String>,
+}
+
+fn rows(batch: &RecordBatch) -> Result<Vec<Row>> {
     let col = |name: &str| batch.column_by_name(name).expect("recommendations column");
     let text = |name: &str| arrow::compute::cast(col(name), &DataType::Utf8);
     let (cid, pid, pname, reason, action, seg, gen_at, rid) = (
@@ -138,9 +141,51 @@ fn write_sqlite(
         let a = col(name).as_primitive::<Float64Type>();
         (!a.is_null(i)).then(|| a.value(i))
     };
-    let mut customers: Vec<String> = (0..batch.num_rows()).filter_map(|i| s(&cid, i)).collect();
-    customers.sort();
-    customers.dedup();
+    Ok((0..batch.num_rows())
+        .map(|i| Row {
+            customer_id: s(&cid, i),
+            rank: rank.value(i),
+            product_id: s(&pid, i),
+            product_name: s(&pname, i),
+            score: f("score", i),
+            reason: s(&reason, i),
+            action: s(&action, i),
+            churn_probability: f("churn_probability", i),
+            clv_12m: f("clv_12m", i),
+            segment: s(&seg, i),
+            generated_at: s(&gen_at, i),
+            run_id: s(&rid, i),
+        })
+        .collect())
+}
+
+/// The distinct customers of a run's rows.
+fn customers(rows: &[Row]) -> Vec<String> {
+    let mut c: Vec<String> = rows.iter().filter_map(|r| r.customer_id.clone()).collect();
+    c.sort();
+    c.dedup();
+    c
+}
+
+fn write_sqlite(
+    path: &Path,
+    batch: &RecordBatch,
+    run_id: &str,
+    generated_at: &str,
+) -> Result<usize> {
+    let err = |e: rusqlite::Error| {
+        Error::usage(format!(
+            "{}: SQLite: {e}; nothing of this run was kept",
+            path.display()
+        ))
+    };
+    let rows = rows(batch)?;
+    let customers = customers(&rows);
+    let mut conn = rusqlite::Connection::open(path).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(err)?;
+    conn.execute_batch(SQLITE_SCHEMA).map_err(err)?;
+    let tx = conn.transaction().map_err(err)?;
     {
         let mut del = tx
             .prepare("DELETE FROM recommendations WHERE customer_id = ?1")
@@ -154,20 +199,20 @@ fn write_sqlite(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
             .map_err(err)?;
-        for i in 0..batch.num_rows() {
+        for r in &rows {
             ins.execute(rusqlite::params![
-                s(&cid, i),
-                rank.value(i),
-                s(&pid, i),
-                s(&pname, i),
-                f("score", i),
-                s(&reason, i),
-                s(&action, i),
-                f("churn_probability", i),
-                f("clv_12m", i),
-                s(&seg, i),
-                s(&gen_at, i),
-                s(&rid, i),
+                r.customer_id,
+                r.rank,
+                r.product_id,
+                r.product_name,
+                r.score,
+                r.reason,
+                r.action,
+                r.churn_probability,
+                r.clv_12m,
+                r.segment,
+                r.generated_at,
+                r.run_id,
             ])
             .map_err(err)?;
         }
@@ -179,6 +224,114 @@ fn write_sqlite(
     }
     tx.commit().map_err(err)?;
     Ok(batch.num_rows())
+}
+
+/// The PostgreSQL tables (the same as SQLite's).
+const POSTGRES_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS recommendations (
+    customer_id TEXT NOT NULL,
+    rank BIGINT NOT NULL,
+    product_id TEXT,
+    product_name TEXT,
+    score DOUBLE PRECISION,
+    reason TEXT NOT NULL,
+    action TEXT NOT NULL,
+    churn_probability DOUBLE PRECISION,
+    clv_12m DOUBLE PRECISION,
+    segment TEXT,
+    generated_at TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (customer_id, rank)
+);
+CREATE TABLE IF NOT EXISTS recommendation_runs (
+    run_id TEXT PRIMARY KEY,
+    generated_at TEXT NOT NULL,
+    customers BIGINT NOT NULL,
+    rows BIGINT NOT NULL
+);
+";
+
+/// Connection settings from the URL; a password missing from the URL comes from `PGPASSWORD`.
+fn postgres_config(url: &str, sink: &Sink) -> Result<postgres::Config> {
+    let mut config: postgres::Config = url
+        .parse()
+        .map_err(|e| Error::usage(format!("{sink}: not a PostgreSQL URL: {e}")))?;
+    if config.get_password().is_none()
+        && let Ok(p) = std::env::var("PGPASSWORD")
+    {
+        config.password(p);
+    }
+    if config.get_user().is_none()
+        && let Ok(u) = std::env::var("PGUSER")
+    {
+        config.user(&u);
+    }
+    config.connect_timeout(std::time::Duration::from_secs(10));
+    Ok(config)
+}
+
+fn write_postgres(
+    url: &str,
+    sink: &Sink,
+    batch: &RecordBatch,
+    run_id: &str,
+    generated_at: &str,
+) -> Result<usize> {
+    let err = |e: postgres::Error| {
+        let what = match e.as_db_error() {
+            Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+            None => e.to_string(),
+        };
+        Error::usage(format!(
+            "{sink}: PostgreSQL: {what}; nothing of this run was kept"
+        ))
+    };
+    let rows = rows(batch)?;
+    let customers = customers(&rows);
+    let mut client = postgres_config(url, sink)?
+        .connect(postgres::NoTls)
+        .map_err(err)?;
+    client.batch_execute(POSTGRES_SCHEMA).map_err(err)?;
+    let mut tx = client.transaction().map_err(err)?;
+    tx.execute(
+        "DELETE FROM recommendations WHERE customer_id = ANY($1)",
+        &[&customers],
+    )
+    .map_err(err)?;
+    let ins = tx
+        .prepare(
+            "INSERT INTO recommendations (customer_id, rank, product_id, product_name, score, reason, action, churn_probability, clv_12m, segment, generated_at, run_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .map_err(err)?;
+    for r in &rows {
+        tx.execute(
+            &ins,
+            &[
+                &r.customer_id,
+                &r.rank,
+                &r.product_id,
+                &r.product_name,
+                &r.score,
+                &r.reason,
+                &r.action,
+                &r.churn_probability,
+                &r.clv_12m,
+                &r.segment,
+                &r.generated_at,
+                &r.run_id,
+            ],
+        )
+        .map_err(err)?;
+    }
+    tx.execute(
+        "INSERT INTO recommendation_runs (run_id, generated_at, customers, rows) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (run_id) DO UPDATE SET generated_at = EXCLUDED.generated_at, customers = EXCLUDED.customers, rows = EXCLUDED.rows",
+        &[&run_id, &generated_at, &(customers.len() as i64), &(rows.len() as i64)],
+    )
+    .map_err(err)?;
+    tx.commit().map_err(err)?;
+    Ok(rows.len())
 }
 
 #[cfg(test)]

@@ -161,6 +161,8 @@ fn recommend_explains_acts_evaluates_and_writes_back() {
         2
     );
 
+    postgres_sink(d, &mart);
+
     // The offline evaluation: ours against the popularity baseline on the same holdout.
     let out = cmd(d)
         .args(["recommend", "--evaluate", "--mart"])
@@ -185,4 +187,83 @@ fn recommend_explains_acts_evaluates_and_writes_back() {
     assert!(ours.1 >= 1.1 * base.1, "{text}");
 
     expect_bad_input(d, &["recommend", "--sink", "ftp://crm"], &["is not a sink"]);
+}
+
+/// The PostgreSQL sink against a real server: `CRM_MART_TEST_POSTGRES` is a URL of a database the
+/// test may own (`.ci/run` starts a server and sets it). Without it the test says it is skipped,
+/// unless `CI=true`.
+fn postgres_sink(d: &Path, mart: &Path) {
+    let Ok(url) = std::env::var("CRM_MART_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but CRM_MART_TEST_POSTGRES is not set: the PostgreSQL sink test must run"
+        );
+        eprintln!(
+            "skipped: the PostgreSQL sink test (set CRM_MART_TEST_POSTGRES=postgres://user:password@host/db)"
+        );
+        return;
+    };
+    let mut pg = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    pg.batch_execute("DROP TABLE IF EXISTS recommendations, recommendation_runs")
+        .unwrap();
+    let run = || {
+        cmd(d)
+            .args(["recommend", "--mart"])
+            .arg(mart)
+            .args(["--sink", &url])
+            .assert()
+    };
+    run().success();
+    let snapshot = |pg: &mut postgres::Client| -> Vec<String> {
+        pg.query(
+            "SELECT customer_id || '|' || rank || '|' || coalesce(product_id, '') || '|' || run_id FROM recommendations ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect()
+    };
+    let first = snapshot(&mut pg);
+    let mart_rows = rows(&sql(
+        mart,
+        "recommendations",
+        "SELECT count(*) FROM recommendations",
+    ));
+    assert_eq!(first.len().to_string(), mart_rows[0]);
+    // The server refuses one customer's row midway: the run fails and the table is unchanged.
+    let victim = first[first.len() / 2]
+        .split('|')
+        .next()
+        .unwrap()
+        .to_string();
+    pg.batch_execute(&format!(
+        "CREATE OR REPLACE FUNCTION crm_mart_test_refuse() RETURNS trigger AS $$ \
+         BEGIN IF NEW.customer_id = '{victim}' THEN RAISE EXCEPTION 'simulated outage'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+         CREATE TRIGGER refuse BEFORE INSERT ON recommendations FOR EACH ROW EXECUTE FUNCTION crm_mart_test_refuse();"
+    ))
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    run()
+        .code(1)
+        .stderr(predicates::str::contains("simulated outage"));
+    assert_eq!(
+        snapshot(&mut pg),
+        first,
+        "a failed run changed the CRM table"
+    );
+    pg.batch_execute("DROP TRIGGER refuse ON recommendations")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    run().success();
+    let runs: i64 = pg
+        .query_one("SELECT count(*) FROM recommendation_runs", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(runs, 2);
+    let distinct: i64 = pg
+        .query_one("SELECT count(DISTINCT run_id) FROM recommendations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(distinct, 1);
 }
