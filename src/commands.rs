@@ -556,7 +556,12 @@ fn recommend(cli: &Cli, a: &RecommendArgs) -> Result<()> {
     let version =
         rt.block_on(mart.replace("recommendations", vec![batch.clone()], "crm-mart-recommend"))?;
     let mut written = Vec::new();
-    for sink in &a.sink {
+    let sinks = if a.sink.is_empty() {
+        &settings.sinks
+    } else {
+        &a.sink
+    };
+    for sink in sinks {
         let rows = match sink {
             Sink::Csv(p) | Sink::Jsonl(p) => {
                 let format = if matches!(sink, Sink::Csv(_)) {

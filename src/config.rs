@@ -34,6 +34,20 @@ pub struct ConfigFile {
     /// Per-entity source mappings, keyed by entity name.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceMapping>,
+    /// Where recommendations are written back.
+    #[serde(default)]
+    pub crm: CrmSection,
+}
+
+/// `[crm]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrmSection {
+    /// Sinks of `recommend` (and `nightly`) when no `--sink` is given: `sqlite:PATH`,
+    /// `postgres://USER@HOST/DB` (password from `PGPASSWORD`), `csv:PATH`, `jsonl:PATH`; relative
+    /// paths are relative to the configuration file.
+    #[serde(default)]
+    pub sinks: Vec<String>,
 }
 
 /// `[paths]`.
@@ -168,6 +182,8 @@ pub struct Settings {
     pub models_dir: PathBuf,
     /// The SQL engine.
     pub engine: crate::mart::engine::EngineSpec,
+    /// Default CRM sinks of `recommend`.
+    pub sinks: Vec<crate::crm::Sink>,
 }
 
 /// Default configuration file name, looked up in the working directory.
@@ -251,7 +267,20 @@ impl Settings {
                 .parse()
                 .map_err(|err: Error| Error::config(&cfg_path, format!("engine: {err}")))?,
         };
+        let mut sinks = Vec::new();
+        for raw in &parsed.crm.sinks {
+            let sink: crate::crm::Sink = raw
+                .parse()
+                .map_err(|e: String| Error::config(&cfg_path, format!("[crm] sinks: {e}")))?;
+            sinks.push(match sink {
+                crate::crm::Sink::Sqlite(p) => crate::crm::Sink::Sqlite(rel(&p)),
+                crate::crm::Sink::Csv(p) => crate::crm::Sink::Csv(rel(&p)),
+                crate::crm::Sink::Jsonl(p) => crate::crm::Sink::Jsonl(rel(&p)),
+                other => other,
+            });
+        }
         Ok(Settings {
+            sinks,
             config_file: file,
             source_dir,
             mart_dir,

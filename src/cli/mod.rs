@@ -70,7 +70,8 @@ pub struct RecommendArgs {
     /// Products per customer.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub top: u32,
-    /// Also write to SINK: sqlite:PATH, postgres://…, csv:PATH or jsonl:PATH (repeatable).
+    /// Also write to SINK: sqlite:PATH, postgres://…, csv:PATH or jsonl:PATH (repeatable;
+    /// replaces the `[crm] sinks` of crm-mart.toml).
     #[arg(long, value_name = "SINK")]
     pub sink: Vec<crate::crm::Sink>,
     /// Hold out each customer's last --holdout-days and compare with a popularity baseline
