@@ -1109,94 +1109,302 @@ fn export_features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
     Ok(())
 }
 
-/// Every stage that exists, in order: etl → segment → churn (train when no model exists yet,
-/// then score) → value → basket → recommend. Each stage commits on its own, so a failure leaves the earlier ones in place.
-fn nightly(cli: &Cli, a: &EtlArgs) -> Result<()> {
-    run_etl(cli, a).context("stage etl")?;
-    let seg = SegmentArgs {
-        mart: a.mart.clone(),
-        as_of: None,
-        k: crm_mart::cli::KChoice::Auto,
-        seed: 42,
-        n_runs: 4,
-    };
-    segment(cli, &seg).context("stage segment")?;
+/// The stages of the scheduled job, in order.
+const STAGES: &[&str] = &["etl", "segment", "churn", "value", "basket", "recommend"];
+
+/// Output tables whose row counts the run log records after each stage.
+fn stage_tables(stage: &str) -> &'static [&'static str] {
+    match stage {
+        "etl" => &["fact_sales", "fact_contacts", "_quarantine"],
+        "segment" => &["customer_segments"],
+        "churn" => &["churn_scores"],
+        "value" => &["customer_value"],
+        "basket" => &["basket_rules"],
+        "recommend" => &["recommendations"],
+        _ => &[],
+    }
+}
+
+/// The whole pipeline for cron: etl → segment → churn (retrain when the newest model is older
+/// than `[nightly] retrain_after_days` or with --retrain, else score) → value → basket →
+/// recommend (with the configured CRM sinks). One run at a time; each stage commits on its own,
+/// so a failure leaves the earlier stages in place and the next run starts over (the ETL loads
+/// only what is new). Every stage appends a JSON line to the run log.
+fn nightly(cli: &Cli, a: &crm_mart::cli::NightlyArgs) -> Result<()> {
+    use std::io::IsTerminal;
+
+    use crm_mart::mart::delta::Mart;
+
+    let started = std::time::Instant::now();
     let settings = Settings::resolve(
         cli.config.as_deref(),
         a.source.as_deref(),
         a.mart.as_deref(),
     )?;
-    let has_model = crm_mart::ml::churn::list(&settings.models_dir.join("churn"))?
-        .iter()
-        .any(|(_, m)| m.is_ok());
-    if !has_model {
-        let train = crm_mart::cli::ChurnTrainArgs {
-            cut: crm_mart::cli::CutArgs {
+    let log_path = a
+        .log
+        .clone()
+        .unwrap_or_else(|| settings.nightly_log.clone());
+    // The churn decision.
+    let newest = crm_mart::ml::churn::list(&settings.models_dir.join("churn"))?
+        .into_iter()
+        .rev()
+        .find_map(|(_, m)| m.ok());
+    let now = chrono::Utc::now();
+    let age_days = newest.as_ref().and_then(|m| {
+        chrono::DateTime::parse_from_rfc3339(&m.created_at)
+            .ok()
+            .map(|t| (now - t.with_timezone(&chrono::Utc)).num_days())
+    });
+    let retrain_why = if a.retrain {
+        Some("--retrain".to_string())
+    } else {
+        match (&newest, age_days) {
+            (None, _) => Some("no model yet".to_string()),
+            (Some(_), Some(d)) if d > settings.retrain_after_days as i64 => Some(format!(
+                "the newest model is {d} days old, more than {}",
+                settings.retrain_after_days
+            )),
+            _ => None,
+        }
+    };
+    let sinks = if settings.sinks.is_empty() {
+        "no CRM sink".to_string()
+    } else {
+        settings
+            .sinks
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let plan: Vec<(&str, String)> = vec![
+        (
+            "etl",
+            format!(
+                "load new source files from {} into {}",
+                settings.source_dir.display(),
+                settings.mart_dir.display()
+            ),
+        ),
+        (
+            "segment",
+            "RFM scores and k-means clusters (k by silhouette) as of the last order day → customer_segments".into(),
+        ),
+        (
+            "churn",
+            match (&retrain_why, &newest) {
+                (Some(why), _) => format!("train a new model ({why}), then score → churn_scores"),
+                (None, Some(m)) => format!(
+                    "score with {} ({} days old) → churn_scores",
+                    m.version,
+                    age_days.unwrap_or(0)
+                ),
+                (None, None) => unreachable!("no model means retrain"),
+            },
+        ),
+        (
+            "value",
+            "BG/NBD + Gamma-Gamma with a 182-day holdout check → customer_value, models/clv/".into(),
+        ),
+        ("basket", "product-level association rules → basket_rules".into()),
+        (
+            "recommend",
+            format!("top 10 products and a next-best action per customer → recommendations; {sinks}"),
+        ),
+    ];
+    if a.dry_run {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "crm-mart nightly plan (nothing is changed by --dry-run):"
+        )?;
+        for (k, (stage, what)) in plan.iter().enumerate() {
+            writeln!(out, "  {}. {stage}: {what}", k + 1)?;
+        }
+        writeln!(out, "run log: {}", log_path.display())?;
+        return Ok(());
+    }
+    let _lock = crm_mart::etl::lock_file(&settings.mart_dir, ".nightly.lock", |path, holder| {
+        crm_mart::error::Error::Running { path, holder }
+    })?;
+    let run_id = format!(
+        "nightly-{}-{}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    );
+    if let Some(dir) = log_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| crm_mart::error::Error::io(dir, e))?;
+    }
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| crm_mart::error::Error::io(&log_path, e))?;
+    let mut log_line = |v: serde_json::Value| -> Result<()> {
+        writeln!(log, "{v}").map_err(|e| crm_mart::error::Error::io(&log_path, e))?;
+        Ok(())
+    };
+    // On a terminal: one progress line per stage and the stages' own output. Under cron: the
+    // stages are quiet; the run log has the story and errors go to stderr.
+    let tty = std::io::stderr().is_terminal();
+    let mut stage_cli = cli.clone();
+    stage_cli.quiet = cli.quiet || !tty;
+    let stage_cli = &stage_cli;
+    let rt = runtime()?;
+    let mart = Mart::new(&settings.mart_dir);
+    let n = STAGES.len();
+    for (k, stage) in STAGES.iter().enumerate() {
+        if tty && !cli.quiet {
+            eprintln!("[{}/{n}] {stage}: {}", k + 1, plan[k].1);
+        }
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let t = std::time::Instant::now();
+        let result = run_stage(stage_cli, a, stage, retrain_why.is_some());
+        let mut rows = serde_json::Map::new();
+        for table in stage_tables(stage) {
+            if let Ok(b) = rt.block_on(mart.query(table, &format!("SELECT count(*) FROM {table}")))
+                && let Some(b) = b.first()
+            {
+                let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Int64)?;
+                let c = c.as_any().downcast_ref::<arrow::array::Int64Array>();
+                if let Some(c) = c.filter(|c| !c.is_empty()) {
+                    rows.insert(table.to_string(), c.value(0).into());
+                }
+            }
+        }
+        let elapsed = t.elapsed().as_secs_f64();
+        let (status, error) = match &result {
+            Ok(()) => ("ok", serde_json::Value::Null),
+            Err(e) => ("failed", format!("{e:#}").into()),
+        };
+        log_line(serde_json::json!({
+            "run_id": run_id, "stage": stage, "started_at": at, "elapsed_s": (elapsed * 1000.0).round() / 1000.0,
+            "status": status, "rows": rows, "error": error,
+        }))?;
+        if let Err(e) = result {
+            log_line(serde_json::json!({
+                "run_id": run_id, "stage": "run", "status": "failed", "failed_stage": stage,
+                "elapsed_s": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            }))?;
+            return Err(e.context(format!(
+                "nightly stage {stage} failed; the stages before it are committed, and the next run starts over"
+            )));
+        }
+    }
+    log_line(serde_json::json!({
+        "run_id": run_id, "stage": "run", "status": "ok",
+        "elapsed_s": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    }))?;
+    if !cli.quiet {
+        eprintln!(
+            "nightly {run_id}: {n} stages ok in {:.1}s; log {}",
+            started.elapsed().as_secs_f64(),
+            log_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Runs one stage of `nightly` with its defaults.
+fn run_stage(cli: &Cli, a: &crm_mart::cli::NightlyArgs, stage: &str, retrain: bool) -> Result<()> {
+    let etl_args = EtlArgs {
+        source: a.source.clone(),
+        mart: a.mart.clone(),
+    };
+    match stage {
+        "etl" => run_etl(cli, &etl_args),
+        "segment" => segment(
+            cli,
+            &SegmentArgs {
                 mart: a.mart.clone(),
                 as_of: None,
-                horizon_days: 90,
+                k: crm_mart::cli::KChoice::Auto,
+                seed: 42,
+                n_runs: 4,
             },
-            seed: 42,
-        };
-        churn(cli, &ChurnAction::Train(train)).context("stage churn train")?;
+        ),
+        "churn" => {
+            if retrain {
+                churn(
+                    cli,
+                    &ChurnAction::Train(crm_mart::cli::ChurnTrainArgs {
+                        cut: crm_mart::cli::CutArgs {
+                            mart: a.mart.clone(),
+                            as_of: None,
+                            horizon_days: 90,
+                        },
+                        seed: 42,
+                    }),
+                )?;
+            }
+            churn(
+                cli,
+                &ChurnAction::Score(crm_mart::cli::ChurnScoreArgs {
+                    mart: a.mart.clone(),
+                    as_of: None,
+                    model: None,
+                }),
+            )
+        }
+        "value" => value(
+            cli,
+            &ValueArgs {
+                mart: a.mart.clone(),
+                as_of: None,
+                input: None,
+                input_format: ValueInput::Transactions,
+                delimiter: crm_mart::ml::clv::input::Delimiter::Auto,
+                no_header: false,
+                customer_col: crm_mart::ml::clv::input::Column::Name("customer_id".into()),
+                date_col: crm_mart::ml::clv::input::Column::Name("date".into()),
+                amount_col: crm_mart::ml::clv::input::Column::Name("amount".into()),
+                date_format: None,
+                calibration_end: None,
+                holdout_days: 182,
+                discount_rate: 0.01,
+                penalizer: 0.0,
+                output: None,
+                format: None,
+            },
+        ),
+        "basket" => basket(
+            cli,
+            &BasketArgs {
+                mart: a.mart.clone(),
+                level: crm_mart::basket::Level::Product,
+                from: None,
+                to: None,
+                input: None,
+                input_format: crm_mart::basket::input::BasketFormat::Basket,
+                basket_col: "basket".into(),
+                item_col: "item".into(),
+                min_support: 0.005,
+                min_confidence: 0.1,
+                min_lift: 0.0,
+                max_len: 0,
+                max_antecedent: 0,
+                max_rules: 100_000,
+                keep_redundant: false,
+                itemsets: false,
+                output: None,
+                format: None,
+                top: 15,
+            },
+        ),
+        "recommend" => recommend(
+            cli,
+            &RecommendArgs {
+                mart: a.mart.clone(),
+                as_of: None,
+                top: 10,
+                sink: Vec::new(),
+                evaluate: false,
+                holdout_days: 30,
+                min_support: 0.002,
+                min_confidence: 0.05,
+            },
+        ),
+        other => Err(crm_mart::error::Error::Invariant(format!("unknown stage {other}")).into()),
     }
-    let score = crm_mart::cli::ChurnScoreArgs {
-        mart: a.mart.clone(),
-        as_of: None,
-        model: None,
-    };
-    churn(cli, &ChurnAction::Score(score)).context("stage churn score")?;
-    let value_args = ValueArgs {
-        mart: a.mart.clone(),
-        as_of: None,
-        input: None,
-        input_format: ValueInput::Transactions,
-        delimiter: crm_mart::ml::clv::input::Delimiter::Auto,
-        no_header: false,
-        customer_col: crm_mart::ml::clv::input::Column::Name("customer_id".into()),
-        date_col: crm_mart::ml::clv::input::Column::Name("date".into()),
-        amount_col: crm_mart::ml::clv::input::Column::Name("amount".into()),
-        date_format: None,
-        calibration_end: None,
-        holdout_days: 182,
-        discount_rate: 0.01,
-        penalizer: 0.0,
-        output: None,
-        format: None,
-    };
-    value(cli, &value_args).context("stage value")?;
-    let basket_args = BasketArgs {
-        mart: a.mart.clone(),
-        level: crm_mart::basket::Level::Product,
-        from: None,
-        to: None,
-        input: None,
-        input_format: crm_mart::basket::input::BasketFormat::Basket,
-        basket_col: "basket".into(),
-        item_col: "item".into(),
-        min_support: 0.005,
-        min_confidence: 0.1,
-        min_lift: 0.0,
-        max_len: 0,
-        max_antecedent: 0,
-        max_rules: 100_000,
-        keep_redundant: false,
-        itemsets: false,
-        output: None,
-        format: None,
-        top: 15,
-    };
-    basket(cli, &basket_args).context("stage basket")?;
-    let recommend_args = RecommendArgs {
-        mart: a.mart.clone(),
-        as_of: None,
-        top: 10,
-        sink: Vec::new(),
-        evaluate: false,
-        holdout_days: 30,
-        min_support: 0.002,
-        min_confidence: 0.05,
-    };
-    recommend(cli, &recommend_args).context("stage recommend")?;
-    Ok(())
 }

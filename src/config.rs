@@ -37,6 +37,20 @@ pub struct ConfigFile {
     /// Where recommendations are written back.
     #[serde(default)]
     pub crm: CrmSection,
+    /// The scheduled job.
+    #[serde(default)]
+    pub nightly: NightlySection,
+}
+
+/// `[nightly]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NightlySection {
+    /// Retrain the churn model when the newest one is older than this many days (default 30).
+    pub retrain_after_days: Option<u32>,
+    /// The run log (JSON lines), relative to the configuration file; default `nightly.jsonl`
+    /// beside the mart.
+    pub log: Option<PathBuf>,
 }
 
 /// `[crm]`.
@@ -184,6 +198,10 @@ pub struct Settings {
     pub engine: crate::mart::engine::EngineSpec,
     /// Default CRM sinks of `recommend`.
     pub sinks: Vec<crate::crm::Sink>,
+    /// Churn model age (days) after which `nightly` retrains.
+    pub retrain_after_days: u32,
+    /// The nightly run log.
+    pub nightly_log: PathBuf,
 }
 
 /// Default configuration file name, looked up in the working directory.
@@ -279,7 +297,16 @@ impl Settings {
                 other => other,
             });
         }
+        let nightly_log = match &parsed.nightly.log {
+            Some(p) => rel(p),
+            None => mart_dir
+                .parent()
+                .map(|p| p.join("nightly.jsonl"))
+                .unwrap_or_else(|| PathBuf::from("nightly.jsonl")),
+        };
         Ok(Settings {
+            retrain_after_days: parsed.nightly.retrain_after_days.unwrap_or(30),
+            nightly_log,
             sinks,
             config_file: file,
             source_dir,

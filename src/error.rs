@@ -54,6 +54,17 @@ pub enum Error {
         /// Process id recorded in the lock file (may be stale).
         holder: String,
     },
+    /// Another `nightly` run holds the job's lock.
+    #[error(
+        "another crm-mart nightly run is in progress (pid {holder}, lock {}); this run did nothing — try again when it has finished",
+        path.display()
+    )]
+    Running {
+        /// The lock file.
+        path: PathBuf,
+        /// Process id recorded in the lock file.
+        holder: String,
+    },
     /// An SQL statement that cannot be planned or run as written (syntax, unknown table or
     /// column, wrong parameter): the user's query, not our bug.
     #[error("{message}")]
@@ -120,9 +131,11 @@ impl Error {
         }
     }
 
-    /// Process exit code: 1 for bad input or usage, 2 for internal errors.
+    /// Process exit code: 1 for bad input or usage, 2 for internal errors, 3 when another
+    /// `nightly` run is in progress.
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::Running { .. } => 3,
             Error::Usage { .. }
             | Error::Io { .. }
             | Error::Config { .. }

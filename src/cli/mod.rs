@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// crm-mart: sales and contact history → a Delta Lake star schema → decisions.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "crm-mart", version, about, propagate_version = true)]
 pub struct Cli {
     /// Configuration file (default: ./crm-mart.toml if present).
@@ -32,14 +32,14 @@ pub enum LogFormat {
 }
 
 /// Commands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Generate a synthetic source dataset with planted patterns.
     Generate(GenerateArgs),
     /// Load new source files into the mart (idempotent, incremental).
     Etl(EtlArgs),
     /// The scheduled job: every stage that exists, in order (today: etl, segment, churn, value, basket, recommend).
-    Nightly(EtlArgs),
+    Nightly(NightlyArgs),
     /// Ask the mart: ad-hoc SQL, a SQL file, or a named query with parameters.
     Query(QueryArgs),
     /// Segment customers: RFM scores and segments, and k-means clusters with names.
@@ -58,8 +58,29 @@ pub enum Command {
     Models(ModelsArgs),
 }
 
+/// `crm-mart nightly`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NightlyArgs {
+    /// Source directory (overrides crm-mart.toml).
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+    /// Mart directory (overrides crm-mart.toml).
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// Retrain the churn model even if the newest one is recent.
+    #[arg(long)]
+    pub retrain: bool,
+    /// Print the plan (stages, what each would do) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Append the run log (JSON lines) to FILE (default: [nightly] log, else nightly.jsonl
+    /// beside the mart).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
 /// `crm-mart recommend`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RecommendArgs {
     /// Mart directory (overrides crm-mart.toml).
     #[arg(long, value_name = "DIR")]
@@ -90,7 +111,7 @@ pub struct RecommendArgs {
 }
 
 /// `crm-mart basket`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct BasketArgs {
     /// Mart directory (overrides crm-mart.toml); ignored with --input.
     #[arg(long, value_name = "DIR")]
@@ -161,7 +182,7 @@ pub enum ValueInput {
 }
 
 /// `crm-mart value`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ValueArgs {
     /// Mart directory (overrides crm-mart.toml); ignored with --input.
     #[arg(long, value_name = "DIR")]
@@ -229,7 +250,7 @@ pub struct CutArgs {
 }
 
 /// `crm-mart features`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct FeaturesArgs {
     /// The mart and the validation cuts.
     #[command(flatten)]
@@ -243,7 +264,7 @@ pub struct FeaturesArgs {
 }
 
 /// `crm-mart churn`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ChurnArgs {
     /// What to do.
     #[command(subcommand)]
@@ -251,7 +272,7 @@ pub struct ChurnArgs {
 }
 
 /// `crm-mart churn train | score`.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum ChurnAction {
     /// Train on the cut as_of − horizon, test on as_of, keep the better model family.
     Train(ChurnTrainArgs),
@@ -260,7 +281,7 @@ pub enum ChurnAction {
 }
 
 /// `crm-mart churn train`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ChurnTrainArgs {
     /// The mart and the validation cuts.
     #[command(flatten)]
@@ -271,7 +292,7 @@ pub struct ChurnTrainArgs {
 }
 
 /// `crm-mart churn score`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ChurnScoreArgs {
     /// Mart directory (overrides crm-mart.toml).
     #[arg(long, value_name = "DIR")]
@@ -285,7 +306,7 @@ pub struct ChurnScoreArgs {
 }
 
 /// `crm-mart models`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ModelsArgs {
     /// What to do.
     #[command(subcommand)]
@@ -293,14 +314,14 @@ pub struct ModelsArgs {
 }
 
 /// `crm-mart models list`.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum ModelsAction {
     /// List stored models with their metrics and mart versions.
     List,
 }
 
 /// `crm-mart segment`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SegmentArgs {
     /// Mart directory (overrides crm-mart.toml).
     #[arg(long, value_name = "DIR")]
@@ -346,7 +367,7 @@ fn parse_k(s: &str) -> Result<KChoice, String> {
 }
 
 /// `crm-mart query`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(group(clap::ArgGroup::new("what").args(["sql", "file", "name", "list"]).required(true)))]
 pub struct QueryArgs {
     /// SQL to run (one statement; read-only).
@@ -391,7 +412,7 @@ pub struct QueryArgs {
 }
 
 /// `crm-mart generate`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct GenerateArgs {
     /// Output directory.
     #[arg(long, value_name = "DIR")]
@@ -414,7 +435,7 @@ pub struct GenerateArgs {
 }
 
 /// `crm-mart etl` and `crm-mart nightly`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct EtlArgs {
     /// Source directory (overrides crm-mart.toml).
     #[arg(long, value_name = "DIR")]

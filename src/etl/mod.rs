@@ -112,8 +112,18 @@ pub struct MartLock {
 
 /// Takes the mart's exclusive lock, or says who holds it.
 pub fn lock_mart(mart: &Path) -> Result<MartLock> {
-    std::fs::create_dir_all(mart).map_err(|e| Error::io(mart, e))?;
-    let path = mart.join(".lock");
+    lock_file(mart, ".lock", |path, holder| Error::Locked { path, holder })
+}
+
+/// Takes an exclusive lock on `dir/name` (created as needed) and records our process id in it,
+/// or returns `busy(path, holder)`. The lock is released when the process ends, however it ends.
+pub fn lock_file(
+    dir: &Path,
+    name: &str,
+    busy: impl Fn(PathBuf, String) -> Error,
+) -> Result<MartLock> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(name);
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -130,10 +140,7 @@ pub fn lock_mart(mart: &Path) -> Result<MartLock> {
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            Err(Error::Locked {
-                path,
-                holder: holder.trim().to_string(),
-            })
+            Err(busy(path, holder.trim().to_string()))
         }
         Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
     }

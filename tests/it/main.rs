@@ -8,6 +8,7 @@ mod formats;
 mod generate;
 mod invoice;
 mod models;
+mod nightly;
 mod query;
 mod reader;
 mod recommend;

@@ -1,0 +1,137 @@
+//! The scheduled job: plan, one run at a time, a failing stage, the run log.
+
+use crate::common::{cmd, generate, rows, sql};
+
+fn config(dir: &std::path::Path, sink: &str) {
+    std::fs::write(
+        dir.join("crm-mart.toml"),
+        format!(
+            "[paths]\nsource = \"src\"\nmart = \"mart\"\n[crm]\nsinks = [\"{sink}\"]\n[nightly]\nlog = \"logs/run.jsonl\"\nretrain_after_days = 30\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn log_lines(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("logs/run.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn nightly_plans_locks_logs_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d, 300, 15, 0.0);
+    config(d, "sqlite:crm.sqlite");
+
+    // The plan, and nothing changed.
+    let out = cmd(d).args(["nightly", "--dry-run"]).assert().success();
+    let plan = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for (k, stage) in ["etl", "segment", "churn", "value", "basket", "recommend"]
+        .iter()
+        .enumerate()
+    {
+        assert!(plan.contains(&format!("{}. {stage}:", k + 1)), "{plan}");
+    }
+    assert!(plan.contains("train a new model (no model yet)"), "{plan}");
+    assert!(plan.contains("sqlite:"), "{plan}");
+    assert!(!d.join("mart").exists() && !d.join("logs").exists());
+
+    // A second run while one holds the lock: refused with its own exit code, nothing done.
+    std::fs::create_dir_all(d.join("mart")).unwrap();
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(d.join("mart/.nightly.lock"))
+        .unwrap();
+    held.try_lock().unwrap();
+    cmd(d)
+        .arg("nightly")
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains(
+            "another crm-mart nightly run is in progress",
+        ));
+    assert!(!d.join("mart/fact_sales").exists());
+    held.unlock().unwrap();
+    drop(held);
+
+    // The last stage fails (the CRM database is unreachable): the earlier stages are committed
+    // and logged, the run is logged as failed.
+    config(d, "postgres://nobody@127.0.0.1:1/none");
+    cmd(d)
+        .arg("nightly")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("nightly stage recommend failed"));
+    let log = log_lines(d);
+    let status: Vec<(String, String)> = log
+        .iter()
+        .map(|v| {
+            (
+                v["stage"].as_str().unwrap().to_string(),
+                v["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expect: Vec<(String, String)> = [
+        ("etl", "ok"),
+        ("segment", "ok"),
+        ("churn", "ok"),
+        ("value", "ok"),
+        ("basket", "ok"),
+        ("recommend", "failed"),
+        ("run", "failed"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(status, expect);
+    assert!(log[5]["error"].as_str().unwrap().contains("PostgreSQL"));
+    let sales = log[0]["rows"]["fact_sales"].as_i64().unwrap();
+    assert!(sales > 1000, "{:?}", log[0]);
+    assert!(log[1]["rows"]["customer_segments"].as_i64().unwrap() > 200);
+    assert!(log.iter().all(|v| v["run_id"] == log[0]["run_id"]));
+    let segments = rows(&sql(
+        &d.join("mart"),
+        "customer_segments",
+        "SELECT count(*) FROM customer_segments",
+    ));
+    assert_eq!(segments[0], log[1]["rows"]["customer_segments"].to_string());
+
+    // The next run starts over: nothing new to load, a recent model is only used to score, and
+    // everything completes.
+    config(d, "sqlite:crm.sqlite");
+    let out = cmd(d).args(["nightly", "--dry-run"]).assert().success();
+    let plan = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(plan.contains("3. churn: score with churn-"), "{plan}");
+    cmd(d).arg("nightly").assert().success();
+    let log = log_lines(d);
+    assert_eq!(log.len(), 14);
+    let last: Vec<&serde_json::Value> = log[7..].iter().collect();
+    assert!(last.iter().all(|v| v["status"] == "ok"), "{last:?}");
+    assert_eq!(last[0]["rows"]["fact_sales"].as_i64().unwrap(), sales);
+    assert!(last.iter().all(|v| v["run_id"] != log[0]["run_id"]));
+    let conn = rusqlite::Connection::open(d.join("crm.sqlite")).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM recommendations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        n.to_string(),
+        last[5]["rows"]["recommendations"].to_string()
+    );
+    // --retrain trains even with a recent model.
+    let out = cmd(d)
+        .args(["nightly", "--dry-run", "--retrain"])
+        .assert()
+        .success();
+    assert!(
+        String::from_utf8(out.get_output().stdout.clone())
+            .unwrap()
+            .contains("train a new model (--retrain)")
+    );
+}
