@@ -94,10 +94,13 @@ contact_stats AS (
     GROUP BY k.customer_id, ref.cut
 ),
 campaign_hits AS (
+    -- The window condition sits in the join, so only orders inside it are matched (a join on the
+    -- customer alone would pair every campaign contact with every order first).
     SELECT k.customer_id, k.contact_id,
-           max(CASE WHEN o.day > k.day AND o.day <= k.day + 30 THEN 1 ELSE 0 END) AS responded
+           max(CASE WHEN o.customer_id IS NULL THEN 0 ELSE 1 END) AS responded
     FROM contacts k
-    LEFT JOIN orders o ON o.customer_id = k.customer_id
+    LEFT JOIN orders o
+           ON o.customer_id = k.customer_id AND o.day > k.day AND o.day <= k.day + 30
     WHERE k.campaign_key IS NOT NULL
     GROUP BY k.customer_id, k.contact_id
 ),
