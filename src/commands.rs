@@ -25,6 +25,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Value(a) => value(cli, a),
         Command::Basket(a) => basket(cli, a),
         Command::Recommend(a) => recommend(cli, a),
+        Command::Report(a) => report(cli, a),
         Command::Models(a) => match a.action {
             ModelsAction::List => models_list(cli),
         },
@@ -443,6 +444,50 @@ fn churn(cli: &Cli, action: &ChurnAction) -> Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+fn report(cli: &Cli, a: &crm_mart::cli::ReportArgs) -> Result<()> {
+    use crm_mart::cli::ReportFormat;
+    use crm_mart::mart::catalog;
+    use crm_mart::mart::delta::Mart;
+
+    let t = std::time::Instant::now();
+    let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let mart = Mart::new(&settings.mart_dir);
+        let cat = catalog::open(&settings.engine, &mart, None, &[]).await?;
+        crm_mart::report::build(&cat, &settings.models_dir, a.show_pii).await
+    })?;
+    std::fs::create_dir_all(&a.out).map_err(|e| crm_mart::error::Error::io(&a.out, e))?;
+    let mut written = Vec::new();
+    for f in &a.format {
+        let (name, text) = match f {
+            ReportFormat::Html => ("decision-report.html", crm_mart::report::html(&report)),
+            ReportFormat::Md => ("decision-report.md", crm_mart::report::markdown(&report)),
+        };
+        let path = a.out.join(name);
+        let tmp = path.with_extension("partial");
+        std::fs::write(&tmp, text).map_err(|e| crm_mart::error::Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| crm_mart::error::Error::io(&path, e))?;
+        written.push(path.display().to_string());
+    }
+    if !cli.quiet {
+        let missing = report
+            .sections
+            .iter()
+            .filter(|s| s.missing.is_some())
+            .count();
+        eprintln!(
+            "report of mart version {}: {} sections ({missing} without data), {} model cards → {}; {:.1}s",
+            report.mart_version.map_or("-".into(), |v| v.to_string()),
+            report.sections.len(),
+            report.models.len(),
+            written.join(", "),
+            t.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }
@@ -1110,7 +1155,15 @@ fn export_features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
 }
 
 /// The stages of the scheduled job, in order.
-const STAGES: &[&str] = &["etl", "segment", "churn", "value", "basket", "recommend"];
+const STAGES: &[&str] = &[
+    "etl",
+    "segment",
+    "churn",
+    "value",
+    "basket",
+    "recommend",
+    "report",
+];
 
 /// Output tables whose row counts the run log records after each stage.
 fn stage_tables(stage: &str) -> &'static [&'static str] {
@@ -1211,6 +1264,18 @@ fn nightly(cli: &Cli, a: &crm_mart::cli::NightlyArgs) -> Result<()> {
         (
             "recommend",
             format!("top 10 products and a next-best action per customer → recommendations; {sinks}"),
+        ),
+        (
+            "report",
+            format!(
+                "decision-report.html and .md in {}",
+                settings
+                    .mart_dir
+                    .parent()
+                    .map(|p| p.join("reports"))
+                    .unwrap_or_else(|| "reports".into())
+                    .display()
+            ),
         ),
     ];
     if a.dry_run {
@@ -1405,6 +1470,25 @@ fn run_stage(cli: &Cli, a: &crm_mart::cli::NightlyArgs, stage: &str, retrain: bo
                 min_confidence: 0.05,
             },
         ),
+        "report" => {
+            let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
+            report(
+                cli,
+                &crm_mart::cli::ReportArgs {
+                    mart: a.mart.clone(),
+                    out: settings
+                        .mart_dir
+                        .parent()
+                        .map(|p| p.join("reports"))
+                        .unwrap_or_else(|| "reports".into()),
+                    format: vec![
+                        crm_mart::cli::ReportFormat::Html,
+                        crm_mart::cli::ReportFormat::Md,
+                    ],
+                    show_pii: false,
+                },
+            )
+        }
         other => Err(crm_mart::error::Error::Invariant(format!("unknown stage {other}")).into()),
     }
 }

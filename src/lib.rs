@@ -15,4 +15,5 @@ pub mod mart;
 pub mod ml;
 pub mod query;
 pub mod recommend;
+pub mod report;
 pub mod sample;

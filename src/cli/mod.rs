@@ -54,8 +54,36 @@ pub enum Command {
     Basket(BasketArgs),
     /// Ranked product recommendations and a next-best action per customer, written back to the CRM.
     Recommend(RecommendArgs),
+    /// The decision report for managers (HTML and Markdown).
+    Report(ReportArgs),
     /// Stored model artifacts.
     Models(ModelsArgs),
+}
+
+/// `crm-mart report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Mart directory (overrides crm-mart.toml).
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// Directory the report files go to.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    /// Formats, comma-separated: html, md.
+    #[arg(long, value_delimiter = ',', default_value = "html,md")]
+    pub format: Vec<ReportFormat>,
+    /// Show e-mail addresses and phone numbers instead of masking them.
+    #[arg(long)]
+    pub show_pii: bool,
+}
+
+/// A report file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// decision-report.html: one self-contained page with inline CSS and SVG charts.
+    Html,
+    /// decision-report.md: for the terminal and e-mail.
+    Md,
 }
 
 /// `crm-mart nightly`.

@@ -34,6 +34,39 @@ pub struct NamedQuery {
 
 /// The built-in queries, from `queries/`.
 const BUILTIN: &[(&str, &str)] = &[
+    ("report_kpis", include_str!("../../queries/report_kpis.sql")),
+    (
+        "report_monthly_sales",
+        include_str!("../../queries/report_monthly_sales.sql"),
+    ),
+    (
+        "report_segments",
+        include_str!("../../queries/report_segments.sql"),
+    ),
+    (
+        "report_churn_bands",
+        include_str!("../../queries/report_churn_bands.sql"),
+    ),
+    (
+        "report_at_risk",
+        include_str!("../../queries/report_at_risk.sql"),
+    ),
+    (
+        "report_clv_distribution",
+        include_str!("../../queries/report_clv_distribution.sql"),
+    ),
+    (
+        "report_top_rules",
+        include_str!("../../queries/report_top_rules.sql"),
+    ),
+    (
+        "report_actions",
+        include_str!("../../queries/report_actions.sql"),
+    ),
+    (
+        "report_quarantine",
+        include_str!("../../queries/report_quarantine.sql"),
+    ),
     (
         "basket_lines",
         include_str!("../../queries/basket_lines.sql"),

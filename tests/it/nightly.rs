@@ -30,9 +30,17 @@ fn nightly_plans_locks_logs_and_resumes() {
     // The plan, and nothing changed.
     let out = cmd(d).args(["nightly", "--dry-run"]).assert().success();
     let plan = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    for (k, stage) in ["etl", "segment", "churn", "value", "basket", "recommend"]
-        .iter()
-        .enumerate()
+    for (k, stage) in [
+        "etl",
+        "segment",
+        "churn",
+        "value",
+        "basket",
+        "recommend",
+        "report",
+    ]
+    .iter()
+    .enumerate()
     {
         assert!(plan.contains(&format!("{}. {stage}:", k + 1)), "{plan}");
     }
@@ -111,7 +119,7 @@ fn nightly_plans_locks_logs_and_resumes() {
     assert!(plan.contains("3. churn: score with churn-"), "{plan}");
     cmd(d).arg("nightly").assert().success();
     let log = log_lines(d);
-    assert_eq!(log.len(), 14);
+    assert_eq!(log.len(), 15);
     let last: Vec<&serde_json::Value> = log[7..].iter().collect();
     assert!(last.iter().all(|v| v["status"] == "ok"), "{last:?}");
     assert_eq!(last[0]["rows"]["fact_sales"].as_i64().unwrap(), sales);
@@ -124,6 +132,55 @@ fn nightly_plans_locks_logs_and_resumes() {
         n.to_string(),
         last[5]["rows"]["recommendations"].to_string()
     );
+    // The report: every section has data, PII is masked, nothing is fetched, and its numbers are
+    // the named queries' (here: the KPI revenue against the facts).
+    let html = std::fs::read_to_string(d.join("reports/decision-report.html")).unwrap();
+    let md = std::fs::read_to_string(d.join("reports/decision-report.md")).unwrap();
+    assert!(!html.contains("not available") && !md.contains("not available"));
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+    assert!(html.matches("<svg").count() >= 5, "charts");
+    assert!(html.contains("class=\"bar\"") && html.contains("class=\"series\""));
+    assert!(
+        html.contains("Razors and diapers:"),
+        "the razor → diaper call-out"
+    );
+    let emails: Vec<&str> = md
+        .split_whitespace()
+        .filter(|w| w.contains("@example"))
+        .collect();
+    assert!(!emails.is_empty());
+    assert!(emails.iter().all(|e| e.contains("***@")), "{emails:?}");
+    let revenue = rows(&sql(
+        &d.join("mart"),
+        "fact_sales",
+        "SELECT round(sum(net_amount), 2) FROM fact_sales \
+         WHERE CAST(order_ts AS DATE) > (SELECT CAST(max(order_ts) AS DATE) FROM fact_sales) - INTERVAL '90' DAY",
+    ));
+    let kpi = md
+        .lines()
+        .find(|l| l.starts_with("| Revenue |"))
+        .unwrap()
+        .split('|')
+        .nth(2)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        kpi.parse::<f64>().unwrap(),
+        revenue[0].parse::<f64>().unwrap(),
+        "{kpi} vs {revenue:?}"
+    );
+    // --show-pii shows them.
+    cmd(d)
+        .args(["report", "--show-pii", "--format", "md", "--out", "pii"])
+        .assert()
+        .success();
+    let pii = std::fs::read_to_string(d.join("pii/decision-report.md")).unwrap();
+    assert!(
+        pii.split_whitespace()
+            .any(|w| w.contains("@example") && !w.contains("***"))
+    );
+
     // --retrain trains even with a recent model.
     let out = cmd(d)
         .args(["nightly", "--dry-run", "--retrain"])

@@ -1,0 +1,585 @@
+//! Decision reports for managers: every section is a named query (or a model artifact) run on
+//! one mart version, rendered as Markdown and as one self-contained HTML file with inline CSS
+//! and SVG charts (no scripts, nothing fetched).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, RecordBatch};
+use arrow::datatypes::DataType;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+
+use crate::error::{Error, Result};
+use crate::mart::catalog::Catalog;
+
+/// A chart of one numeric column against a label column.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// Column with the labels.
+    pub label: &'static str,
+    /// Column with the values.
+    pub value: &'static str,
+    /// Bars or a line.
+    pub line: bool,
+}
+
+/// One report section: a named query, its result, and how to show it.
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// Heading.
+    pub title: &'static str,
+    /// What a manager should read from it.
+    pub lead: String,
+    /// The named query it comes from.
+    pub query: &'static str,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Cells as text, already masked.
+    pub rows: Vec<Vec<String>>,
+    /// Numeric value of every cell that has one (for charts).
+    pub numbers: Vec<Vec<Option<f64>>>,
+    /// Chart, if any.
+    pub chart: Option<Chart>,
+    /// Why the section is empty, if it is.
+    pub missing: Option<String>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Mart version (ETL batch) all sections were read at.
+    pub mart_version: Option<i64>,
+    /// When the report was made.
+    pub generated_at: String,
+    /// Sections in order.
+    pub sections: Vec<Section>,
+    /// Model artifacts shown (path, one-line summary).
+    pub models: Vec<(PathBuf, String)>,
+}
+
+struct Spec {
+    title: &'static str,
+    query: &'static str,
+    needs: &'static [&'static str],
+    chart: Option<Chart>,
+    lead: &'static str,
+}
+
+fn specs() -> Vec<Spec> {
+    let bars = |label, value| {
+        Some(Chart {
+            label,
+            value,
+            line: false,
+        })
+    };
+    vec![
+        Spec {
+            title: "Executive summary",
+            query: "report_kpis",
+            needs: &["fact_sales"],
+            chart: None,
+            lead: "The last 90 days up to the last order day, against the 90 days before.",
+        },
+        Spec {
+            title: "Sales trend",
+            query: "report_monthly_sales",
+            needs: &["fact_sales"],
+            chart: Some(Chart {
+                label: "month",
+                value: "revenue",
+                line: true,
+            }),
+            lead: "Revenue per month (returns netted).",
+        },
+        Spec {
+            title: "Customer segments",
+            query: "report_segments",
+            needs: &["customer_segments"],
+            chart: bars("segment", "customers"),
+            lead: "Size and value of the k-means segments.",
+        },
+        Spec {
+            title: "Churn risk",
+            query: "report_churn_bands",
+            needs: &["churn_scores"],
+            chart: bars("risk_band", "customers"),
+            lead: "Active customers by risk of placing no order in the next 90 days.",
+        },
+        Spec {
+            title: "High-value customers most at risk",
+            query: "report_at_risk",
+            needs: &["churn_scores", "customer_value", "recommendations"],
+            chart: None,
+            lead: "High churn risk, highest 12-month value first, with the reasons and the recommended action.",
+        },
+        Spec {
+            title: "Customer value",
+            query: "report_clv_distribution",
+            needs: &["customer_value"],
+            chart: bars("clv_band", "customers"),
+            lead: "Customers by expected value of their next 12 months (BG/NBD + Gamma-Gamma).",
+        },
+        Spec {
+            title: "Top association rules",
+            query: "report_top_rules",
+            needs: &["basket_rules"],
+            chart: None,
+            lead: "Products bought together far more often than chance (lift = how many times the usual rate).",
+        },
+        Spec {
+            title: "Recommendations by action",
+            query: "report_actions",
+            needs: &["recommendations"],
+            chart: bars("action", "customers"),
+            lead: "The next-best action chosen for each customer.",
+        },
+        Spec {
+            title: "Data quality",
+            query: "report_quarantine",
+            needs: &["_quarantine"],
+            chart: bars("reason", "rows"),
+            lead: "Source rows held back by validation (nothing is dropped silently; see `_quarantine`).",
+        },
+    ]
+}
+
+/// "jane.doe@example.com" → "j***@example.com"; "+49 30 1234567" → "***4567".
+pub fn mask(column: &str, value: &str) -> String {
+    match column {
+        "email" => match value.split_once('@') {
+            Some((user, domain)) => {
+                format!("{}***@{domain}", user.chars().next().unwrap_or('*'))
+            }
+            None => "***".into(),
+        },
+        "phone" => {
+            let digits: Vec<char> = value.chars().filter(|c| c.is_ascii_digit()).collect();
+            let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+            format!("***{tail}")
+        }
+        _ => value.to_string(),
+    }
+}
+
+/// Runs every section's named query on `catalog`.
+pub async fn build(catalog: &Catalog, models_dir: &Path, show_pii: bool) -> Result<Report> {
+    let named: HashMap<String, crate::query::named::NamedQuery> = crate::query::named::all(None)?
+        .into_iter()
+        .map(|q| (q.name.clone(), q))
+        .collect();
+    let mut sections = Vec::new();
+    for spec in specs() {
+        let mut section = Section {
+            title: spec.title,
+            lead: spec.lead.to_string(),
+            query: spec.query,
+            columns: Vec::new(),
+            rows: Vec::new(),
+            numbers: Vec::new(),
+            chart: spec.chart,
+            missing: None,
+        };
+        let absent: Vec<&str> = spec
+            .needs
+            .iter()
+            .copied()
+            .filter(|t| !catalog.tables.iter().any(|x| x.name == *t))
+            .collect();
+        if !absent.is_empty() {
+            section.missing = Some(format!(
+                "not available: the mart has no {} yet (run crm-mart nightly)",
+                absent.join(", ")
+            ));
+            sections.push(section);
+            continue;
+        }
+        if !named.contains_key(spec.query) {
+            return Err(Error::Invariant(format!(
+                "named query {} missing",
+                spec.query
+            )));
+        }
+        // Defaults of the query's parameters (the report's own choices live there).
+        let prepared = crate::query::prepare(
+            &crate::query::QueryText::Named(spec.query.to_string()),
+            None,
+            &[],
+        )?;
+        let batches = crate::query::plan(catalog, &prepared)
+            .await?
+            .collect()
+            .await
+            .map_err(|e| crate::query::query_error(catalog, spec.query, e))?;
+        fill(&mut section, &batches, show_pii)?;
+        if section.rows.is_empty() {
+            section.missing = Some("no rows".into());
+        }
+        sections.push(section);
+    }
+    let mut models = Vec::new();
+    if let Some((p, Ok(m))) = crate::ml::churn::list(&models_dir.join("churn"))?
+        .into_iter()
+        .last()
+    {
+        models.push((
+            p,
+            format!(
+                "Churn model {} ({}): test ROC AUC {:.3}, PR AUC {:.3}, lift {:.2} in the top decile, Brier {:.3}; trained {} on mart version {}, test cut {}",
+                m.version,
+                m.model.family(),
+                m.metrics.roc_auc,
+                m.metrics.pr_auc,
+                m.metrics.lift_top_decile,
+                m.metrics.brier,
+                m.created_at,
+                m.mart_version.map_or("-".into(), |v| v.to_string()),
+                m.test_as_of
+            ),
+        ));
+    }
+    if let Some((p, Ok(m))) = crate::ml::clv::list(&models_dir.join("clv"))?
+        .into_iter()
+        .last()
+    {
+        models.push((
+            p,
+            format!(
+                "Customer value model {}: BG/NBD r = {:.3}, alpha = {:.3}, a = {:.3}, b = {:.3} (log-likelihood {:.1}){}; as of {}, mart version {}",
+                m.version,
+                m.bgnbd.r,
+                m.bgnbd.alpha,
+                m.bgnbd.a,
+                m.bgnbd.b,
+                m.bgnbd_fit.log_likelihood,
+                m.gamma_gamma.map_or(String::new(), |g| format!(
+                    "; Gamma-Gamma p = {:.3}, q = {:.3}, v = {:.3}",
+                    g.p, g.q, g.v
+                )),
+                m.as_of.map_or("-".into(), |d| d.to_string()),
+                m.mart_version.map_or("-".into(), |v| v.to_string()),
+            ),
+        ));
+    }
+    Ok(Report {
+        mart_version: catalog.mart_version,
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        sections,
+        models,
+    })
+}
+
+fn fill(section: &mut Section, batches: &[RecordBatch], show_pii: bool) -> Result<()> {
+    let opts = FormatOptions::default().with_null("");
+    for b in batches {
+        if section.columns.is_empty() {
+            section.columns = b
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+        }
+        let numeric: Vec<Option<arrow::array::ArrayRef>> = b
+            .columns()
+            .iter()
+            .map(|c| {
+                c.data_type()
+                    .is_numeric()
+                    .then(|| arrow::compute::cast(c, &DataType::Float64).ok())
+                    .flatten()
+            })
+            .collect();
+        let fmts: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
+            .collect::<std::result::Result<_, _>>()?;
+        for i in 0..b.num_rows() {
+            let mut row = Vec::new();
+            let mut nums = Vec::new();
+            for (j, f) in fmts.iter().enumerate() {
+                let name = section.columns[j].as_str();
+                let num = numeric[j].as_ref().and_then(|a| {
+                    let a = a.as_any().downcast_ref::<arrow::array::Float64Array>()?;
+                    (!a.is_null(i)).then(|| a.value(i))
+                });
+                let text = match num {
+                    Some(v) if v.fract() != 0.0 => crate::query::output::format_float(v),
+                    // Whole numbers stored as floats (counts in a KPI column) print as such.
+                    Some(v) if v.abs() < 1e15 => format!("{}", v as i64),
+                    _ => f.value(i).to_string(),
+                };
+                row.push(if show_pii { text } else { mask(name, &text) });
+                nums.push(num);
+            }
+            section.rows.push(row);
+            section.numbers.push(nums);
+        }
+    }
+    Ok(())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An SVG chart of a section (bars, or a line for series), sized for a laptop and print.
+pub fn svg(section: &Section) -> Option<String> {
+    let chart = section.chart.as_ref()?;
+    let li = section.columns.iter().position(|c| c == chart.label)?;
+    let vi = section.columns.iter().position(|c| c == chart.value)?;
+    let points: Vec<(String, f64)> = section
+        .rows
+        .iter()
+        .zip(&section.numbers)
+        .filter_map(|(r, n)| n[vi].map(|v| (r[li].clone(), v)))
+        .collect();
+    if points.is_empty() {
+        return None;
+    }
+    let (w, h, left, bottom, top) = (720.0, 260.0, 70.0, 60.0, 15.0);
+    let max = points.iter().map(|p| p.1).fold(0.0f64, f64::max).max(1e-9);
+    let plot_w = w - left - 10.0;
+    let plot_h = h - bottom - top;
+    let step = plot_w / points.len() as f64;
+    let y = |v: f64| top + plot_h * (1.0 - v / max);
+    let mut s = format!(
+        r#"<svg class="chart" role="img" aria-label="{} by {}" viewBox="0 0 {w} {h}" width="100%">"#,
+        esc(chart.value),
+        esc(chart.label)
+    );
+    // Axis and three gridlines with values.
+    for k in 0..=3 {
+        let v = max * k as f64 / 3.0;
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" font-size="11" text-anchor="end" fill="#555">{}</text>"##,
+            w - 10.0,
+            left - 6.0,
+            y(v) + 4.0,
+            crate::query::output::format_float((v * 100.0).round() / 100.0),
+            y = y(v)
+        );
+    }
+    if chart.line {
+        let path: Vec<String> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{:.1},{:.1}", left + step * (i as f64 + 0.5), y(p.1)))
+            .collect();
+        let _ = write!(
+            s,
+            r##"<polyline class="series" fill="none" stroke="#1f5f99" stroke-width="2" points="{}"/>"##,
+            path.join(" ")
+        );
+        for (i, p) in points.iter().enumerate() {
+            let _ = write!(
+                s,
+                r##"<circle class="point" cx="{:.1}" cy="{:.1}" r="3" fill="#1f5f99"><title>{}: {}</title></circle>"##,
+                left + step * (i as f64 + 0.5),
+                y(p.1),
+                esc(&p.0),
+                crate::query::output::format_float(p.1)
+            );
+        }
+    } else {
+        for (i, p) in points.iter().enumerate() {
+            let bw = step * 0.7;
+            let _ = write!(
+                s,
+                r##"<rect class="bar" x="{:.1}" y="{:.1}" width="{bw:.1}" height="{:.1}" fill="#1f5f99"><title>{}: {}</title></rect>"##,
+                left + step * i as f64 + step * 0.15,
+                y(p.1),
+                (top + plot_h - y(p.1)).max(0.0),
+                esc(&p.0),
+                crate::query::output::format_float(p.1)
+            );
+        }
+    }
+    // Labels (every n-th when crowded).
+    let every = (points.len() / 12).max(1);
+    for (i, p) in points.iter().enumerate().filter(|(i, _)| i % every == 0) {
+        let x = left + step * (i as f64 + 0.5);
+        let _ = write!(
+            s,
+            r##"<text x="{x:.1}" y="{:.1}" font-size="11" text-anchor="end" transform="rotate(-30 {x:.1} {:.1})" fill="#333">{}</text>"##,
+            h - bottom + 16.0,
+            h - bottom + 16.0,
+            esc(&p.0)
+        );
+    }
+    s.push_str("</svg>");
+    Some(s)
+}
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
+h1{font-size:1.7em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:2em;border-bottom:2px solid #1f5f99;padding-bottom:.2em}\
+.meta{color:#666;font-size:.9em}.lead{color:#444}.source{color:#777;font-size:.8em}.callout{background:#fff6d6;border-left:4px solid #e0a800;padding:.5em .8em}\
+table{border-collapse:collapse;width:100%;font-size:.9em;margin:.6em 0}th,td{border:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}\
+td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f1f4f8}.missing{color:#999;font-style:italic}\
+@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table,svg{page-break-inside:avoid}}";
+
+/// The razor → diaper style call-out for the top rules section: the first rule whose antecedent
+/// and consequent name a razor/shaver and diapers.
+fn callout(section: &Section) -> Option<String> {
+    if section.query != "report_top_rules" {
+        return None;
+    }
+    let a = section.columns.iter().position(|c| c == "antecedent")?;
+    let c = section.columns.iter().position(|c| c == "consequent")?;
+    let lift = section.columns.iter().position(|c| c == "lift")?;
+    let conf = section.columns.iter().position(|c| c == "confidence")?;
+    section.rows.iter().zip(&section.numbers).find_map(|(r, n)| {
+        let razor = |s: &str| s.contains("Razor") || s.contains("shaver");
+        (razor(&r[a]) && r[c].contains("Diapers")).then(|| {
+            format!(
+                "Razors and diapers: {:.0}% of baskets with {} also have {} — {:.1}× the usual rate. Place them together and offer diapers to razor buyers.",
+                n[conf].unwrap_or(0.0) * 100.0,
+                r[a],
+                r[c],
+                n[lift].unwrap_or(0.0)
+            )
+        })
+    })
+}
+
+/// The report as one self-contained HTML page.
+pub fn html(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>crm-mart decision report</title><style>{CSS}</style></head><body>"
+    );
+    let _ = write!(
+        s,
+        "<h1>Decision report</h1><p class=\"meta\">Generated {} from mart version {} (every section read at that version).</p>",
+        esc(&r.generated_at),
+        r.mart_version.map_or("-".into(), |v| v.to_string())
+    );
+    for sec in &r.sections {
+        let _ = write!(
+            s,
+            "<section id=\"{}\"><h2>{}</h2><p class=\"lead\">{}</p>",
+            sec.query,
+            esc(sec.title),
+            esc(&sec.lead)
+        );
+        if let Some(m) = &sec.missing {
+            let _ = write!(s, "<p class=\"missing\">{}</p></section>", esc(m));
+            continue;
+        }
+        if let Some(c) = callout(sec) {
+            let _ = write!(s, "<p class=\"callout\">{}</p>", esc(&c));
+        }
+        if let Some(svg) = svg(sec) {
+            s.push_str(&svg);
+        }
+        s.push_str("<table><thead><tr>");
+        for c in &sec.columns {
+            let _ = write!(s, "<th>{}</th>", esc(c));
+        }
+        s.push_str("</tr></thead><tbody>");
+        for (row, nums) in sec.rows.iter().zip(&sec.numbers) {
+            s.push_str("<tr>");
+            for (cell, n) in row.iter().zip(nums) {
+                let class = if n.is_some() { " class=\"num\"" } else { "" };
+                let _ = write!(s, "<td{class}>{}</td>", esc(cell));
+            }
+            s.push_str("</tr>");
+        }
+        let _ = write!(
+            s,
+            "</tbody></table><p class=\"source\">Source: named query <code>{}</code> (<code>crm-mart query --name {}</code>).</p></section>",
+            sec.query, sec.query
+        );
+    }
+    s.push_str("<section id=\"models\"><h2>Model cards</h2><ul>");
+    for (p, m) in &r.models {
+        let _ = write!(
+            s,
+            "<li>{} <span class=\"source\">({})</span></li>",
+            esc(m),
+            esc(&p.display().to_string())
+        );
+    }
+    if r.models.is_empty() {
+        s.push_str("<li class=\"missing\">no model artifacts yet</li>");
+    }
+    s.push_str("</ul></section><section id=\"appendix\"><h2>Appendix: where the numbers come from</h2><ul>");
+    for sec in &r.sections {
+        let _ = write!(
+            s,
+            "<li>{}: named query <code>{}</code></li>",
+            esc(sec.title),
+            sec.query
+        );
+    }
+    for (p, _) in &r.models {
+        let _ = write!(
+            s,
+            "<li>model artifact <code>{}</code></li>",
+            esc(&p.display().to_string())
+        );
+    }
+    s.push_str("</ul></section></body></html>\n");
+    s
+}
+
+/// The report in Markdown, for the terminal and e-mail.
+pub fn markdown(r: &Report) -> String {
+    let mut s = format!(
+        "# Decision report\n\nGenerated {} from mart version {}.\n",
+        r.generated_at,
+        r.mart_version.map_or("-".into(), |v| v.to_string())
+    );
+    let cell = |c: &str| c.replace('|', "\\|");
+    for sec in &r.sections {
+        let _ = write!(s, "\n## {}\n\n{}\n\n", sec.title, sec.lead);
+        if let Some(m) = &sec.missing {
+            let _ = writeln!(s, "_{m}_");
+            continue;
+        }
+        if let Some(c) = callout(sec) {
+            let _ = write!(s, "> {c}\n\n");
+        }
+        let _ = writeln!(
+            s,
+            "| {} |",
+            sec.columns
+                .iter()
+                .map(|c| cell(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let _ = writeln!(
+            s,
+            "|{}|",
+            sec.numbers
+                .first()
+                .map(|n| n
+                    .iter()
+                    .map(|x| if x.is_some() { "---:" } else { "---" })
+                    .collect::<Vec<_>>()
+                    .join("|"))
+                .unwrap_or_default()
+        );
+        for row in &sec.rows {
+            let _ = writeln!(
+                s,
+                "| {} |",
+                row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+            );
+        }
+        let _ = write!(s, "\nSource: `crm-mart query --name {}`\n", sec.query);
+    }
+    s.push_str("\n## Model cards\n\n");
+    for (p, m) in &r.models {
+        let _ = writeln!(s, "- {m} (`{}`)", p.display());
+    }
+    s
+}
