@@ -467,6 +467,12 @@ fn report(cli: &Cli, a: &crm_mart::cli::ReportArgs) -> Result<()> {
         let (name, text) = match f {
             ReportFormat::Html => ("decision-report.html", crm_mart::report::html(&report)),
             ReportFormat::Md => ("decision-report.md", crm_mart::report::markdown(&report)),
+            ReportFormat::Xlsx => {
+                let path = a.out.join("decision-report.xlsx");
+                crm_mart::report::xlsx(&report, &path)?;
+                written.push(path.display().to_string());
+                continue;
+            }
         };
         let path = a.out.join(name);
         let tmp = path.with_extension("partial");
@@ -1268,7 +1274,7 @@ fn nightly(cli: &Cli, a: &crm_mart::cli::NightlyArgs) -> Result<()> {
         (
             "report",
             format!(
-                "decision-report.html and .md in {}",
+                "decision-report.html, .xlsx and .md in {}",
                 settings
                     .mart_dir
                     .parent()
@@ -1483,6 +1489,7 @@ fn run_stage(cli: &Cli, a: &crm_mart::cli::NightlyArgs, stage: &str, retrain: bo
                         .unwrap_or_else(|| "reports".into()),
                     format: vec![
                         crm_mart::cli::ReportFormat::Html,
+                        crm_mart::cli::ReportFormat::Xlsx,
                         crm_mart::cli::ReportFormat::Md,
                     ],
                     show_pii: false,

@@ -69,8 +69,8 @@ pub struct ReportArgs {
     /// Directory the report files go to.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
-    /// Formats, comma-separated: html, md.
-    #[arg(long, value_delimiter = ',', default_value = "html,md")]
+    /// Formats, comma-separated: html, xlsx, md.
+    #[arg(long, value_delimiter = ',', default_value = "html,xlsx,md")]
     pub format: Vec<ReportFormat>,
     /// Show e-mail addresses and phone numbers instead of masking them.
     #[arg(long)]
@@ -82,6 +82,8 @@ pub struct ReportArgs {
 pub enum ReportFormat {
     /// decision-report.html: one self-contained page with inline CSS and SVG charts.
     Html,
+    /// decision-report.xlsx: one sheet per section with native charts.
+    Xlsx,
     /// decision-report.md: for the terminal and e-mail.
     Md,
 }

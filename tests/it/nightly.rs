@@ -137,6 +137,8 @@ fn nightly_plans_locks_logs_and_resumes() {
     let html = std::fs::read_to_string(d.join("reports/decision-report.html")).unwrap();
     let md = std::fs::read_to_string(d.join("reports/decision-report.md")).unwrap();
     assert!(!html.contains("not available") && !md.contains("not available"));
+    // No source row was malformed, so the data-quality section says it has no rows.
+    assert!(md.contains("## Data quality") && md.contains("_no rows_"));
     assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
     assert!(html.matches("<svg").count() >= 5, "charts");
     assert!(html.contains("class=\"bar\"") && html.contains("class=\"series\""));
@@ -170,6 +172,55 @@ fn nightly_plans_locks_logs_and_resumes() {
         revenue[0].parse::<f64>().unwrap(),
         "{kpi} vs {revenue:?}"
     );
+    // The workbook, read back by an independent reader: one sheet per section, each section's
+    // rows, numbers as numbers equal to the Markdown report's, and native charts.
+    {
+        use calamine::{Data as Cell, Reader, open_workbook_auto};
+        let path = d.join("reports/decision-report.xlsx");
+        let mut wb = open_workbook_auto(&path).unwrap();
+        let names = wb.sheet_names().to_vec();
+        assert_eq!(names.len(), 11, "{names:?}");
+        assert_eq!(names[0], "Executive summary");
+        assert_eq!(names[10], "Appendix");
+        let range = wb.worksheet_range("Executive summary").unwrap();
+        let rows: Vec<_> = range.rows().collect();
+        // Title, lead, blank, header, 5 KPIs, blank, source line.
+        assert_eq!(rows[3][0], Cell::String("kpi".into()));
+        assert_eq!(rows[4][0], Cell::String("Revenue".into()));
+        let xlsx_revenue = match rows[4][1] {
+            Cell::Float(v) => v,
+            ref other => panic!("revenue is {other:?}"),
+        };
+        assert!((xlsx_revenue - kpi.parse::<f64>().unwrap()).abs() < 0.005);
+        // Every section sheet has as many data rows as the Markdown table.
+        let md_sections: Vec<&str> = md.split("\n## ").skip(1).collect();
+        for (sheet, section) in names[..9].iter().zip(&md_sections) {
+            let md_rows = section
+                .lines()
+                .filter(|l| l.starts_with("| "))
+                .count()
+                .saturating_sub(1);
+            let range = wb.worksheet_range(sheet).unwrap();
+            let data = range
+                .rows()
+                .skip(4)
+                .take_while(|r| !r.iter().all(|c| matches!(c, Cell::Empty)))
+                .count();
+            assert_eq!(data, md_rows, "sheet {sheet}");
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let charts = (1..=8)
+            .filter(|k| {
+                let needle = format!("xl/charts/chart{k}.xml");
+                bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+            })
+            .count();
+        assert_eq!(
+            charts,
+            html.matches("<svg").count(),
+            "a native chart per HTML chart"
+        );
+    }
     // --show-pii shows them.
     cmd(d)
         .args(["report", "--show-pii", "--format", "md", "--out", "pii"])
