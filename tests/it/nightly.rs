@@ -221,6 +221,7 @@ fn nightly_plans_locks_logs_and_resumes() {
             "a native chart per HTML chart"
         );
     }
+    browser_renders(&d.join("reports/decision-report.html"));
     // --show-pii shows them.
     cmd(d)
         .args(["report", "--show-pii", "--format", "md", "--out", "pii"])
@@ -241,5 +242,91 @@ fn nightly_plans_locks_logs_and_resumes() {
         String::from_utf8(out.get_output().stdout.clone())
             .unwrap()
             .contains("train a new model (--retrain)")
+    );
+}
+
+/// Renders the report in headless Chromium: the DOM has the charts with data, a screenshot is
+/// written, and the page loaded no resource at all. Without a `chromium` on the PATH this part
+/// says it is skipped, unless `CI=true` (`.ci/run` installs Debian's chromium).
+fn browser_renders(report: &std::path::Path) {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but no chromium: the browser test must run"
+        );
+        eprintln!("skipped: the headless-browser test (no chromium on the PATH)");
+        return;
+    };
+    let headless = |extra: &[&str], page: &std::path::Path| {
+        let out = std::process::Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--proxy-server=127.0.0.1:9",
+            ])
+            .args(extra)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let dom = headless(&["--dump-dom"], report);
+    assert!(dom.matches("<svg").count() >= 5, "charts in the DOM");
+    // Bars with data: a positive height on most of them.
+    let heights: Vec<f64> = dom
+        .split("class=\"bar\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let h = rest.split("height=\"").nth(1)?;
+            h.split('"').next()?.parse().ok()
+        })
+        .collect();
+    assert!(
+        heights.len() >= 10 && heights.iter().filter(|h| **h > 0.0).count() >= 10,
+        "{heights:?}"
+    );
+    assert!(dom.contains("class=\"series\""), "the sales line");
+    // A screenshot.
+    let shot = report.with_file_name("report.png");
+    headless(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1200,2400",
+        ],
+        report,
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.len() > 10_000 && png.starts_with(b"\x89PNG"),
+        "{} bytes",
+        png.len()
+    );
+    // Nothing fetched: a copy of the page counts the resources it loaded.
+    let probe = report.with_file_name("probe.html");
+    let html = std::fs::read_to_string(report).unwrap().replace(
+        "</body>",
+        "<script>document.body.setAttribute('data-resources', String(performance.getEntriesByType('resource').length));</script></body>",
+    );
+    std::fs::write(&probe, html).unwrap();
+    let dom = headless(&["--dump-dom", "--virtual-time-budget=2000"], &probe);
+    assert!(
+        dom.contains("data-resources=\"0\""),
+        "the report loaded resources"
     );
 }
