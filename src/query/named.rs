@@ -36,6 +36,10 @@ pub struct NamedQuery {
 const BUILTIN: &[(&str, &str)] = &[
     ("report_kpis", include_str!("../../queries/report_kpis.sql")),
     (
+        "report_region_category",
+        include_str!("../../queries/report_region_category.sql"),
+    ),
+    (
         "report_monthly_sales",
         include_str!("../../queries/report_monthly_sales.sql"),
     ),

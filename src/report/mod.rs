@@ -94,6 +94,13 @@ fn specs() -> Vec<Spec> {
             lead: "Revenue per month (returns netted).",
         },
         Spec {
+            title: "Region × category",
+            query: "report_region_category",
+            needs: &["fact_sales"],
+            chart: None,
+            lead: "Revenue and margin by the customer's region and the product category.",
+        },
+        Spec {
             title: "Customer segments",
             query: "report_segments",
             needs: &["customer_segments"],
@@ -120,6 +127,17 @@ fn specs() -> Vec<Spec> {
             needs: &["customer_value"],
             chart: bars("clv_band", "customers"),
             lead: "Customers by expected value of their next 12 months (BG/NBD + Gamma-Gamma).",
+        },
+        Spec {
+            title: "Campaign ROI",
+            query: "promotion_campaign_roi",
+            needs: &["fact_contacts", "dim_campaign"],
+            chart: Some(Chart {
+                label: "campaign_id",
+                value: "incremental_margin",
+                line: false,
+            }),
+            lead: "Margin from contacted customers within 30 days of the contact, against the campaign's cost and against a comparable uncontacted group.",
         },
         Spec {
             title: "Top association rules",

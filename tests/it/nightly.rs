@@ -179,9 +179,9 @@ fn nightly_plans_locks_logs_and_resumes() {
         let path = d.join("reports/decision-report.xlsx");
         let mut wb = open_workbook_auto(&path).unwrap();
         let names = wb.sheet_names().to_vec();
-        assert_eq!(names.len(), 11, "{names:?}");
+        assert_eq!(names.len(), 13, "{names:?}");
         assert_eq!(names[0], "Executive summary");
-        assert_eq!(names[10], "Appendix");
+        assert_eq!(names[12], "Appendix");
         let range = wb.worksheet_range("Executive summary").unwrap();
         let rows: Vec<_> = range.rows().collect();
         // Title, lead, blank, header, 5 KPIs, blank, source line.
@@ -194,7 +194,7 @@ fn nightly_plans_locks_logs_and_resumes() {
         assert!((xlsx_revenue - kpi.parse::<f64>().unwrap()).abs() < 0.005);
         // Every section sheet has as many data rows as the Markdown table.
         let md_sections: Vec<&str> = md.split("\n## ").skip(1).collect();
-        for (sheet, section) in names[..9].iter().zip(&md_sections) {
+        for (sheet, section) in names[..11].iter().zip(&md_sections) {
             let md_rows = section
                 .lines()
                 .filter(|l| l.starts_with("| "))
