@@ -58,10 +58,6 @@ pub async fn from_mart(
 ) -> Result<(Baskets, Vec<String>)> {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::DataType;
-    let q = crate::query::named::all(None)?
-        .into_iter()
-        .find(|q| q.name == "basket_lines")
-        .ok_or_else(|| Error::Invariant("basket_lines query missing".into()))?;
     let day = |d: NaiveDate| ScalarValue::Date32(Some(crate::ml::clv::input::epoch_day(d)));
     let mut values = HashMap::new();
     values.insert(
@@ -76,16 +72,8 @@ pub async fn from_mart(
         "to_date".to_string(),
         day(to.unwrap_or(NaiveDate::from_ymd_opt(2199, 12, 31).expect("date"))),
     );
-    let prepared = crate::query::Prepared {
-        label: q.name,
-        sql: q.sql,
-        values,
-    };
-    let df = crate::query::plan(catalog, &prepared).await?;
-    let batches = df
-        .collect()
-        .await
-        .map_err(|e| crate::query::query_error(catalog, &prepared.label, e))?;
+    let prepared = crate::query::builtin("basket_lines", values)?;
+    let batches = crate::query::collect(catalog, &prepared).await?;
     let mut items = Interner::default();
     let mut names: Vec<String> = Vec::new();
     let mut by_order: rustc_hash::FxHashMap<String, usize> = Default::default();

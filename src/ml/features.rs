@@ -11,7 +11,7 @@ use ndarray::Array2;
 
 use crate::error::{Error, Result};
 use crate::mart::catalog::Catalog;
-use crate::query::{self, Prepared, named};
+use crate::query::{self, Prepared};
 
 /// Columns of `customer_features` that are not model inputs.
 const NOT_FEATURES: &[&str] = &["customer_id", "as_of", "churned", "label_known"];
@@ -198,10 +198,6 @@ pub async fn export(
 
 /// The feature query with its parameters bound.
 pub fn prepare(as_of: NaiveDate, horizon_days: u32) -> Result<Prepared> {
-    let q = named::all(None)?
-        .into_iter()
-        .find(|q| q.name == "customer_features")
-        .ok_or_else(|| Error::Invariant("customer_features query missing".into()))?;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     let mut values = HashMap::new();
     values.insert(
@@ -212,11 +208,7 @@ pub fn prepare(as_of: NaiveDate, horizon_days: u32) -> Result<Prepared> {
         "horizon_days".to_string(),
         ScalarValue::Int64(Some(horizon_days as i64)),
     );
-    Ok(Prepared {
-        label: q.name,
-        sql: q.sql,
-        values,
-    })
+    query::builtin("customer_features", values)
 }
 
 /// A per-feature sentence fragment for reasons: how a high value of the feature reads.

@@ -89,6 +89,32 @@ pub fn prepare(
     })
 }
 
+/// A built-in named query with the given parameter values (the rest at their defaults is not
+/// supported: library callers bind every parameter they use).
+pub fn builtin(name: &str, values: HashMap<String, ScalarValue>) -> Result<Prepared> {
+    let q = named::all(None)?
+        .into_iter()
+        .find(|q| q.name == name)
+        .ok_or_else(|| Error::Invariant(format!("built-in query {name} missing")))?;
+    Ok(Prepared {
+        label: q.name,
+        sql: q.sql,
+        values,
+    })
+}
+
+/// Plans and runs `p`, collecting the result; errors name the query.
+pub async fn collect(
+    catalog: &Catalog,
+    p: &Prepared,
+) -> Result<Vec<arrow::record_batch::RecordBatch>> {
+    plan(catalog, p)
+        .await?
+        .collect()
+        .await
+        .map_err(|e| query_error(catalog, &p.label, e))
+}
+
 /// Plans `p` on `catalog` (read-only), with its parameters bound.
 pub async fn plan(catalog: &Catalog, p: &Prepared) -> Result<DataFrame> {
     let options = SQLOptions::new()

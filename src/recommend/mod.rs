@@ -56,26 +56,14 @@ impl History {
 pub async fn load_history(catalog: &Catalog, as_of: Option<NaiveDate>) -> Result<History> {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{DataType, Date32Type};
-    let q = crate::query::named::all(None)?
-        .into_iter()
-        .find(|q| q.name == "customer_purchases")
-        .ok_or_else(|| Error::Invariant("customer_purchases query missing".into()))?;
     let mut values = HashMap::new();
     let cut = as_of.unwrap_or(NaiveDate::from_ymd_opt(2199, 12, 31).expect("date"));
     values.insert(
         "as_of".to_string(),
         ScalarValue::Date32(Some(epoch_day(cut))),
     );
-    let prepared = crate::query::Prepared {
-        label: q.name,
-        sql: q.sql,
-        values,
-    };
-    let batches = crate::query::plan(catalog, &prepared)
-        .await?
-        .collect()
-        .await
-        .map_err(|e| crate::query::query_error(catalog, &prepared.label, e))?;
+    let prepared = crate::query::builtin("customer_purchases", values)?;
+    let batches = crate::query::collect(catalog, &prepared).await?;
     let mut h = History::default();
     let mut cust: FxHashMap<String, u32> = FxHashMap::default();
     let mut prod: FxHashMap<String, u32> = FxHashMap::default();

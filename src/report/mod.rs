@@ -2,7 +2,6 @@
 //! one mart version, rendered as Markdown and as one self-contained HTML file with inline CSS
 //! and SVG charts (no scripts, nothing fetched).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -183,10 +182,6 @@ pub fn mask(column: &str, value: &str) -> String {
 
 /// Runs every section's named query on `catalog`.
 pub async fn build(catalog: &Catalog, models_dir: &Path, show_pii: bool) -> Result<Report> {
-    let named: HashMap<String, crate::query::named::NamedQuery> = crate::query::named::all(None)?
-        .into_iter()
-        .map(|q| (q.name.clone(), q))
-        .collect();
     let mut sections = Vec::new();
     for spec in specs() {
         let mut section = Section {
@@ -213,23 +208,13 @@ pub async fn build(catalog: &Catalog, models_dir: &Path, show_pii: bool) -> Resu
             sections.push(section);
             continue;
         }
-        if !named.contains_key(spec.query) {
-            return Err(Error::Invariant(format!(
-                "named query {} missing",
-                spec.query
-            )));
-        }
         // Defaults of the query's parameters (the report's own choices live there).
         let prepared = crate::query::prepare(
             &crate::query::QueryText::Named(spec.query.to_string()),
             None,
             &[],
         )?;
-        let batches = crate::query::plan(catalog, &prepared)
-            .await?
-            .collect()
-            .await
-            .map_err(|e| crate::query::query_error(catalog, spec.query, e))?;
+        let batches = crate::query::collect(catalog, &prepared).await?;
         fill(&mut section, &batches, show_pii)?;
         if section.rows.is_empty() {
             section.missing = Some("no rows".into());

@@ -584,26 +584,14 @@ pub fn run_summary(s: Summary, opts: &ValueOptions, source: &str) -> Result<Valu
 pub async fn from_mart(catalog: &Catalog, as_of: Option<NaiveDate>) -> Result<Transactions> {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{DataType, Date32Type, Float64Type};
-    let q = crate::query::named::all(None)?
-        .into_iter()
-        .find(|q| q.name == "customer_daily_purchases")
-        .ok_or_else(|| Error::Invariant("customer_daily_purchases query missing".into()))?;
     let mut values = std::collections::HashMap::new();
     let cut = as_of.unwrap_or(NaiveDate::from_ymd_opt(2199, 12, 31).expect("date"));
     values.insert(
         "as_of".to_string(),
         datafusion::scalar::ScalarValue::Date32(Some(epoch_day(cut))),
     );
-    let prepared = crate::query::Prepared {
-        label: q.name,
-        sql: q.sql,
-        values,
-    };
-    let df = crate::query::plan(catalog, &prepared).await?;
-    let batches = df
-        .collect()
-        .await
-        .map_err(|e| crate::query::query_error(catalog, &prepared.label, e))?;
+    let prepared = crate::query::builtin("customer_daily_purchases", values)?;
+    let batches = crate::query::collect(catalog, &prepared).await?;
     let mut txns = Transactions::default();
     let mut index = std::collections::HashMap::new();
     for b in &batches {
