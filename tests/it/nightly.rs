@@ -192,6 +192,36 @@ fn nightly_plans_locks_logs_and_resumes() {
             ref other => panic!("revenue is {other:?}"),
         };
         assert!((xlsx_revenue - kpi.parse::<f64>().unwrap()).abs() < 0.005);
+        // The same number in the HTML report.
+        assert!(
+            html.contains(&format!("<td class=\"num\">{kpi}</td>")),
+            "{kpi} in the HTML"
+        );
+        // Every numeric cell of the executive summary equals the HTML's cell.
+        let html_kpis: Vec<f64> = html
+            .split("<section id=\"report_kpis\">")
+            .nth(1)
+            .unwrap()
+            .split("</table>")
+            .next()
+            .unwrap()
+            .split("<td class=\"num\">")
+            .skip(1)
+            .map(|c| c.split('<').next().unwrap().parse().unwrap())
+            .collect();
+        let xlsx_kpis: Vec<f64> = rows[4..9]
+            .iter()
+            .flat_map(|r| r[1..].iter())
+            .filter_map(|c| match c {
+                Cell::Float(v) => Some(*v),
+                Cell::Int(v) => Some(*v as f64),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(html_kpis.len(), xlsx_kpis.len());
+        for (h, x) in html_kpis.iter().zip(&xlsx_kpis) {
+            assert!((h - x).abs() <= 0.005 + 1e-4 * x.abs(), "{h} vs {x}");
+        }
         // Every section sheet has as many data rows as the Markdown table.
         let md_sections: Vec<&str> = md.split("\n## ").skip(1).collect();
         for (sheet, section) in names[..11].iter().zip(&md_sections) {
