@@ -329,3 +329,28 @@ fn value_on_the_mart_writes_customer_value() {
     ));
     assert_eq!(alive, vec!["true"]);
 }
+
+#[test]
+fn the_fit_does_not_depend_on_the_order_of_the_log() {
+    let txns = input::read_transactions(&sample_spec()).unwrap();
+    // The same log with customers interned in reverse order and transactions reversed.
+    let mut reversed = input::Transactions::default();
+    let mut index = std::collections::HashMap::new();
+    for t in txns.rows.iter().rev() {
+        reversed.push(&mut index, &txns.ids[t.customer as usize], t.day, t.amount);
+    }
+    let opts = clv::ValueOptions {
+        as_of: None,
+        calibration_end: None,
+        holdout_days: 0,
+        discount_rate: 0.01,
+        penalizer: 0.0,
+    };
+    let a = clv::run_transactions(&txns, &opts, "a", None).unwrap();
+    let b = clv::run_transactions(&reversed, &opts, "b", None).unwrap();
+    // Bit for bit: the summary is put in customer-id order before any sum.
+    assert_eq!(a.model.bgnbd, b.model.bgnbd);
+    assert_eq!(a.model.gamma_gamma, b.model.gamma_gamma);
+    assert_eq!(a.summary.ids, b.summary.ids);
+    assert_eq!(a.predictions, b.predictions);
+}

@@ -5,7 +5,6 @@
 //! Data per customer: x repeat purchases, the time t_x of the last one and the length T of the
 //! observation, both from the first purchase, in one time unit (crm-mart uses weeks).
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{FitReport, PerX};
@@ -101,47 +100,31 @@ impl BgNbd {
                 f64::NEG_INFINITY
             });
         }
-        let rows = (0..d.x.len()).into_par_iter().with_min_len(4096).fold(
-            || (0.0, [0.0; 4]),
-            |(mut ll, mut g), i| {
-                let (x, tx, t) = (d.x[i], d.t_x[i], d.t[i]);
-                let rx = r + x;
-                let lt = (alpha + t).ln();
-                let l3 = -rx * lt;
-                if x > 0.0 {
-                    let ltx = (alpha + tx).ln();
-                    let l4 = c4[per_x.index[i] as usize] - rx * ltx;
-                    let m = l3.max(l4);
-                    let lse = m + ((l3 - m).exp() + (l4 - m).exp()).ln();
-                    let w3 = (l3 - lse).exp();
-                    let w4 = 1.0 - w3;
-                    ll += lse;
-                    g[0] += -w3 * lt - w4 * ltx;
-                    g[1] += -w3 * rx / (alpha + t) - w4 * rx / (alpha + tx);
-                    g[2] += w4 / a;
-                    g[3] += -w4 / (b + x - 1.0);
-                } else {
-                    ll += l3;
-                    g[0] -= lt;
-                    g[1] -= rx / (alpha + t);
-                }
-                (ll, g)
-            },
-        );
-        let (rl, rg) = rows.reduce(
-            || (0.0, [0.0; 4]),
-            |a, b| {
+        let (rl, rg) = super::det_sum(d.x.len(), |i| {
+            let (x, tx, t) = (d.x[i], d.t_x[i], d.t[i]);
+            let rx = r + x;
+            let lt = (alpha + t).ln();
+            let l3 = -rx * lt;
+            if x > 0.0 {
+                let ltx = (alpha + tx).ln();
+                let l4 = c4[per_x.index[i] as usize] - rx * ltx;
+                let m = l3.max(l4);
+                let lse = m + ((l3 - m).exp() + (l4 - m).exp()).ln();
+                let w3 = (l3 - lse).exp();
+                let w4 = 1.0 - w3;
                 (
-                    a.0 + b.0,
+                    lse,
                     [
-                        a.1[0] + b.1[0],
-                        a.1[1] + b.1[1],
-                        a.1[2] + b.1[2],
-                        a.1[3] + b.1[3],
+                        -w3 * lt - w4 * ltx,
+                        -w3 * rx / (alpha + t) - w4 * rx / (alpha + tx),
+                        w4 / a,
+                        -w4 / (b + x - 1.0),
                     ],
                 )
-            },
-        );
+            } else {
+                (l3, [-lt, -rx / (alpha + t), 0.0, 0.0])
+            }
+        });
         (
             ll + rl,
             [g[0] + rg[0], g[1] + rg[1], g[2] + rg[2], g[3] + rg[3]],

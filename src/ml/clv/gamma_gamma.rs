@@ -2,7 +2,6 @@
 //! transaction values are Gamma(p, ν) around their own mean, with ν ~ Gamma(q, γ) across customers.
 //! Fitted on repeat buyers: x repeat transactions with mean value m.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{FitReport, PerX};
@@ -49,29 +48,20 @@ impl GammaGamma {
                 )
             })
             .collect();
-        let fold = (0..x.len()).into_par_iter().with_min_len(4096).fold(
-            || (0.0, [0.0; 3]),
-            |(mut ll, mut g), i| {
-                let (x, m) = (x[i], m[i]);
-                let (lg, dg_diff, dg_pxq) = terms[per_x.index[i] as usize];
-                let px = p * x;
-                let (lm, lx, lxmv) = (m.ln(), x.ln(), (x * m + v).ln());
-                ll += lg - lg_q + q * lv + (px - 1.0) * lm + px * lx - (px + q) * lxmv;
-                g[0] += x * (dg_diff + lm + lx - lxmv);
-                g[1] += dg_pxq - dg_q + lv - lxmv;
-                g[2] += q / v - (px + q) / (x * m + v);
-                (ll, g)
-            },
-        );
-        fold.reduce(
-            || (0.0, [0.0; 3]),
-            |a, b| {
-                (
-                    a.0 + b.0,
-                    [a.1[0] + b.1[0], a.1[1] + b.1[1], a.1[2] + b.1[2]],
-                )
-            },
-        )
+        super::det_sum(x.len(), |i| {
+            let (x, m) = (x[i], m[i]);
+            let (lg, dg_diff, dg_pxq) = terms[per_x.index[i] as usize];
+            let px = p * x;
+            let (lm, lx, lxmv) = (m.ln(), x.ln(), (x * m + v).ln());
+            (
+                lg - lg_q + q * lv + (px - 1.0) * lm + px * lx - (px + q) * lxmv,
+                [
+                    x * (dg_diff + lm + lx - lxmv),
+                    dg_pxq - dg_q + lv - lxmv,
+                    q / v - (px + q) / (x * m + v),
+                ],
+            )
+        })
     }
 
     /// Total log-likelihood.

@@ -59,6 +59,32 @@ impl PerX {
     }
 }
 
+/// Σ f(i) for i in 0..n, computed in parallel with a fixed grouping (blocks of 4096 summed in
+/// order, then the block sums in order), so that the result, and with it every fit, does not
+/// depend on thread scheduling: the same data give the same parameters to the last bit.
+pub(crate) fn det_sum<const K: usize>(
+    n: usize,
+    f: impl Fn(usize) -> (f64, [f64; K]) + Sync,
+) -> (f64, [f64; K]) {
+    const BLOCK: usize = 4096;
+    let add = |mut a: (f64, [f64; K]), b: (f64, [f64; K])| {
+        a.0 += b.0;
+        for k in 0..K {
+            a.1[k] += b.1[k];
+        }
+        a
+    };
+    let blocks: Vec<(f64, [f64; K])> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            (b * BLOCK..((b + 1) * BLOCK).min(n))
+                .map(&f)
+                .fold((0.0, [0.0; K]), add)
+        })
+        .collect();
+    blocks.into_iter().fold((0.0, [0.0; K]), add)
+}
+
 /// How a maximum-likelihood fit ended.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FitReport {
@@ -115,12 +141,20 @@ pub struct SummaryCounts {
 /// Summarises `txns` for a calibration period ending on `cal_end` (inclusive) and a holdout period
 /// (`cal_end`, `obs_end`]. With `cal_end == obs_end` there is no holdout.
 pub fn summarize(txns: &Transactions, cal_end: i32, obs_end: i32) -> (Summary, SummaryCounts) {
+    // Customers in id order and each one's transactions in (day, amount) order, whatever order
+    // the log came in: the summary, and the sums over it, are then the same on every run.
+    let mut by_id: Vec<u32> = (0..txns.ids.len() as u32).collect();
+    by_id.par_sort_unstable_by(|a, b| txns.ids[*a as usize].cmp(&txns.ids[*b as usize]));
+    let mut rank = vec![0u32; txns.ids.len()];
+    for (r, c) in by_id.iter().enumerate() {
+        rank[*c as usize] = r as u32;
+    }
     let mut rows: Vec<(u32, i32, f64)> = txns
         .rows
         .iter()
-        .map(|t| (t.customer, t.day, t.amount))
+        .map(|t| (rank[t.customer as usize], t.day, t.amount))
         .collect();
-    rows.par_sort_unstable_by_key(|r| (r.0, r.1));
+    rows.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
     let mut counts = SummaryCounts {
         transactions: rows.len(),
         ..Default::default()
@@ -155,7 +189,7 @@ pub fn summarize(txns: &Transactions, cal_end: i32, obs_end: i32) -> (Summary, S
         let cal: Vec<&(i32, f64)> = days.iter().take_while(|d| d.0 <= cal_end).collect();
         let x = cal.len() - 1;
         let last = cal.last().expect("first is in calibration").0;
-        s.ids.push(txns.ids[c as usize].clone());
+        s.ids.push(txns.ids[by_id[c as usize] as usize].clone());
         s.x.push(x as f64);
         s.t_x.push((last - first) as f64 / DAYS_PER_UNIT);
         s.t.push((cal_end - first) as f64 / DAYS_PER_UNIT);
