@@ -27,6 +27,37 @@ pub struct Baskets {
     pub transactions: Vec<Vec<u32>>,
 }
 
+impl Baskets {
+    /// The same baskets with item ids assigned in item-name order (and each basket's ids sorted),
+    /// so that results and their tie-breaks do not depend on the order the input came in.
+    /// `names` (a readable name per item, if any) is permuted alongside.
+    pub fn canonical(self, names: Option<Vec<String>>) -> (Baskets, Option<Vec<String>>) {
+        let mut order: Vec<u32> = (0..self.items.len() as u32).collect();
+        order.sort_by(|a, b| self.items[*a as usize].cmp(&self.items[*b as usize]));
+        let mut new_id = vec![0u32; self.items.len()];
+        for (new, old) in order.iter().enumerate() {
+            new_id[*old as usize] = new as u32;
+        }
+        let items = order
+            .iter()
+            .map(|o| self.items[*o as usize].clone())
+            .collect();
+        let names = names.map(|n| order.iter().map(|o| n[*o as usize].clone()).collect());
+        let transactions = self
+            .transactions
+            .into_iter()
+            .map(|t| finish(t.into_iter().map(|i| new_id[i as usize]).collect()))
+            .collect();
+        (
+            Baskets {
+                items,
+                transactions,
+            },
+            names,
+        )
+    }
+}
+
 /// Interns item names.
 #[derive(Default)]
 pub struct Interner {
@@ -148,5 +179,25 @@ pub fn read(
     Ok(Baskets {
         items: items.names,
         transactions,
-    })
+    }
+    .canonical(None)
+    .0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_ids_follow_item_names_not_input_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.csv"), "milk,bread\nbread,eggs\n").unwrap();
+        std::fs::write(dir.path().join("b.csv"), "eggs,bread\nbread,milk\n").unwrap();
+        let a = read(&dir.path().join("a.csv"), BasketFormat::Basket, "", "").unwrap();
+        let b = read(&dir.path().join("b.csv"), BasketFormat::Basket, "", "").unwrap();
+        assert_eq!(a.items, vec!["bread", "eggs", "milk"]);
+        assert_eq!(a.items, b.items);
+        assert_eq!(a.transactions, vec![vec![0, 2], vec![0, 1]]);
+        assert_eq!(b.transactions, vec![vec![0, 1], vec![0, 2]]);
+    }
 }

@@ -111,13 +111,12 @@ pub async fn from_mart(
         t.sort_unstable();
         t.dedup();
     }
-    Ok((
-        Baskets {
-            items: items.names,
-            transactions,
-        },
-        names,
-    ))
+    let (baskets, names) = Baskets {
+        items: items.names,
+        transactions,
+    }
+    .canonical(Some(names));
+    Ok((baskets, names.expect("names given")))
 }
 
 /// The `basket_rules` rows: rule_id is the rank (1 = highest lift); `antecedent` and `consequent`
