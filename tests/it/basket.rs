@@ -100,15 +100,11 @@ fn retail_itemset_counts_match_the_oracle() {
 
 #[test]
 fn basket_on_the_sample_data_finds_razor_and_diapers() {
-    use crate::common::{cmd, etl, expect_bad_input, rows, sql};
+    use crate::common::{cmd, etl, expect_bad_input, rows, sample_data, sql};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mart = d.join("mart");
-    etl(
-        d,
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data"),
-        &mart,
-    );
+    etl(d, &sample_data(), &mart);
     cmd(d)
         .args(["basket", "--mart"])
         .arg(&mart)

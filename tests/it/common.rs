@@ -14,6 +14,12 @@ pub fn cmd(dir: &Path) -> Command {
     c
 }
 
+/// The bundled sample data (`crm-mart generate --customers 2000 --months 24 --seed 42
+/// --dirty-rate 0.005`); its planted truth is `Profile::new(42, i)`.
+pub fn sample_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data")
+}
+
 /// Generates a dataset into `dir/src`.
 pub fn generate(dir: &Path, customers: u64, months: u32, dirty: f64) -> PathBuf {
     let src = dir.join("src");

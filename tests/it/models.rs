@@ -1,15 +1,9 @@
 //! Customer models on the bundled sample data: segmentation and churn against the planted truth.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::common::{cmd, etl, expect_bad_input, rows, sql};
-
-/// The bundled sample data (`crm-mart generate --customers 2000 --months 24 --seed 42
-/// --dirty-rate 0.005`).
-fn sample_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data")
-}
+use crate::common::{cmd, etl, expect_bad_input, rows, sample_data, sql};
 
 /// The seed `sample-data/` was generated with: the planted truth is `Profile::new(SAMPLE_SEED, i)`.
 const SAMPLE_SEED: u64 = 42;

@@ -2,18 +2,14 @@
 
 use std::path::Path;
 
-use crate::common::{cmd, etl, expect_bad_input, rows, sql};
+use crate::common::{cmd, etl, expect_bad_input, rows, sample_data, sql};
 
 #[test]
 fn recommend_explains_acts_evaluates_and_writes_back() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mart = d.join("mart");
-    etl(
-        d,
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data"),
-        &mart,
-    );
+    etl(d, &sample_data(), &mart);
     cmd(d)
         .args(["segment", "--k", "5", "--mart"])
         .arg(&mart)
