@@ -13,12 +13,12 @@ use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray}
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
 use linfa::prelude::*;
-use linfa_ensemble::EnsembleLearnerParams;
 use linfa_logistic::LogisticRegression;
 use linfa_trees::DecisionTree;
 use ndarray::{Array1, Array2, Axis};
 use rand_xoshiro::Xoshiro256Plus;
-use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::features::{self, FeatureTable};
@@ -77,7 +77,7 @@ pub enum Fitted {
     /// A random forest: trees, each with the feature columns it was trained on.
     RandomForest {
         /// (tree, feature indices).
-        trees: Vec<(DecisionTree<f64, usize>, Vec<usize>)>,
+        trees: Vec<ForestTree>,
     },
 }
 
@@ -216,6 +216,66 @@ pub async fn cuts(
     Ok((train_as_of, as_of))
 }
 
+/// A tree of the forest and the feature columns it was grown on.
+pub type ForestTree = (DecisionTree<f64, usize>, Vec<usize>);
+
+/// Trees in the forest, the share of rows each is grown on, and the share of features it sees.
+const FOREST_TREES: usize = 100;
+const FOREST_ROWS: f64 = 0.7;
+const FOREST_FEATURES: f64 = 0.5;
+
+/// A random forest of linfa decision trees, grown in parallel: each tree on a bootstrap sample of
+/// the rows and a random subset (without repetition) of the features, from its own seeded
+/// generator, so the forest depends only on the data and `seed`, never on thread timing.
+///
+/// A linfa tree picks a leaf's class from a hash map of class weights, so a leaf with as many
+/// churners as stayers would get a class that changes from process to process. Churners weigh
+/// 1 + 2⁻¹³ and stayers 1: a tie needs a multiple of 8,192 churners in one leaf, and leaves that
+/// tie on counts go to churn. Retraining on the same data gives the same forest.
+fn random_forest(
+    z: &Array2<f64>,
+    y: &Array1<usize>,
+    seed: u64,
+) -> Result<Vec<ForestTree>> {
+    const CHURNER_WEIGHT: f32 = 1.0 + 1.0 / 8192.0;
+    let n = z.nrows();
+    let p = z.ncols();
+    let rows = ((n as f64) * FOREST_ROWS).ceil() as usize;
+    let features = (((p as f64) * FOREST_FEATURES).ceil() as usize).clamp(1, p);
+    (0..FOREST_TREES as u64)
+        .into_par_iter()
+        .map(|t| {
+            let mut rng =
+                Xoshiro256Plus::seed_from_u64(seed ^ t.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut draw = |bound: usize| {
+                ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * bound as f64) as usize
+            };
+            let picked: Vec<usize> = (0..rows).map(|_| draw(n).min(n - 1)).collect();
+            // A partial Fisher-Yates shuffle: `features` distinct columns, kept in column order.
+            let mut cols: Vec<usize> = (0..p).collect();
+            for k in 0..features {
+                let j = k + draw(p - k).min(p - k - 1);
+                cols.swap(k, j);
+            }
+            let mut cols = cols[..features].to_vec();
+            cols.sort_unstable();
+            let records = z.select(Axis(0), &picked).select(Axis(1), &cols);
+            let targets = y.select(Axis(0), &picked);
+            let weights: Array1<f32> = targets
+                .iter()
+                .map(|c| if *c == 1 { CHURNER_WEIGHT } else { 1.0 })
+                .collect();
+            let data = Dataset::new(records, targets).with_weights(weights);
+            let tree = DecisionTree::params()
+                .max_depth(Some(8))
+                .min_weight_leaf(5.0)
+                .fit(&data)
+                .map_err(|e| Error::usage(format!("random forest tree {t} did not fit: {e}")))?;
+            Ok((tree, cols))
+        })
+        .collect()
+}
+
 /// Trains, compares and returns the better model (not yet saved).
 pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel> {
     let (train_as_of, as_of) = cuts(catalog, opts.as_of, opts.horizon_days).await?;
@@ -257,23 +317,8 @@ pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel>
     let auc = metrics::roc_auc(&logistic.predict(&z_test), &y_test).unwrap_or(0.5);
     candidates.push((logistic, auc));
     // Random forest.
-    let forest = EnsembleLearnerParams::new_fixed_rng(
-        DecisionTree::params()
-            .max_depth(Some(8))
-            .min_weight_leaf(5.0),
-        Xoshiro256Plus::seed_from_u64(opts.seed),
-    )
-    .ensemble_size(100)
-    .bootstrap_proportion(0.7)
-    .feature_proportion(0.5)
-    .fit(&data)
-    .map_err(|e| Error::usage(format!("random forest did not fit: {e}")))?;
     let forest = Fitted::RandomForest {
-        trees: forest
-            .models
-            .into_iter()
-            .zip(forest.model_features)
-            .collect(),
+        trees: random_forest(&z_train, &y_train, opts.seed)?,
     };
     let auc = metrics::roc_auc(&forest.predict(&z_test), &y_test).unwrap_or(0.5);
     candidates.push((forest, auc));

@@ -360,3 +360,235 @@ fn browser_renders(report: &std::path::Path) {
         "the report loaded resources"
     );
 }
+
+/// `s` with every UTC timestamp (`2026-01-02T03:04:05Z`, with or without fractions) replaced by
+/// `<time>`: the one thing that differs between two runs on the same data.
+fn blank_times(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|k| b.get(k).is_some_and(u8::is_ascii_digit));
+    while i < b.len() {
+        let stamp = digits(i..i + 4)
+            && b.get(i + 4) == Some(&b'-')
+            && digits(i + 5..i + 7)
+            && b.get(i + 7) == Some(&b'-')
+            && digits(i + 8..i + 10)
+            && b.get(i + 10) == Some(&b'T');
+        if stamp {
+            let mut j = i + 11;
+            while j < b.len() && (b[j].is_ascii_digit() || b[j] == b':' || b[j] == b'.') {
+                j += 1;
+            }
+            if b.get(j) == Some(&b'Z') {
+                out.push_str("<time>");
+                i = j + 1;
+                continue;
+            }
+        }
+        let c = s[i..].chars().next().unwrap();
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// Everything a nightly run in `d` leaves behind, minus the identity of the run (run ids, the
+/// times things were written, the CRM's log of runs): every mart table's rows (sorted), the CRM
+/// table in SQLite, the CSV import file, the model artifacts and the Markdown report.
+fn outputs(d: &std::path::Path) -> Vec<String> {
+    let identity = ["started_at", "finished_at", "generated_at", "run_id"];
+    let mut out = Vec::new();
+    let mut tables: Vec<String> = std::fs::read_dir(d.join("mart"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|t| !t.starts_with('.'))
+        .collect();
+    tables.sort();
+    assert_eq!(tables.len(), 14, "{tables:?}");
+    for t in &tables {
+        let cols: Vec<String> = crm_mart::mart::schema::schema(t)
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|c| !identity.contains(&c.as_str()))
+            .map(|c| format!("\"{c}\""))
+            .collect();
+        let mut r = rows(&sql(
+            &d.join("mart"),
+            t,
+            &format!("SELECT {} FROM {t}", cols.join(", ")),
+        ));
+        r.sort();
+        out.push(format!("== {t} ({} rows)", r.len()));
+        out.extend(r);
+    }
+    let conn = rusqlite::Connection::open(d.join("crm.sqlite")).unwrap();
+    let mut st = conn
+        .prepare(
+            "SELECT customer_id, rank, product_id, product_name, score, reason, action, \
+             churn_probability, clv_12m, segment FROM recommendations ORDER BY customer_id, rank",
+        )
+        .unwrap();
+    let crm: Vec<String> = st
+        .query_map([], |r| {
+            Ok((0..10)
+                .map(|k| format!("{:?}", r.get_ref(k).unwrap()))
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    out.push(format!("== sqlite recommendations ({} rows)", crm.len()));
+    out.extend(crm);
+    let csv = std::fs::read_to_string(d.join("crm-import.csv")).unwrap();
+    out.push("== crm-import.csv".into());
+    // The last two columns are generated_at and run_id.
+    assert!(
+        csv.starts_with("customer_id,")
+            && csv
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with(",generated_at,run_id")
+    );
+    out.extend(
+        csv.lines()
+            .map(|l| l.rsplitn(3, ',').last().unwrap().to_string()),
+    );
+    let mut artifacts: Vec<std::path::PathBuf> = ["churn", "clv"]
+        .iter()
+        .flat_map(|m| std::fs::read_dir(d.join("models").join(m)).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    artifacts.sort();
+    for p in artifacts {
+        out.push(format!("== {}", p.file_name().unwrap().to_string_lossy()));
+        out.extend(
+            std::fs::read_to_string(&p)
+                .unwrap()
+                .lines()
+                .map(blank_times),
+        );
+    }
+    out.push("== decision-report.md".into());
+    out.extend(
+        std::fs::read_to_string(d.join("reports/decision-report.md"))
+            .unwrap()
+            .lines()
+            .map(blank_times),
+    );
+    out
+}
+
+#[test]
+fn nightly_twice_gives_identical_outputs_and_a_killed_run_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    generate(&a, 300, 15, 0.01);
+    let conf = "[paths]\nsource = \"src\"\nmart = \"mart\"\n[crm]\nsinks = [\"sqlite:crm.sqlite\", \"csv:crm-import.csv\"]\n[nightly]\nlog = \"run.jsonl\"\n";
+    std::fs::write(a.join("crm-mart.toml"), conf).unwrap();
+    // Another copy of the same source, for the interrupted runs.
+    std::fs::create_dir_all(b.join("src")).unwrap();
+    for e in walk(&a.join("src")) {
+        let to = b.join("src").join(e.strip_prefix(a.join("src")).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&e, &to).unwrap();
+    }
+    std::fs::write(b.join("crm-mart.toml"), conf).unwrap();
+
+    // Twice on the same data: the same outputs.
+    cmd(&a).arg("nightly").assert().success();
+    let first = outputs(&a);
+    assert!(first.len() > 5000, "{} lines", first.len());
+    cmd(&a).arg("nightly").assert().success();
+    assert_same(&first, &outputs(&a), "a second run on the same data");
+
+    // SIGKILL just after a stage has finished (so inside the next one), then run again: the
+    // result is the uninterrupted run's. The first kill lands while the churn model is trained
+    // (there is no model yet), then inside value, recommend (the CRM sinks) and report.
+    let bin = assert_cmd::cargo::cargo_bin("crm-mart");
+    let mut killed_in = Vec::new();
+    for after in ["segment", "churn", "basket", "recommend"] {
+        let done = |stage: &str| {
+            log_of(&b)
+                .iter()
+                .filter(|v| v["stage"] == stage && v["status"] == "ok")
+                .count()
+        };
+        let before = done(after);
+        let mut child = std::process::Command::new(&bin)
+            .arg("nightly")
+            .current_dir(&b)
+            .env_remove("CRM_MART_LOG")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        while done(after) == before {
+            assert!(std::time::Instant::now() < deadline, "no {after} stage");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended before {after}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.kill().unwrap(); // SIGKILL
+        assert!(!child.wait().unwrap().success());
+        let log = log_of(&b);
+        let last = log.last().unwrap();
+        assert_ne!(last["stage"], "run", "the run was killed before its end");
+        killed_in.push(last["stage"].as_str().unwrap().to_string());
+        cmd(&b).arg("nightly").assert().success();
+        assert_same(
+            &first,
+            &outputs(&b),
+            &format!("a run killed after {after}, run again"),
+        );
+    }
+    eprintln!("killed after the stages {killed_in:?}");
+}
+
+fn log_of(d: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(d.join("run.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Equal, or a panic that shows the first lines that differ.
+fn assert_same(want: &[String], got: &[String], what: &str) {
+    if want == got {
+        return;
+    }
+    let diff: Vec<String> = want
+        .iter()
+        .zip(got)
+        .filter(|(w, g)| w != g)
+        .take(5)
+        .map(|(w, g)| format!("- {w}\n+ {g}"))
+        .collect();
+    panic!(
+        "{what}: outputs differ ({} lines vs {}):\n{}",
+        want.len(),
+        got.len(),
+        diff.join("\n")
+    );
+}
