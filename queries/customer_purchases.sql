@@ -6,7 +6,8 @@ SELECT c.customer_id,
        d.date AS day,
        p.product_id,
        coalesce(p.name, p.product_id) AS product_name,
-       coalesce(p.subcategory, p.category, p.product_id) AS product_group
+       coalesce(p.subcategory, p.category, p.product_id) AS product_group,
+       coalesce(p.category, p.subcategory, p.product_id) AS product_category
 FROM fact_sales s
 JOIN dim_customer c ON c.customer_key = s.customer_key
 JOIN dim_product p ON p.product_key = s.product_key

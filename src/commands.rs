@@ -520,66 +520,80 @@ fn recommend(cli: &Cli, a: &RecommendArgs) -> Result<()> {
     let history = rt.block_on(recommend::load_history(&cat, a.as_of))?;
     let segments = rt.block_on(recommend::segments(&cat, &history))?;
     if a.evaluate {
-        // Segments as of the cut, so that the holdout does not leak into them: the stored
-        // segmentation's k (or k = 5 when there is none), recomputed.
-        let cut_day = from_epoch_day(history.last_day() - a.holdout_days as i32);
+        // Rolling holdouts: fold 1 is the last --holdout-days, fold 2 the days before, …; each
+        // is predicted from the history before it. Segments are recomputed at each cut so that
+        // the holdout does not leak into them: the stored segmentation's k (or k = 5 when there
+        // is none).
         let k = segments
             .values()
             .collect::<std::collections::BTreeSet<_>>()
             .len()
             .max(2);
         let k = if segments.is_empty() { 5 } else { k };
-        let seg = rt.block_on(crm_mart::ml::segment::run(
-            &cat,
-            &crm_mart::ml::segment::SegmentOptions {
-                as_of: Some(cut_day),
-                k: Some(k),
-                seed: 42,
-                n_runs: 4,
-            },
-        ))?;
         let index: std::collections::HashMap<&str, u32> = history
             .customers
             .iter()
             .enumerate()
             .map(|(i, c)| (c.as_str(), i as u32))
             .collect();
-        let at_cut: std::collections::HashMap<u32, String> = seg
-            .rows
-            .iter()
-            .filter_map(|r| {
-                index
-                    .get(r.customer_id.as_str())
-                    .map(|i| (*i, seg.cluster_names[r.cluster].clone()))
-            })
-            .collect();
-        let (ours, base, cut) =
-            recommend::evaluate(&history, a.holdout_days as i32, &at_cut, &opts)?;
+        let holdout = a.holdout_days as i32;
+        let mut folds = Vec::new();
+        for fold in 1..=a.folds as i32 {
+            let cut = history.last_day() - fold * holdout;
+            let seg = rt.block_on(crm_mart::ml::segment::run(
+                &cat,
+                &crm_mart::ml::segment::SegmentOptions {
+                    as_of: Some(from_epoch_day(cut)),
+                    k: Some(k),
+                    seed: 42,
+                    n_runs: 4,
+                },
+            ))?;
+            let at_cut: std::collections::HashMap<u32, String> = seg
+                .rows
+                .iter()
+                .filter_map(|r| {
+                    index
+                        .get(r.customer_id.as_str())
+                        .map(|i| (*i, seg.cluster_names[r.cluster].clone()))
+                })
+                .collect();
+            let (ours, base) = recommend::evaluate(&history, cut, holdout, &at_cut, &opts)?;
+            folds.push((from_epoch_day(cut), ours, base));
+        }
+        let ours = recommend::Eval::pooled(&folds.iter().map(|f| f.1).collect::<Vec<_>>());
+        let base = recommend::Eval::pooled(&folds.iter().map(|f| f.2).collect::<Vec<_>>());
         let mut tb = Table::new();
         tb.load_preset(UTF8_FULL_CONDENSED);
-        let k = opts.top;
+        let top = opts.top;
         tb.set_header([
+            "holdout after",
             "recommender",
             "customers",
-            &format!("hit rate@{k}"),
-            &format!("precision@{k}"),
+            &format!("hit rate@{top}"),
+            &format!("precision@{top}"),
         ]);
-        for (name, e) in [
-            ("rules + segment popularity", ours),
-            ("popularity baseline", base),
-        ] {
-            tb.add_row(vec![
-                name.to_string(),
-                e.customers.to_string(),
-                format!("{:.4}", e.hit_rate),
-                format!("{:.4}", e.precision),
-            ]);
+        let rows = folds
+            .iter()
+            .map(|(cut, o, b)| (cut.to_string(), *o, *b))
+            .chain(std::iter::once(("pooled".to_string(), ours, base)));
+        for (label, o, b) in rows {
+            for (name, e) in [("rules + segment taste", o), ("popularity baseline", b)] {
+                tb.add_row(vec![
+                    label.clone(),
+                    name.to_string(),
+                    e.customers.to_string(),
+                    format!("{:.4}", e.hit_rate),
+                    format!("{:.4}", e.precision),
+                ]);
+            }
         }
         let mut out = std::io::stdout().lock();
         writeln!(out, "{tb}")?;
         writeln!(
             out,
-            "history up to {cut}, holdout the {} days after; hit rate {:+.1}% and precision {:+.1}% against the baseline",
+            "{} holdouts of {} days; pooled hit rate {:+.1}% and precision {:+.1}% against the baseline",
+            a.folds,
             a.holdout_days,
             (ours.hit_rate / base.hit_rate - 1.0) * 100.0,
             (ours.precision / base.precision - 1.0) * 100.0
@@ -1472,6 +1486,7 @@ fn run_stage(cli: &Cli, a: &crm_mart::cli::NightlyArgs, stage: &str, retrain: bo
                 sink: Vec::new(),
                 evaluate: false,
                 holdout_days: 30,
+                folds: 3,
                 min_support: 0.002,
                 min_confidence: 0.05,
             },

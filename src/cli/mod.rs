@@ -125,13 +125,18 @@ pub struct RecommendArgs {
     /// replaces the `[crm] sinks` of crm-mart.toml).
     #[arg(long, value_name = "SINK")]
     pub sink: Vec<crate::crm::Sink>,
-    /// Hold out each customer's last --holdout-days and compare with a popularity baseline
-    /// (hit rate and precision at --top); writes nothing.
+    /// Compare with a popularity baseline on --folds successive holdouts of --holdout-days at the
+    /// end of the history (hit rate and precision at --top, per holdout and pooled); writes
+    /// nothing.
     #[arg(long)]
     pub evaluate: bool,
-    /// Length of the evaluation's holdout.
-    #[arg(long, default_value_t = 30)]
+    /// Length of each of the evaluation's holdouts.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub holdout_days: u32,
+    /// Number of holdouts: the last --holdout-days, the ones before, and so on; each is
+    /// predicted from the history before it, with segments recomputed at its start.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=24))]
+    pub folds: u32,
     /// Minimum support of the mined rules (fraction of baskets, or a count ≥ 1).
     #[arg(long, default_value_t = 0.002)]
     pub min_support: f64,

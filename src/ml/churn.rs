@@ -232,11 +232,7 @@ const FOREST_FEATURES: f64 = 0.5;
 /// churners as stayers would get a class that changes from process to process. Churners weigh
 /// 1 + 2⁻¹³ and stayers 1: a tie needs a multiple of 8,192 churners in one leaf, and leaves that
 /// tie on counts go to churn. Retraining on the same data gives the same forest.
-fn random_forest(
-    z: &Array2<f64>,
-    y: &Array1<usize>,
-    seed: u64,
-) -> Result<Vec<ForestTree>> {
+fn random_forest(z: &Array2<f64>, y: &Array1<usize>, seed: u64) -> Result<Vec<ForestTree>> {
     const CHURNER_WEIGHT: f32 = 1.0 + 1.0 / 8192.0;
     let n = z.nrows();
     let p = z.ncols();
