@@ -1345,7 +1345,9 @@ fn nightly(cli: &Cli, a: &crm_mart::cli::NightlyArgs) -> Result<()> {
         }
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let t = std::time::Instant::now();
+        reset_peak_rss();
         let result = run_stage(stage_cli, a, stage, retrain_why.is_some());
+        let peak_rss_mb = peak_rss_mb();
         let mut rows = serde_json::Map::new();
         for table in stage_tables(stage) {
             if let Ok(b) = rt.block_on(mart.query(table, &format!("SELECT count(*) FROM {table}")))
@@ -1365,7 +1367,7 @@ fn nightly(cli: &Cli, a: &crm_mart::cli::NightlyArgs) -> Result<()> {
         };
         log_line(serde_json::json!({
             "run_id": run_id, "stage": stage, "started_at": at, "elapsed_s": (elapsed * 1000.0).round() / 1000.0,
-            "status": status, "rows": rows, "error": error,
+            "status": status, "rows": rows, "peak_rss_mb": peak_rss_mb, "error": error,
         }))?;
         if let Err(e) = result {
             log_line(serde_json::json!({
@@ -1389,6 +1391,26 @@ fn nightly(cli: &Cli, a: &crm_mart::cli::NightlyArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Starts a new peak of this process's resident memory (Linux: `/proc/self/clear_refs`; elsewhere
+/// nothing happens and the peak is the process's).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident memory of this process since the last [`reset_peak_rss`], in MB (Linux
+/// `VmHWM`; `null` in the run log where unknown).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((kb / 1024.0 * 10.0).round() / 10.0)
 }
 
 /// Runs one stage of `nightly` with its defaults.

@@ -294,6 +294,50 @@ pub fn clustering_matrix(
 /// and default).
 pub const KMEANS_TOL: f64 = 1e-4;
 
+/// Squared Euclidean distance over contiguous rows, for linfa's k-means: the same metric as
+/// linfa's `L2Dist`, without its per-call shape checks and iterator set-up, which dominate the
+/// assignment step on low-dimensional data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SquaredEuclid;
+
+impl linfa_nn::distance::Distance<f64> for SquaredEuclid {
+    #[inline]
+    fn distance<D: ndarray::Dimension>(
+        &self,
+        a: ndarray::ArrayView<f64, D>,
+        b: ndarray::ArrayView<f64, D>,
+    ) -> f64 {
+        self.rdistance(a, b).sqrt()
+    }
+
+    #[inline]
+    fn rdistance<D: ndarray::Dimension>(
+        &self,
+        a: ndarray::ArrayView<f64, D>,
+        b: ndarray::ArrayView<f64, D>,
+    ) -> f64 {
+        match (a.as_slice(), b.as_slice()) {
+            (Some(x), Some(y)) => {
+                assert_eq!(x.len(), y.len(), "points of different dimensions");
+                x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum()
+            }
+            _ => ndarray::Zip::from(&a)
+                .and(&b)
+                .fold(0.0, |acc, p, q| acc + (p - q) * (p - q)),
+        }
+    }
+
+    #[inline]
+    fn rdist_to_dist(&self, rdist: f64) -> f64 {
+        rdist.sqrt()
+    }
+
+    #[inline]
+    fn dist_to_rdist(&self, dist: f64) -> f64 {
+        dist * dist
+    }
+}
+
 /// k-means with `k` clusters: (labels, inertia = sum of squared distances to the centroids,
 /// centroids). At most 300 iterations per run; see [`KMEANS_TOL`] for the stopping rule.
 pub fn kmeans(
@@ -306,7 +350,7 @@ pub fn kmeans(
     let mean_var = x.var_axis(Axis(0), 0.0).mean().unwrap_or(1.0);
     // linfa compares the (unsquared) Frobenius distance between successive centroid matrices.
     let tolerance = (KMEANS_TOL * mean_var).sqrt().max(1e-12);
-    let model = KMeans::params_with_rng(k, Xoshiro256Plus::seed_from_u64(seed))
+    let model = KMeans::params_with(k, Xoshiro256Plus::seed_from_u64(seed), SquaredEuclid)
         .n_runs(n_runs)
         .max_n_iterations(300)
         .tolerance(tolerance)
