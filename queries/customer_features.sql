@@ -12,25 +12,30 @@ WITH ref AS (
 data_end AS (
     SELECT max(date_part('epoch', order_ts)) / 86400.0 AS last_day FROM fact_sales
 ),
+-- One integer per customer across the versions of dim_customer (SCD2), so that every join and
+-- grouping below is on integers; the customer_id is looked up once at the end.
+keys AS (
+    SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
+    FROM dim_customer
+),
 lines AS (
-    SELECT c.customer_id, s.order_id, date_part('epoch', s.order_ts) / 86400.0 AS day,
-           s.net_amount, coalesce(s.margin, 0) AS margin, s.discount, s.is_return, p.category
+    SELECT k.ck, s.order_id, date_part('epoch', s.order_ts) / 86400.0 AS day,
+           s.net_amount, coalesce(s.margin, 0) AS margin, s.discount, s.is_return, s.product_key
     FROM fact_sales s
-    JOIN dim_customer c ON c.customer_key = s.customer_key
-    JOIN dim_product p ON p.product_key = s.product_key
+    JOIN keys k ON k.customer_key = s.customer_key
     WHERE s.customer_key <> 0
 ),
 hist AS (
     SELECT l.* FROM lines l CROSS JOIN ref WHERE l.day < ref.cut
 ),
 orders AS (
-    SELECT customer_id, order_id, min(day) AS day
+    SELECT ck, order_id, min(day) AS day
     FROM hist
     WHERE NOT is_return
-    GROUP BY customer_id, order_id
+    GROUP BY ck, order_id
 ),
 order_stats AS (
-    SELECT o.customer_id,
+    SELECT o.ck,
            count(*) AS frequency,
            min(o.day) AS first_day,
            max(o.day) AS last_day,
@@ -39,28 +44,34 @@ order_stats AS (
                AS orders_prev_90d
     FROM orders o
     CROSS JOIN ref
-    GROUP BY o.customer_id
+    GROUP BY o.ck
 ),
 line_stats AS (
-    SELECT customer_id,
+    SELECT ck,
            sum(net_amount) AS monetary,
            sum(margin) AS margin,
-           count(DISTINCT category) AS category_breadth,
            avg(CASE WHEN discount > 0 THEN 1.0 ELSE 0.0 END) AS discount_share,
            avg(CASE WHEN is_return THEN 1.0 ELSE 0.0 END) AS return_rate
     FROM hist
-    GROUP BY customer_id
+    GROUP BY ck
+),
+-- Distinct categories per customer as a grouping, not a per-group distinct set.
+breadth AS (
+    SELECT ck, count(category) AS category_breadth
+    FROM (SELECT DISTINCT h.ck, p.category
+          FROM hist h JOIN dim_product p ON p.product_key = h.product_key) x
+    GROUP BY ck
 ),
 contacts AS (
-    SELECT c.customer_id, k.contact_id, date_part('epoch', k.contact_ts) / 86400.0 AS day,
+    SELECT c.ck, k.contact_id, date_part('epoch', k.contact_ts) / 86400.0 AS day,
            k.channel, k.contact_type, k.outcome, k.satisfaction, k.campaign_key
     FROM fact_contacts k
-    JOIN dim_customer c ON c.customer_key = k.customer_key
+    JOIN keys c ON c.customer_key = k.customer_key
     CROSS JOIN ref
     WHERE k.customer_key <> 0 AND date_part('epoch', k.contact_ts) / 86400.0 < ref.cut
 ),
 contact_stats AS (
-    SELECT k.customer_id,
+    SELECT k.ck,
            sum(CASE WHEN k.contact_type = 'inquiry' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS inquiry_90d,
            sum(CASE WHEN k.contact_type = 'inquiry' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS inquiry_365d,
            sum(CASE WHEN k.contact_type = 'complaint' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS complaint_90d,
@@ -91,31 +102,31 @@ contact_stats AS (
            ref.cut - max(k.day) AS days_since_last_contact
     FROM contacts k
     CROSS JOIN ref
-    GROUP BY k.customer_id, ref.cut
+    GROUP BY k.ck, ref.cut
 ),
 campaign_hits AS (
     -- The window condition sits in the join, so only orders inside it are matched (a join on the
     -- customer alone would pair every campaign contact with every order first).
-    SELECT k.customer_id, k.contact_id,
-           max(CASE WHEN o.customer_id IS NULL THEN 0 ELSE 1 END) AS responded
+    SELECT k.ck, k.contact_id,
+           max(CASE WHEN o.ck IS NULL THEN 0 ELSE 1 END) AS responded
     FROM contacts k
     LEFT JOIN orders o
-           ON o.customer_id = k.customer_id AND o.day > k.day AND o.day <= k.day + 30
+           ON o.ck = k.ck AND o.day > k.day AND o.day <= k.day + 30
     WHERE k.campaign_key IS NOT NULL
-    GROUP BY k.customer_id, k.contact_id
+    GROUP BY k.ck, k.contact_id
 ),
 campaign_response AS (
-    SELECT customer_id, count(*) AS campaign_contacts, sum(responded) AS responded
+    SELECT ck, count(*) AS campaign_contacts, sum(responded) AS responded
     FROM campaign_hits
-    GROUP BY customer_id
+    GROUP BY ck
 ),
 future AS (
-    SELECT DISTINCT l.customer_id
+    SELECT DISTINCT l.ck
     FROM lines l
     CROSS JOIN ref
     WHERE NOT l.is_return AND l.day >= ref.cut AND l.day < ref.cut + $horizon_days
 )
-SELECT o.customer_id,
+SELECT c.customer_id,
        CAST($as_of AS DATE) AS as_of,
        ref.cut - o.last_day AS recency_days,
        CAST(o.frequency AS DOUBLE) AS frequency,
@@ -128,7 +139,7 @@ SELECT o.customer_id,
        ln((1.0 + o.orders_90d) / (1.0 + o.orders_prev_90d)) AS trend,
        CAST(o.orders_90d AS DOUBLE) AS orders_90d,
        CAST(o.orders_prev_90d AS DOUBLE) AS orders_prev_90d,
-       CAST(l.category_breadth AS DOUBLE) AS category_breadth,
+       CAST(b.category_breadth AS DOUBLE) AS category_breadth,
        l.discount_share,
        l.return_rate,
        CAST(coalesce(k.inquiry_90d, 0) AS DOUBLE) AS inquiry_90d,
@@ -158,13 +169,15 @@ SELECT o.customer_id,
        CAST(coalesce(k.satisfaction_min_365d, 3) AS DOUBLE) AS satisfaction_min_365d,
        coalesce(k.days_since_last_contact, ref.cut - o.first_day) AS days_since_last_contact,
        coalesce(CAST(r.responded AS DOUBLE) / r.campaign_contacts, 0) AS campaign_response_rate,
-       CASE WHEN f.customer_id IS NULL THEN 1 ELSE 0 END AS churned,
+       CASE WHEN f.ck IS NULL THEN 1 ELSE 0 END AS churned,
        CASE WHEN ref.cut + $horizon_days <= d.last_day + 1 THEN 1 ELSE 0 END AS label_known
 FROM order_stats o
-JOIN line_stats l ON l.customer_id = o.customer_id
+JOIN line_stats l ON l.ck = o.ck
+JOIN breadth b ON b.ck = o.ck
+JOIN dim_customer c ON c.customer_key = o.ck
 CROSS JOIN ref
 CROSS JOIN data_end d
-LEFT JOIN contact_stats k ON k.customer_id = o.customer_id
-LEFT JOIN campaign_response r ON r.customer_id = o.customer_id
-LEFT JOIN future f ON f.customer_id = o.customer_id
-ORDER BY o.customer_id
+LEFT JOIN contact_stats k ON k.ck = o.ck
+LEFT JOIN campaign_response r ON r.ck = o.ck
+LEFT JOIN future f ON f.ck = o.ck
+ORDER BY c.customer_id
