@@ -5,14 +5,19 @@
 --
 -- '(all)' marks a subtotal (ROLLUP); the row with both '(all)' is the grand total. Revenue and
 -- units are net of returns; buyers are distinct known customers.
-WITH l AS (
+WITH keys AS (
+    -- One integer per customer across their SCD2 rows: distinct counts on integers.
+    SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
+    FROM dim_customer
+),
+l AS (
     SELECT coalesce(p.category, '(unknown)') AS category,
            coalesce(p.subcategory, '(unknown)') AS subcategory,
            s.net_amount, s.margin, s.quantity, s.order_id, s.is_return,
-           CASE WHEN s.customer_key <> 0 THEN c.customer_id END AS customer_id
+           CASE WHEN s.customer_key <> 0 THEN c.ck END AS ck
     FROM fact_sales s
     JOIN dim_product p ON p.product_key = s.product_key
-    JOIN dim_customer c ON c.customer_key = s.customer_key
+    JOIN keys c ON c.customer_key = s.customer_key
     JOIN dim_date d ON d.date_key = s.date_key
     WHERE d.date BETWEEN $from_date AND $to_date
 ),
@@ -28,7 +33,7 @@ rolled AS (
            sum(margin) AS margin,
            sum(quantity) AS units,
            count(DISTINCT CASE WHEN NOT is_return THEN order_id END) AS orders,
-           count(DISTINCT customer_id) AS buyers
+           count(DISTINCT ck) AS buyers
     FROM l
     GROUP BY ROLLUP (category, subcategory)
 )

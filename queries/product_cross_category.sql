@@ -4,15 +4,20 @@
 --
 -- Counted over known customers and all history (returns excluded).
 -- share = both / buyers(category); lift = share / (buyers(also_bought) / all buyers).
-WITH cc AS (
-    SELECT DISTINCT c.customer_id, p.category
+WITH keys AS (
+    -- One integer per customer across their SCD2 rows.
+    SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
+    FROM dim_customer
+),
+cc AS (
+    SELECT DISTINCT c.ck, p.category
     FROM fact_sales s
-    JOIN dim_customer c ON c.customer_key = s.customer_key
+    JOIN keys c ON c.customer_key = s.customer_key
     JOIN dim_product p ON p.product_key = s.product_key
     WHERE s.customer_key <> 0 AND NOT s.is_return AND p.category IS NOT NULL
 ),
 everyone AS (
-    SELECT count(DISTINCT customer_id) AS buyers FROM cc
+    SELECT count(DISTINCT ck) AS buyers FROM cc
 ),
 cat AS (
     SELECT category, count(*) AS buyers FROM cc GROUP BY category
@@ -20,7 +25,7 @@ cat AS (
 pairs AS (
     SELECT a.category, b.category AS also_bought, count(*) AS customers_both
     FROM cc a
-    JOIN cc b ON b.customer_id = a.customer_id AND b.category <> a.category
+    JOIN cc b ON b.ck = a.ck AND b.category <> a.category
     GROUP BY a.category, b.category
 )
 SELECT pr.category,
