@@ -2,13 +2,14 @@
 # The whole nightly job end to end on generated data, from an empty mart (so the churn model is
 # trained, the slowest path): wall time and peak RSS of the process per run, and each stage's time
 # and peak memory from the run log. RUNS runs, each from scratch; the medians are printed.
-# usage: benches/nightly.sh [CUSTOMERS (default 100000)] [RUNS (default 3)]
+# usage: [CRM_MART_BIN=FILE] benches/nightly.sh [CUSTOMERS (default 100000)] [RUNS (default 3)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 customers=${1:-100000}
 runs=${2:-3}
-cargo build --release -q
-bin=${CARGO_TARGET_DIR:-$PWD/target}/release/crm-mart
+# CRM_MART_BIN=FILE benchmarks that binary instead of building the release one.
+if [ -z "${CRM_MART_BIN:-}" ]; then cargo build --release -q; fi
+bin=${CRM_MART_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/crm-mart}
 work=$PWD/target/bench-nightly-$customers
 src=$work/src
 if [ ! -f "$src/planted_defects.csv" ]; then

@@ -85,6 +85,49 @@ pub async fn data_range(catalog: &Catalog) -> Result<(NaiveDate, NaiveDate)> {
 
 /// The features of every customer who bought on or before `as_of`.
 pub async fn load(catalog: &Catalog, as_of: NaiveDate, horizon_days: u32) -> Result<FeatureTable> {
+    // One process often needs the same cut twice (the nightly job: segment, then churn score,
+    // both as of the last order day); the query is the costliest part of both.
+    let key = cache_key(catalog, as_of, horizon_days);
+    if let Some(ft) = FEATURE_CACHE
+        .lock()
+        .ok()
+        .and_then(|c| c.iter().find(|(k, _)| *k == key).map(|(_, ft)| ft.clone()))
+    {
+        return Ok(ft);
+    }
+    let ft = load_uncached(catalog, as_of, horizon_days).await?;
+    if let Ok(mut cache) = FEATURE_CACHE.lock() {
+        cache.push((key, ft.clone()));
+        // At most three cuts, and at most 48M values (384 MB) held.
+        while cache.len() > 3 || cache.iter().map(|(_, f)| f.x.len()).sum::<usize>() > 48 << 20 {
+            cache.remove(0);
+        }
+    }
+    Ok(ft)
+}
+
+/// Feature tables computed in this process, newest last, by [`cache_key`].
+static FEATURE_CACHE: std::sync::Mutex<Vec<(String, FeatureTable)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// What a feature table depends on: the cut, the horizon, and the location and version of every
+/// table the features query reads.
+fn cache_key(catalog: &Catalog, as_of: NaiveDate, horizon_days: u32) -> String {
+    let inputs = ["dim_customer", "dim_product", "fact_contacts", "fact_sales"];
+    let tables: Vec<String> = catalog
+        .tables
+        .iter()
+        .filter(|t| inputs.contains(&t.name.as_str()))
+        .map(|t| format!("{}={}@{:?}", t.name, t.path.display(), t.source))
+        .collect();
+    format!("{as_of}|{horizon_days}|{}", tables.join("|"))
+}
+
+async fn load_uncached(
+    catalog: &Catalog,
+    as_of: NaiveDate,
+    horizon_days: u32,
+) -> Result<FeatureTable> {
     let prepared = prepare(as_of, horizon_days)?;
     let df = query::plan(catalog, &prepared).await?;
     let batches = df

@@ -362,6 +362,9 @@ pub fn kmeans(
     Ok((labels, inertia, model.centroids().clone()))
 }
 
+/// Customers on which the automatic choice of k runs at most (a seeded sample of them).
+pub const K_SEARCH_ROWS: usize = 20_000;
+
 /// Rows (at most `max`) picked by a seeded shuffle, for silhouettes.
 fn sample_rows(n: usize, max: usize, seed: u64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
@@ -465,8 +468,17 @@ pub async fn run(catalog: &Catalog, opts: &SegmentOptions) -> Result<Segmentatio
     }
     let (categories, shares) = category_shares(catalog, as_of).await?;
     let (x, inputs) = clustering_matrix(&ft, &categories, &shares)?;
-    let sample = sample_rows(n, 2000, opts.seed);
-    let xs = x.select(Axis(0), &sample);
+    // Choosing k fits k-means nine times: on more than K_SEARCH_ROWS customers that search runs
+    // on a seeded sample of them, and the chosen k is then fitted on everyone.
+    let search = (opts.k.is_none() && n > K_SEARCH_ROWS).then(|| {
+        x.select(
+            Axis(0),
+            &sample_rows(n, K_SEARCH_ROWS, opts.seed ^ 0x5EA7C4),
+        )
+    });
+    let xk = search.as_ref().unwrap_or(&x);
+    let sample = sample_rows(xk.nrows(), 2000, opts.seed);
+    let xs = xk.select(Axis(0), &sample);
     let flat: Vec<f64> = xs.iter().copied().collect();
     let candidates: Vec<usize> = match opts.k {
         Some(k) => vec![k],
@@ -477,7 +489,7 @@ pub async fn run(catalog: &Catalog, opts: &SegmentOptions) -> Result<Segmentatio
     let mut best: Option<Fit> = None;
     let mut silhouettes = Vec::new();
     for k in candidates {
-        let (labels, inertia, centroids) = kmeans(&x, k, opts.seed, opts.n_runs)?;
+        let (labels, inertia, centroids) = kmeans(xk, k, opts.seed, opts.n_runs)?;
         let sl: Vec<usize> = sample.iter().map(|i| labels[*i]).collect();
         let s = metrics::silhouette(&flat, xs.ncols(), &sl).unwrap_or(0.0);
         silhouettes.push((k, s));
@@ -485,7 +497,13 @@ pub async fn run(catalog: &Catalog, opts: &SegmentOptions) -> Result<Segmentatio
             best = Some((k, s, labels, inertia, centroids));
         }
     }
-    let (k, _, labels, inertia, centroids) = best.expect("at least one k");
+    let (k, _, labels, inertia, centroids) = match best.expect("at least one k") {
+        (k, _, _, _, _) if search.is_some() => {
+            let (labels, inertia, centroids) = kmeans(&x, k, opts.seed, opts.n_runs)?;
+            (k, 0.0, labels, inertia, centroids)
+        }
+        fit => fit,
+    };
     let mut sizes = vec![0usize; k];
     for l in &labels {
         sizes[*l] += 1;

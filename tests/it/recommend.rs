@@ -178,14 +178,21 @@ fn recommend_explains_acts_evaluates_and_writes_back() {
             .collect();
         (v[v.len() - 2], v[v.len() - 1])
     };
-    let (ours, base) = (metric("rules + segment taste"), metric("popularity baseline"));
+    let (ours, base) = (
+        metric("rules + segment taste"),
+        metric("popularity baseline"),
+    );
     eprintln!(
         "hit rate {:.4} vs {:.4}; precision {:.4} vs {:.4}",
         ours.0, base.0, ours.1, base.1
     );
     assert!(ours.0 >= 1.1 * base.0, "{text}");
     assert!(ours.1 >= 1.1 * base.1, "{text}");
-    assert_eq!(text.matches("popularity baseline").count(), 4, "three holdouts and the pool");
+    assert_eq!(
+        text.matches("popularity baseline").count(),
+        4,
+        "three holdouts and the pool"
+    );
 
     expect_bad_input(d, &["recommend", "--sink", "ftp://crm"], &["is not a sink"]);
 }
