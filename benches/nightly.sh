@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole nightly job end to end on generated data, from an empty mart (so the churn model is
 # trained, the slowest path): wall time and peak RSS of the process per run, and each stage's time
-# and peak memory from the run log. RUNS runs, each from scratch; the medians are printed.
+# and peak memory from the run log. RUNS runs, each from scratch; the medians are printed. Each
+# run is followed by a second night on the same mart: no new source files, and the model is
+# recent, so churn only scores.
 # usage: [CRM_MART_BIN=FILE] benches/nightly.sh [CUSTOMERS (default 100000)] [RUNS (default 3)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,16 +31,21 @@ sinks = ["sqlite:crm.sqlite"]
 log = "nightly.jsonl"
 TOML
   (cd "$run" && python3 "$OLDPWD/benches/run_timed.py" 1 true -- "$bin" nightly --config "$run/crm-mart.toml")
+  echo "second night:"
+  (cd "$run" && python3 "$OLDPWD/benches/run_timed.py" 1 true -- "$bin" nightly --config "$run/crm-mart.toml")
 done
 python3 - "$work" "$runs" <<'PY'
 import json, statistics, sys
 work, runs = sys.argv[1], int(sys.argv[2])
 stages = {}
 for i in range(1, runs + 1):
+    first_run = None
     for line in open(f"{work}/run{i}/nightly.jsonl"):
         v = json.loads(line)
         assert v["status"] == "ok", v
-        s = stages.setdefault(v["stage"], {"t": [], "m": [], "rows": v.get("rows", {})})
+        first_run = first_run or v["run_id"]
+        night = "" if v["run_id"] == first_run else "second night: "
+        s = stages.setdefault(night + v["stage"], {"t": [], "m": [], "rows": v.get("rows", {})})
         s["t"].append(v["elapsed_s"])
         if v.get("peak_rss_mb") is not None:
             s["m"].append(v["peak_rss_mb"])

@@ -338,9 +338,9 @@ const FOREST_TREES: usize = 100;
 const FOREST_ROWS: f64 = 0.7;
 const FOREST_FEATURES: f64 = 0.5;
 /// At most this many rows per tree: a linfa tree visits every row of its sample at every node,
-/// so a tree's time grows with its sample; 100 trees of 25,000 rows still see every customer
+/// so a tree's time grows with its sample; 100 trees of 12,500 rows still see every customer
 /// many times over.
-const FOREST_MAX_ROWS: usize = 25_000;
+const FOREST_MAX_ROWS: usize = 12_500;
 
 /// A random forest of linfa decision trees, grown in parallel: each tree on a bootstrap sample of
 /// the rows and a random subset (without repetition) of the features, from its own seeded
