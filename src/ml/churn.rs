@@ -416,7 +416,7 @@ pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel>
     let data = Dataset::new(z_train.clone(), y_train.clone());
     let lr = LogisticRegression::default()
         .alpha(1.0)
-        .max_iterations(300)
+        .max_iterations(100)
         .fit(&data)
         .map_err(|e| Error::usage(format!("logistic regression did not fit: {e}")))?;
     let sign = if lr.labels().pos.class == 1 {
