@@ -15,6 +15,7 @@ use linfa_clustering::KMeans;
 use ndarray::{Array2, Axis};
 use rand_xoshiro::Xoshiro256Plus;
 use rand_xoshiro::rand_core::SeedableRng;
+use rayon::prelude::*;
 
 use super::features::{self, FeatureTable};
 use super::metrics;
@@ -346,16 +347,34 @@ pub fn kmeans(
     seed: u64,
     n_runs: usize,
 ) -> Result<(Vec<usize>, f64, Array2<f64>)> {
-    let data = DatasetBase::from(x.clone());
+    let data = DatasetBase::from(x.view());
     let mean_var = x.var_axis(Axis(0), 0.0).mean().unwrap_or(1.0);
     // linfa compares the (unsquared) Frobenius distance between successive centroid matrices.
     let tolerance = (KMEANS_TOL * mean_var).sqrt().max(1e-12);
-    let model = KMeans::params_with(k, Xoshiro256Plus::seed_from_u64(seed), SquaredEuclid)
-        .n_runs(n_runs)
-        .max_n_iterations(300)
-        .tolerance(tolerance)
-        .fit(&data)
-        .map_err(|e| Error::usage(format!("k-means with k = {k}: {e}")))?;
+    // The initialisations run side by side, each from its own seeded generator (linfa runs
+    // them one after another); the fit with the lowest inertia wins, the first on a tie.
+    let fits = (0..n_runs.max(1) as u64)
+        .into_par_iter()
+        .map(|r| {
+            let rng = Xoshiro256Plus::seed_from_u64(seed ^ r.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            KMeans::params_with(k, rng, SquaredEuclid)
+                .n_runs(1)
+                .max_n_iterations(300)
+                .tolerance(tolerance)
+                .fit(&data)
+                .map_err(|e| Error::usage(format!("k-means with k = {k}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let model = fits
+        .into_iter()
+        .reduce(|best, m| {
+            if m.inertia() < best.inertia() {
+                m
+            } else {
+                best
+            }
+        })
+        .expect("at least one run");
     let labels = model.predict(x).to_vec();
     // linfa reports the mean squared distance; inertia is the sum (as scikit-learn reports it).
     let inertia = model.inertia() * x.nrows() as f64;
