@@ -23,6 +23,9 @@ printf "%-32s %10s %10s %8s %8s %8s\n" query crm-mart_s duckdb_s ratio rows rows
 logsum=0; n=0
 for f in queries/*.sql; do
   name=$(basename "$f" .sql)
+  # The report queries read the models' tables, which this ETL-only mart does not have; the
+  # nightly benchmark times them in its report stage.
+  case "$name" in report_*) continue ;; esac
   ours=$(python3 benches/run_timed.py "$runs" true -- "$bin" -q query --mart "$work/mart" --name "$name" --format csv)
   theirs=$(python3 benches/run_timed.py "$runs" true -- "$venv/bin/duckdb" -csv -init /dev/null \
     -c ".read $work/duckdb/views.sql" -c ".read $work/duckdb/$name.sql")
