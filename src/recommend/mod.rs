@@ -437,7 +437,12 @@ pub fn recommend(
                 Some((s, (t, r))) => (t, r, format!("customers in segment '{s}'")),
                 None => (&everyone, &overall, "all customers".to_string()),
             };
-            let mine = by_category(h, &product_lines(&views, std::iter::once(c), n_products));
+            let mut mine = vec![0.0f64; h.category_names.len()];
+            for (_, items) in &v.orders {
+                for i in items {
+                    mine[h.product_categories[*i as usize] as usize] += 1.0;
+                }
+            }
             let total: f64 = mine.iter().sum();
             let mix: Vec<f64> = mine
                 .iter()
