@@ -137,8 +137,14 @@ impl FlatForest {
         }
     }
 
-    /// The leaf value of `tree` for `row`, with column `changed.0` read as `changed.1`.
-    fn leaf(tree: &[FlatNode], row: &[f64], changed: Option<(usize, f64)>) -> f64 {
+    /// The leaf value of `tree` for `row`, with column `changed.0` read as `changed.1`; the
+    /// columns tested on the way are added to `path` (once each) when given.
+    fn leaf(
+        tree: &[FlatNode],
+        row: &[f64],
+        changed: Option<(usize, f64)>,
+        mut path: Option<&mut Vec<usize>>,
+    ) -> f64 {
         let mut at = 0;
         loop {
             match tree[at] {
@@ -149,6 +155,11 @@ impl FlatForest {
                     left,
                     right,
                 } => {
+                    if let Some(p) = path.as_deref_mut()
+                        && !p.contains(&column)
+                    {
+                        p.push(column);
+                    }
                     let x = match changed {
                         Some((c, v)) if c == column => v,
                         _ => row[column],
@@ -161,7 +172,11 @@ impl FlatForest {
 
     /// Share of trees voting churn.
     fn predict(&self, row: &[f64]) -> f64 {
-        let votes: f64 = self.trees.iter().map(|t| Self::leaf(t, row, None)).sum();
+        let votes: f64 = self
+            .trees
+            .iter()
+            .map(|t| Self::leaf(t, row, None, None))
+            .sum();
         votes / self.trees.len().max(1) as f64
     }
 
@@ -172,25 +187,9 @@ impl FlatForest {
         let mut on_path: Vec<usize> = Vec::with_capacity(16);
         for tree in &self.trees {
             on_path.clear();
-            let mut at = 0;
-            let vote = loop {
-                match tree[at] {
-                    FlatNode::Leaf(v) => break v,
-                    FlatNode::Split {
-                        column,
-                        threshold,
-                        left,
-                        right,
-                    } => {
-                        if !on_path.contains(&column) {
-                            on_path.push(column);
-                        }
-                        at = if row[column] < threshold { left } else { right };
-                    }
-                }
-            };
+            let vote = Self::leaf(tree, row, None, Some(&mut on_path));
             for &c in &on_path {
-                out[c] += vote - Self::leaf(tree, row, Some((c, value)));
+                out[c] += vote - Self::leaf(tree, row, Some((c, value)), None);
             }
         }
         let n = self.trees.len().max(1) as f64;

@@ -13,10 +13,17 @@ fn config(dir: &std::path::Path, sink: &str) {
 }
 
 fn log_lines(dir: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("logs/run.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+    read_log(&dir.join("logs/run.jsonl"))
+}
+
+/// The run log's complete lines (none when the file is not there yet; a line still being
+/// written by a running job is left out).
+fn read_log(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .map(|l| serde_json::from_str(l.trim_end()).unwrap())
         .collect()
 }
 
@@ -553,11 +560,7 @@ fn nightly_twice_gives_identical_outputs_and_a_killed_run_converges() {
 }
 
 fn log_of(d: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(d.join("run.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    read_log(&d.join("run.jsonl"))
 }
 
 fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
