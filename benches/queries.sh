@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Named-query benchmark: every named query as a whole `crm-mart query` command against the DuckDB
 # CLI running the same SQL over the same Parquet files, in the same run.
-# usage: benches/queries.sh [CUSTOMERS (default 100000)] [RUNS (default 5)]
+# usage: [CRM_MART_BIN=FILE] benches/queries.sh [CUSTOMERS (default 100000)] [RUNS (default 5)]
 # Results go to stdout; BENCHMARKS.md records them with this command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 customers=${1:-100000}
 runs=${2:-5}
-cargo build --release -q
-bin=${CARGO_TARGET_DIR:-$PWD/target}/release/crm-mart
+# CRM_MART_BIN=FILE times a given binary instead of building this checkout.
+if [ -z "${CRM_MART_BIN:-}" ]; then
+  cargo build --release -q
+fi
+bin=${CRM_MART_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/crm-mart}
 venv=$(realpath "$(../shared/tools/baselines-venv.sh)")
 work=$PWD/target/bench-queries-$customers
 if [ ! -f "$work/src/planted_defects.csv" ]; then

@@ -175,10 +175,7 @@ fn query(cli: &Cli, a: &QueryArgs) -> Result<()> {
             None
         },
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = runtime()?;
     let t = std::time::Instant::now();
     let written = rt.block_on(async {
         let mart = Mart::new(&settings.mart_dir);
@@ -231,9 +228,12 @@ fn query(cli: &Cli, a: &QueryArgs) -> Result<()> {
     Ok(())
 }
 
+/// The async runtime of a command. Its threads get deep stacks: serialising and planning a long
+/// query (a Ballista job's plan goes through protobuf recursively) outgrows the default 2 MiB.
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(32 << 20)
         .build()
         .context("starting the async runtime")
 }

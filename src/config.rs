@@ -124,6 +124,30 @@ pub struct SourceMapping {
     pub allow_anonymous_customer: bool,
 }
 
+/// A date or timestamp format that chrono can use: no unknown `%` code, and a year, month
+/// and day in it.
+fn check_time_format(format: &str) -> std::result::Result<(), String> {
+    use chrono::format::{Fixed, Item, Numeric, StrftimeItems};
+    let mut has = (false, false, false);
+    for item in StrftimeItems::new(format) {
+        match item {
+            Item::Error => return Err("has a % code chrono does not know".into()),
+            Item::Numeric(Numeric::Year | Numeric::YearDiv100 | Numeric::YearMod100, _) => {
+                has.0 = true
+            }
+            Item::Numeric(Numeric::Month, _)
+            | Item::Fixed(Fixed::ShortMonthName | Fixed::LongMonthName) => has.1 = true,
+            Item::Numeric(Numeric::Day | Numeric::Ordinal, _) => has.2 = true,
+            Item::Numeric(Numeric::Timestamp, _) => has = (true, true, true),
+            _ => {}
+        }
+    }
+    match has {
+        (true, true, true) => Ok(()),
+        _ => Err("does not name a year, a month and a day".into()),
+    }
+}
+
 fn default_delimiter() -> String {
     ",".into()
 }
@@ -267,6 +291,20 @@ impl Settings {
         for e in ENTITIES {
             let m = parsed.sources.get(*e).cloned().unwrap_or_default();
             m.delimiter_byte(&cfg_path)?;
+            for (key, format) in [
+                ("date_format", &m.date_format),
+                ("timestamp_format", &m.timestamp_format),
+            ] {
+                check_time_format(format).map_err(|why| {
+                    Error::config(
+                        &cfg_path,
+                        format!(
+                            "[sources.{e}] {key} = {format:?}: {why}; use chrono's strftime \
+                             codes, e.g. \"%Y-%m-%d\", \"%d.%m.%Y\" or \"%Y-%m-%d %H:%M:%S\""
+                        ),
+                    )
+                })?;
+            }
             sources.insert(e.to_string(), m);
         }
         let queries_dir = rel(parsed

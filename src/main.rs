@@ -27,11 +27,21 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&cli);
+    quiet_caught_dependency_panics();
     match commands::run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
+            }
+            if let Some(why) = storage_failure(&e) {
+                eprintln!(
+                    "error: cannot write: {why}. The disk is full, a file size or quota limit \
+                     was reached, or the directory is not writable; no commit of this step was \
+                     made after the failure. Make room (or fix the permissions) and run the \
+                     command again: it continues where it stopped."
+                );
+                return ExitCode::from(1);
             }
             eprintln!("error: {e:#}");
             let code = e
@@ -44,6 +54,63 @@ fn main() -> ExitCode {
     }
 }
 
+/// The operating system's reason when `e` is a failed write to storage: no space, a file too
+/// large for the limit, a quota, a read-only file system, no permission. These are not bugs but
+/// the machine's state, so they exit 1 with one plain sentence instead of the writer's nested
+/// error chain.
+fn storage_failure(e: &anyhow::Error) -> Option<String> {
+    let text = format!("{e:#}");
+    let mut kinds = [
+        ("No space left on device", 28),
+        ("File too large", 27),
+        ("Disk quota exceeded", 122),
+        ("Read-only file system", 30),
+        ("Permission denied", 13),
+    ]
+    .into_iter();
+    let (what, code) = kinds.find(|(_, code)| text.contains(&format!("(os error {code})")))?;
+    // The path: ours when the error is one of ours, else the first absolute one named.
+    let ours = e
+        .chain()
+        .find_map(|c| match c.downcast_ref::<crm_mart::error::Error>() {
+            Some(crm_mart::error::Error::Io { path, .. }) => {
+                Some(format!(" at {}", path.display()))
+            }
+            _ => None,
+        });
+    let path = ours.unwrap_or_else(|| {
+        text.split(['"', '\'', ' ', '`'])
+            .map(|p| p.trim_end_matches([':', ',', ';', ')']))
+            .find(|p| p.starts_with('/') && p.len() > 1)
+            .map(|p| format!(" at {p}"))
+            .unwrap_or_default()
+    });
+    Some(format!("{what} (os error {code}){path}"))
+}
+
+/// delta-rs aborts a Parquet upload that failed (e.g. on a full disk) on a writer object_store
+/// has already closed; object_store panics on that, delta-rs catches the panic and returns the
+/// original error. The panic message is noise beside that error, so it is not printed; every
+/// other panic is reported as usual.
+fn quiet_caught_dependency_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let from_object_store = info.location().is_some_and(|l| {
+            l.file().contains("object_store") && l.file().ends_with("buffered.rs")
+        });
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        if from_object_store && message == "Already shut down" {
+            return;
+        }
+        default(info);
+    }));
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -52,7 +119,10 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn init_logging(cli: &Cli) {
-    let default = if cli.quiet { "error" } else { "warn" };
+    let level = if cli.quiet { "error" } else { "warn" };
+    // Ballista's scheduler logs a harmless error when it cannot attach run-time metrics to a
+    // re-planned stage's display; it is not a failure of the query.
+    let default = format!("{level},ballista_scheduler::display=off");
     let filter = tracing_subscriber::EnvFilter::try_from_env("CRM_MART_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()

@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use arrow::array::{AsArray, Int64Array};
 use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use arrow::datatypes::{Schema, SchemaRef};
+use datafusion::catalog::view::ViewTable;
 use datafusion::datasource::TableProvider;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
 use deltalake::{DeltaTable, DeltaTableBuilder, ensure_table_uri};
@@ -122,7 +124,7 @@ pub async fn open(
             root.display()
         )));
     }
-    let ctx = engine::session(engine)?;
+    let ctx = engine::session(engine).await?;
     let mut names: Vec<String> = std::fs::read_dir(root)
         .map_err(|e| Error::io(root, e))?
         .filter_map(|e| e.ok())
@@ -162,7 +164,7 @@ pub async fn open(
         };
         let Some(table) = table else { continue };
         let version = table.version().unwrap_or_default() as i64;
-        register_delta(&ctx, name, &table).await?;
+        register_delta(&ctx, name, &table, engine.is_distributed()).await?;
         tables.push(TableInfo {
             name: name.clone(),
             path: dir,
@@ -177,7 +179,7 @@ pub async fn open(
                 a.name
             )));
         }
-        let source = attach(&ctx, a).await?;
+        let source = attach(&ctx, a, engine.is_distributed()).await?;
         tables.push(TableInfo {
             name: a.name.clone(),
             path: a.path.clone(),
@@ -267,14 +269,130 @@ async fn table_at_batch(dir: &Path, n: i64, cut: Option<i64>) -> Result<Option<D
     }
 }
 
-async fn register_delta(ctx: &SessionContext, name: &str, table: &DeltaTable) -> Result<()> {
+/// Registers a Delta table. Locally that is delta-rs' own provider; on a distributed engine it is
+/// a view over plain Parquet listing tables of exactly the files of the loaded version (one per
+/// partition, the partition value as a constant column), which any Ballista scheduler and
+/// executor can serialise and read without knowing Delta.
+async fn register_delta(
+    ctx: &SessionContext,
+    name: &str,
+    table: &DeltaTable,
+    distributed: bool,
+) -> Result<()> {
     table.update_datafusion_session(&ctx.state())?;
     let provider: Arc<dyn TableProvider> = table.table_provider().await?;
-    ctx.register_table(name, provider)?;
+    if distributed {
+        let view = files_view(ctx, name, table, provider.schema())?;
+        ctx.register_table(name, Arc::new(view))?;
+    } else {
+        ctx.register_table(name, provider)?;
+    }
     Ok(())
 }
 
-async fn attach(ctx: &SessionContext, a: &Attachment) -> Result<TableSource> {
+/// The rows of `table`'s loaded version as a view over its Parquet files, with the columns,
+/// order and types of `schema` (what the Delta provider shows).
+fn files_view(
+    ctx: &SessionContext,
+    name: &str,
+    table: &DeltaTable,
+    schema: SchemaRef,
+) -> Result<ViewTable> {
+    use datafusion::datasource::file_format::parquet::ParquetFormat;
+    use datafusion::datasource::listing::{
+        ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+    };
+    use datafusion::logical_expr::{LogicalPlanBuilder, lit};
+    use datafusion::prelude::col;
+    use datafusion::scalar::ScalarValue;
+    use std::collections::BTreeMap;
+
+    let snapshot = table.snapshot()?;
+    let partition_cols: Vec<String> = snapshot.metadata().partition_columns().to_vec();
+    let file_schema = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .filter(|f| !partition_cols.contains(f.name()))
+            .cloned()
+            .collect::<Vec<_>>(),
+    ));
+    let mut root = table.table_url().clone();
+    if !root.path().ends_with('/') {
+        root.set_path(&format!("{}/", root.path()));
+    }
+    // Files grouped by their partition values (in partition-column order).
+    let mut groups: BTreeMap<Vec<Option<String>>, Vec<ListingTableUrl>> = BTreeMap::new();
+    for file in snapshot.log_data().iter() {
+        let values = file.partition_values_map();
+        let key = partition_cols
+            .iter()
+            .map(|c| values.get(c).cloned().flatten())
+            .collect();
+        let url = root.join(&file.path()).map_err(|e| {
+            Error::usage(format!(
+                "table {name}: file {} has no URL: {e}",
+                file.path()
+            ))
+        })?;
+        groups
+            .entry(key)
+            .or_default()
+            .push(ListingTableUrl::parse(url.as_str())?);
+    }
+    let format =
+        ParquetFormat::default().with_options(ctx.state().default_table_options().parquet.clone());
+    let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
+
+    let mut plan: Option<LogicalPlanBuilder> = None;
+    for (values, urls) in groups {
+        let listing = ListingTable::try_new(
+            ListingTableConfig::new_with_multi_paths(urls)
+                .with_listing_options(options.clone())
+                .with_schema(file_schema.clone()),
+        )?;
+        let mut exprs = Vec::with_capacity(schema.fields().len());
+        for f in schema.fields() {
+            match partition_cols.iter().position(|c| c == f.name()) {
+                Some(i) => {
+                    let v = match &values[i] {
+                        Some(text) => ScalarValue::try_from_string(text.clone(), f.data_type())?,
+                        None => ScalarValue::try_from(f.data_type())?,
+                    };
+                    exprs.push(lit(v).alias(f.name()));
+                }
+                None => exprs.push(col(format!("\"{}\"", f.name()))),
+            }
+        }
+        let part = LogicalPlanBuilder::scan(
+            format!("{name}_files"),
+            datafusion::datasource::provider_as_source(Arc::new(listing)),
+            None,
+        )?
+        .project(exprs)?;
+        plan = Some(match plan {
+            None => part,
+            Some(p) => p.union(part.build()?)?,
+        });
+    }
+    let plan = match plan {
+        Some(p) => p.build()?,
+        // No files: typed NULLs filtered away, so the view still has the table's schema.
+        None => LogicalPlanBuilder::empty(true)
+            .project(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| Ok(lit(ScalarValue::try_from(f.data_type())?).alias(f.name())))
+                    .collect::<Result<Vec<_>>>()?,
+            )?
+            .filter(lit(false))?
+            .build()?,
+    };
+    Ok(ViewTable::new(plan, None))
+}
+
+async fn attach(ctx: &SessionContext, a: &Attachment, distributed: bool) -> Result<TableSource> {
     let p = &a.path;
     if !p.exists() {
         return Err(Error::usage(format!(
@@ -289,7 +407,7 @@ async fn attach(ctx: &SessionContext, a: &Attachment) -> Result<TableSource> {
             .await
             .map_err(|e| bad(format!("not a readable Delta table: {e}")))?;
         let version = table.version().unwrap_or_default() as i64;
-        register_delta(ctx, &a.name, &table).await?;
+        register_delta(ctx, &a.name, &table, distributed).await?;
         return Ok(TableSource::Delta { version });
     }
     let ext = if p.is_dir() {

@@ -23,6 +23,17 @@ pub enum EngineSpec {
         /// The scheduler's address.
         url: String,
     },
+    /// A Ballista scheduler and executor started inside this process (`ballista://standalone`):
+    /// the whole distributed path (plans serialised over gRPC, executed by an executor) on one
+    /// machine, for trying the engine out and for tests.
+    BallistaStandalone,
+}
+
+impl EngineSpec {
+    /// True for the engines that run on Ballista.
+    pub fn is_distributed(&self) -> bool {
+        !matches!(self, EngineSpec::Local)
+    }
 }
 
 impl FromStr for EngineSpec {
@@ -31,6 +42,9 @@ impl FromStr for EngineSpec {
     fn from_str(s: &str) -> Result<Self> {
         if s == "local" {
             return Ok(EngineSpec::Local);
+        }
+        if s == "ballista://standalone" {
+            return Ok(EngineSpec::BallistaStandalone);
         }
         if let Some(rest) = s.strip_prefix("ballista://") {
             let ok = rest
@@ -41,7 +55,7 @@ impl FromStr for EngineSpec {
             }
         }
         Err(Error::usage(format!(
-            "engine '{s}' is not understood; use 'local' or 'ballista://HOST:PORT'"
+            "engine '{s}' is not understood; use 'local', 'ballista://HOST:PORT' or 'ballista://standalone'"
         )))
     }
 }
@@ -51,6 +65,7 @@ impl std::fmt::Display for EngineSpec {
         match self {
             EngineSpec::Local => f.write_str("local"),
             EngineSpec::Ballista { url } => f.write_str(url),
+            EngineSpec::BallistaStandalone => f.write_str("ballista://standalone"),
         }
     }
 }
@@ -80,13 +95,97 @@ pub fn session_config() -> SessionConfig {
 }
 
 /// A new session on the chosen engine, with no tables registered yet.
-pub fn session(spec: &EngineSpec) -> Result<SessionContext> {
+///
+/// A Ballista session plans on this side and sends the logical plan to the scheduler, which
+/// cuts it into stages for its executors; the mart's tables are registered in a form every
+/// Ballista executor can read (see [`super::catalog`]).
+pub async fn session(spec: &EngineSpec) -> Result<SessionContext> {
     match spec {
         EngineSpec::Local => Ok(SessionContext::new_with_config(session_config())),
-        EngineSpec::Ballista { url } => Err(Error::usage(format!(
-            "engine {url}: this build of crm-mart has no distributed engine; use --engine local"
+        #[cfg(feature = "distributed")]
+        EngineSpec::Ballista { url } => {
+            use ballista::prelude::SessionContextExt;
+            check_reachable(url)?;
+            SessionContext::remote_with_state(url, ballista_state())
+                .await
+                .map_err(|e| {
+                    Error::usage(format!("engine {url}: cannot open a Ballista session: {e}"))
+                })
+        }
+        #[cfg(feature = "distributed")]
+        EngineSpec::BallistaStandalone => {
+            use ballista::prelude::SessionContextExt;
+            SessionContext::standalone_with_state(ballista_state())
+                .await
+                .map_err(|e| {
+                    Error::usage(format!(
+                        "engine ballista://standalone: cannot start the in-process scheduler and executor: {e}"
+                    ))
+                })
+        }
+        #[cfg(not(feature = "distributed"))]
+        other => Err(Error::usage(format!(
+            "engine {other}: this build of crm-mart has no distributed engine; rebuild with \
+             `--features distributed`, or use --engine local"
         ))),
     }
+}
+
+/// Fails early, with the address, when nothing answers at the scheduler's address (the client
+/// would otherwise only find out inside the first query).
+#[cfg(feature = "distributed")]
+fn check_reachable(url: &str) -> Result<()> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let addr = url.trim_start_matches("ballista://");
+    let unreachable = |why: String| {
+        Error::usage(format!(
+            "engine {url}: cannot reach the Ballista scheduler at {addr}: {why}; is it running?"
+        ))
+    };
+    let addrs: Vec<_> = addr
+        .to_socket_addrs()
+        .map_err(|e| unreachable(e.to_string()))?
+        .collect();
+    let mut last = String::from("the name has no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, std::time::Duration::from_secs(5)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(unreachable(last))
+}
+
+/// The session state a Ballista session starts from: our configuration and DataFusion's
+/// default functions. The scheduler re-plans on its side with its own settings.
+#[cfg(feature = "distributed")]
+fn ballista_state() -> datafusion::execution::SessionState {
+    let mut config = session_config();
+    // Dynamic filters are filled at run time by a join's build side (or a top-k or aggregate)
+    // and read by a scan of the same plan; Ballista cuts plans into stages that run as separate
+    // tasks, and its scheduler re-optimises resolved stages, which fails on a join that already
+    // carries one. Off, every query plans and runs.
+    let optimizer = &mut config.options_mut().optimizer;
+    optimizer.enable_dynamic_filter_pushdown = false;
+    optimizer.enable_join_dynamic_filter_pushdown = false;
+    optimizer.enable_topk_dynamic_filter_pushdown = false;
+    optimizer.enable_aggregate_dynamic_filter_pushdown = false;
+    // The adaptive planner re-plans the rest of the job after every stage; on the mart's
+    // queries (many small stages) that planning dominated the run time, so the static
+    // distributed planner is used.
+    use ballista::prelude::SessionConfigExt;
+    let mut config = config
+        .upgrade_for_ballista()
+        .with_ballista_adaptive_query_planner(false);
+    // Ballista turns DataFusion's hash joins off (they do not spill) in favour of sort-merge
+    // joins, whose join-filter path fails on some of our queries (an index out of bounds in
+    // DataFusion 55); the mart's build sides (dimensions, per-customer aggregates) fit in
+    // memory, so hash joins it is.
+    config.options_mut().optimizer.prefer_hash_join = true;
+    datafusion::execution::SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build()
 }
 
 #[cfg(test)]
@@ -101,6 +200,10 @@ mod tests {
             EngineSpec::Ballista {
                 url: "ballista://10.0.0.1:50050".into()
             }
+        );
+        assert_eq!(
+            "ballista://standalone".parse::<EngineSpec>().unwrap(),
+            EngineSpec::BallistaStandalone
         );
         for bad in [
             "",

@@ -3,6 +3,8 @@
 mod basket;
 mod common;
 mod crash;
+#[cfg(feature = "distributed")]
+mod distributed;
 mod etl;
 mod formats;
 mod generate;
@@ -12,4 +14,5 @@ mod nightly;
 mod query;
 mod reader;
 mod recommend;
+mod reliability;
 mod value;

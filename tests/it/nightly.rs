@@ -18,7 +18,7 @@ fn log_lines(dir: &std::path::Path) -> Vec<serde_json::Value> {
 
 /// The run log's complete lines (none when the file is not there yet; a line still being
 /// written by a running job is left out).
-fn read_log(path: &std::path::Path) -> Vec<serde_json::Value> {
+pub(crate) fn read_log(path: &std::path::Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .split_inclusive('\n')
@@ -404,7 +404,7 @@ fn blank_times(s: &str) -> String {
 /// Everything a nightly run in `d` leaves behind, minus the identity of the run (run ids, the
 /// times things were written, the CRM's log of runs): every mart table's rows (sorted), the CRM
 /// table in SQLite, the CSV import file, the model artifacts and the Markdown report.
-fn outputs(d: &std::path::Path) -> Vec<String> {
+pub(crate) fn outputs(d: &std::path::Path) -> Vec<String> {
     let identity = ["started_at", "finished_at", "generated_at", "run_id"];
     let mut out = Vec::new();
     let mut tables: Vec<String> = std::fs::read_dir(d.join("mart"))
@@ -563,7 +563,7 @@ fn log_of(d: &std::path::Path) -> Vec<serde_json::Value> {
     read_log(&d.join("run.jsonl"))
 }
 
-fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(d).unwrap() {
         let p = e.unwrap().path();
@@ -577,7 +577,7 @@ fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// Equal, or a panic that shows the first lines that differ.
-fn assert_same(want: &[String], got: &[String], what: &str) {
+pub(crate) fn assert_same(want: &[String], got: &[String], what: &str) {
     if want == got {
         return;
     }
