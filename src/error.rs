@@ -142,6 +142,8 @@ impl Error {
             | Error::Source { .. }
             | Error::Locked { .. }
             | Error::Query { .. } => 1,
+            // A query that needs more memory than the limit: the machine's state, not a bug.
+            Error::DataFusion(e) if e.to_string().contains("Resources exhausted") => 1,
             _ => 2,
         }
     }

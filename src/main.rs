@@ -44,6 +44,13 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
             eprintln!("error: {e:#}");
+            if format!("{e:#}").contains("Resources exhausted") {
+                eprintln!(
+                    "the query needs more memory than its limit of {} MB; raise it with \
+                     CRM_MART_MEMORY_LIMIT_MB=N, or narrow the query",
+                    crm_mart::mart::engine::memory_limit() >> 20
+                );
+            }
             let code = e
                 .chain()
                 .find_map(|c| c.downcast_ref::<crm_mart::error::Error>())

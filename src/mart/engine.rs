@@ -94,6 +94,30 @@ pub fn session_config() -> SessionConfig {
     config
 }
 
+/// The memory a query may hold: `CRM_MART_MEMORY_LIMIT_MB`, else three quarters of the
+/// machine's memory. Sorts and grouped aggregates spill to temporary files past it, and what
+/// cannot spill fails with DataFusion's "Resources exhausted" error naming the operator, instead
+/// of the process being killed by the kernel when memory runs out.
+pub fn memory_limit() -> usize {
+    if let Some(mb) = std::env::var("CRM_MART_MEMORY_LIMIT_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|mb| *mb > 0)
+    {
+        return mb << 20;
+    }
+    let total_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<usize>().ok())
+        })
+        .unwrap_or(8 << 20);
+    total_kb / 4 * 3 * 1024
+}
+
 /// A new session on the chosen engine, with no tables registered yet.
 ///
 /// A Ballista session plans on this side and sends the logical plan to the scheduler, which
@@ -101,7 +125,15 @@ pub fn session_config() -> SessionConfig {
 /// Ballista executor can read (see [`super::catalog`]).
 pub async fn session(spec: &EngineSpec) -> Result<SessionContext> {
     match spec {
-        EngineSpec::Local => Ok(SessionContext::new_with_config(session_config())),
+        EngineSpec::Local => {
+            let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+                .with_memory_limit(memory_limit(), 1.0)
+                .build_arc()?;
+            Ok(SessionContext::new_with_config_rt(
+                session_config(),
+                runtime,
+            ))
+        }
         #[cfg(feature = "distributed")]
         EngineSpec::Ballista { url } => {
             use ballista::prelude::SessionContextExt;

@@ -768,3 +768,49 @@ fn injection_attempts_are_values_or_clear_errors() {
         customers_before
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The memory limit
+
+#[test]
+fn a_query_past_the_memory_limit_spills_or_fails_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = generate(d, 300, 6, 0.0);
+    etl(d, &src, &d.join("mart"));
+    let sql_text = "SELECT order_id, line_no, net_amount FROM fact_sales \
+                    ORDER BY net_amount DESC, order_id, line_no";
+    let run = |limit: Option<&str>| {
+        let mut c = cmd(d);
+        c.args(["query", "--mart", "mart", "--format", "csv", sql_text]);
+        if let Some(l) = limit {
+            c.env("CRM_MART_MEMORY_LIMIT_MB", l);
+        }
+        c.output().unwrap()
+    };
+    let free = run(None);
+    assert!(free.status.success(), "{free:?}");
+    let lines = String::from_utf8_lossy(&free.stdout).lines().count();
+    assert!(lines > 1000, "{lines}");
+    // At 1 MB the sort spills to disk and gives the same rows in the same order, or refuses
+    // with DataFusion's message; never a kill or a panic.
+    let tight = run(Some("1"));
+    let err = String::from_utf8_lossy(&tight.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    match tight.status.code() {
+        Some(0) => assert_eq!(tight.stdout, free.stdout),
+        Some(1) => assert!(
+            err.contains("Resources exhausted") && err.contains("CRM_MART_MEMORY_LIMIT_MB"),
+            "{err}"
+        ),
+        other => panic!("exit {other:?}: {err}"),
+    }
+    eprintln!(
+        "at 1 MB: {}",
+        if tight.status.success() {
+            "spilled, same rows"
+        } else {
+            "refused"
+        }
+    );
+}
