@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed, TestRunner};
 
-use crate::common::{cmd, etl, generate, rows, snapshot, sql, versions};
+use crate::common::{cmd, etl, etl_cmd, generate, rows, snapshot, sql, versions};
 use crate::nightly::{assert_same, outputs, read_log, walk};
 
 /// Copies the directory tree `from` to `to`.
@@ -309,15 +309,7 @@ fn hostile_source_files_never_panic_and_every_row_is_accounted_for() {
             let target = src.join(target.strip_prefix(&base).unwrap());
             std::fs::write(&target, hostile_file(&texts[e], &head, &lines)).unwrap();
             let mart = work.join("mart");
-            let out = cmd(&work)
-                .arg("--quiet")
-                .arg("etl")
-                .arg("--source")
-                .arg(&src)
-                .arg("--mart")
-                .arg(&mart)
-                .output()
-                .unwrap();
+            let out = etl_cmd(&work, &src, &mart).arg("--quiet").output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr).to_string();
             prop_assert!(!stderr.contains("panicked"), "{entity}: {stderr}");
             match out.status.code() {
@@ -750,14 +742,7 @@ fn injection_attempts_are_values_or_clear_errors() {
         let w = d.join(format!("mapping{k}"));
         std::fs::create_dir_all(&w).unwrap();
         std::fs::write(w.join("crm-mart.toml"), mapping).unwrap();
-        let out = cmd(&w)
-            .arg("etl")
-            .arg("--source")
-            .arg(&src)
-            .arg("--mart")
-            .arg(w.join("mart"))
-            .output()
-            .unwrap();
+        let out = etl_cmd(&w, &src, &w.join("mart")).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{mapping}: {err}");
         assert!(err.contains(needle), "{mapping}: {err}");
