@@ -10,7 +10,7 @@ WITH ref AS (
     SELECT date_part('epoch', CAST($as_of AS TIMESTAMP)) / 86400.0 + 1 AS cut
 ),
 data_end AS (
-    SELECT max(date_part('epoch', order_ts)) / 86400.0 AS last_day FROM fact_sales
+    SELECT date_part('epoch', max(order_ts)) / 86400.0 AS last_day FROM fact_sales
 ),
 -- One integer per customer across the versions of dim_customer (SCD2), so that every join and
 -- grouping below is on integers; the customer_id is looked up once at the end.
@@ -18,91 +18,101 @@ keys AS (
     SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
     FROM dim_customer
 ),
-lines AS (
-    SELECT k.ck, s.order_id, date_part('epoch', s.order_ts) / 86400.0 AS day,
-           s.net_amount, coalesce(s.margin, 0) AS margin, s.discount, s.is_return, s.product_key
+-- Lines before the cut. The cut is written out as a constant (not joined from ref) so that it
+-- reaches the scan: files and row groups after it are skipped, and no per-row join is needed.
+-- age = days between the line and the cut.
+hist AS (
+    SELECT k.ck, s.order_id, s.product_key, s.net_amount, coalesce(s.margin, 0) AS margin,
+           s.discount, s.is_return,
+           date_part('epoch', s.order_ts) / 86400.0 AS day,
+           (date_part('epoch', CAST($as_of AS TIMESTAMP)) / 86400.0 + 1)
+               - date_part('epoch', s.order_ts) / 86400.0 AS age
     FROM fact_sales s
     JOIN keys k ON k.customer_key = s.customer_key
     WHERE s.customer_key <> 0
-),
-hist AS (
-    SELECT l.* FROM lines l CROSS JOIN ref WHERE l.day < ref.cut
+      AND s.order_ts < CAST($as_of AS TIMESTAMP) + INTERVAL '1 day'
 ),
 orders AS (
-    SELECT ck, order_id, min(day) AS day
+    SELECT ck, order_id, min(day) AS day, max(age) AS age
     FROM hist
     WHERE NOT is_return
     GROUP BY ck, order_id
 ),
 order_stats AS (
-    SELECT o.ck,
+    SELECT ck,
            count(*) AS frequency,
-           min(o.day) AS first_day,
-           max(o.day) AS last_day,
-           sum(CASE WHEN o.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS orders_90d,
-           sum(CASE WHEN o.day >= ref.cut - 180 AND o.day < ref.cut - 90 THEN 1 ELSE 0 END)
-               AS orders_prev_90d
-    FROM orders o
-    CROSS JOIN ref
-    GROUP BY o.ck
+           min(day) AS first_day,
+           max(day) AS last_day,
+           sum(CASE WHEN age <= 90 THEN 1 ELSE 0 END) AS orders_90d,
+           sum(CASE WHEN age > 90 AND age <= 180 THEN 1 ELSE 0 END) AS orders_prev_90d
+    FROM orders
+    GROUP BY ck
+),
+-- Line measures and category breadth in one pass: first per (customer, category), then per
+-- customer (distinct categories counted as groups, not as a per-customer distinct set).
+category_stats AS (
+    SELECT h.ck, p.category,
+           sum(h.net_amount) AS monetary,
+           sum(h.margin) AS margin,
+           count(*) AS lines,
+           sum(CASE WHEN h.discount > 0 THEN 1 ELSE 0 END) AS discounted,
+           sum(CASE WHEN h.is_return THEN 1 ELSE 0 END) AS returned
+    FROM hist h
+    LEFT JOIN dim_product p ON p.product_key = h.product_key
+    GROUP BY h.ck, p.category
 ),
 line_stats AS (
     SELECT ck,
-           sum(net_amount) AS monetary,
+           sum(monetary) AS monetary,
            sum(margin) AS margin,
-           avg(CASE WHEN discount > 0 THEN 1.0 ELSE 0.0 END) AS discount_share,
-           avg(CASE WHEN is_return THEN 1.0 ELSE 0.0 END) AS return_rate
-    FROM hist
-    GROUP BY ck
-),
--- Distinct categories per customer as a grouping, not a per-group distinct set.
-breadth AS (
-    SELECT ck, count(category) AS category_breadth
-    FROM (SELECT DISTINCT h.ck, p.category
-          FROM hist h JOIN dim_product p ON p.product_key = h.product_key) x
+           CAST(sum(discounted) AS DOUBLE) / sum(lines) AS discount_share,
+           CAST(sum(returned) AS DOUBLE) / sum(lines) AS return_rate,
+           count(category) AS category_breadth
+    FROM category_stats
     GROUP BY ck
 ),
 contacts AS (
     SELECT c.ck, k.contact_id, date_part('epoch', k.contact_ts) / 86400.0 AS day,
+           (date_part('epoch', CAST($as_of AS TIMESTAMP)) / 86400.0 + 1)
+               - date_part('epoch', k.contact_ts) / 86400.0 AS age,
            k.channel, k.contact_type, k.outcome, k.satisfaction, k.campaign_key
     FROM fact_contacts k
     JOIN keys c ON c.customer_key = k.customer_key
-    CROSS JOIN ref
-    WHERE k.customer_key <> 0 AND date_part('epoch', k.contact_ts) / 86400.0 < ref.cut
+    WHERE k.customer_key <> 0
+      AND k.contact_ts < CAST($as_of AS TIMESTAMP) + INTERVAL '1 day'
 ),
 contact_stats AS (
-    SELECT k.ck,
-           sum(CASE WHEN k.contact_type = 'inquiry' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS inquiry_90d,
-           sum(CASE WHEN k.contact_type = 'inquiry' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS inquiry_365d,
-           sum(CASE WHEN k.contact_type = 'complaint' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS complaint_90d,
-           sum(CASE WHEN k.contact_type = 'complaint' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS complaint_365d,
-           sum(CASE WHEN k.contact_type = 'service' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS service_90d,
-           sum(CASE WHEN k.contact_type = 'service' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS service_365d,
-           sum(CASE WHEN k.contact_type = 'campaign' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS campaign_90d,
-           sum(CASE WHEN k.contact_type = 'campaign' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS campaign_365d,
-           sum(CASE WHEN k.contact_type = 'sales_call' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS sales_call_90d,
-           sum(CASE WHEN k.contact_type = 'sales_call' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS sales_call_365d,
-           sum(CASE WHEN k.channel = 'phone' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS phone_90d,
-           sum(CASE WHEN k.channel = 'phone' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS phone_365d,
-           sum(CASE WHEN k.channel = 'email' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS email_90d,
-           sum(CASE WHEN k.channel = 'email' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS email_365d,
-           sum(CASE WHEN k.channel = 'visit' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS visit_90d,
-           sum(CASE WHEN k.channel = 'visit' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS visit_365d,
-           sum(CASE WHEN k.channel = 'web' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS web_90d,
-           sum(CASE WHEN k.channel = 'web' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS web_365d,
-           sum(CASE WHEN k.channel = 'chat' AND k.day >= ref.cut - 90 THEN 1 ELSE 0 END) AS chat_90d,
-           sum(CASE WHEN k.channel = 'chat' AND k.day >= ref.cut - 365 THEN 1 ELSE 0 END) AS chat_365d,
+    SELECT ck,
+           sum(CASE WHEN k.contact_type = 'inquiry' AND k.age <= 90 THEN 1 ELSE 0 END) AS inquiry_90d,
+           sum(CASE WHEN k.contact_type = 'inquiry' AND k.age <= 365 THEN 1 ELSE 0 END) AS inquiry_365d,
+           sum(CASE WHEN k.contact_type = 'complaint' AND k.age <= 90 THEN 1 ELSE 0 END) AS complaint_90d,
+           sum(CASE WHEN k.contact_type = 'complaint' AND k.age <= 365 THEN 1 ELSE 0 END) AS complaint_365d,
+           sum(CASE WHEN k.contact_type = 'service' AND k.age <= 90 THEN 1 ELSE 0 END) AS service_90d,
+           sum(CASE WHEN k.contact_type = 'service' AND k.age <= 365 THEN 1 ELSE 0 END) AS service_365d,
+           sum(CASE WHEN k.contact_type = 'campaign' AND k.age <= 90 THEN 1 ELSE 0 END) AS campaign_90d,
+           sum(CASE WHEN k.contact_type = 'campaign' AND k.age <= 365 THEN 1 ELSE 0 END) AS campaign_365d,
+           sum(CASE WHEN k.contact_type = 'sales_call' AND k.age <= 90 THEN 1 ELSE 0 END) AS sales_call_90d,
+           sum(CASE WHEN k.contact_type = 'sales_call' AND k.age <= 365 THEN 1 ELSE 0 END) AS sales_call_365d,
+           sum(CASE WHEN k.channel = 'phone' AND k.age <= 90 THEN 1 ELSE 0 END) AS phone_90d,
+           sum(CASE WHEN k.channel = 'phone' AND k.age <= 365 THEN 1 ELSE 0 END) AS phone_365d,
+           sum(CASE WHEN k.channel = 'email' AND k.age <= 90 THEN 1 ELSE 0 END) AS email_90d,
+           sum(CASE WHEN k.channel = 'email' AND k.age <= 365 THEN 1 ELSE 0 END) AS email_365d,
+           sum(CASE WHEN k.channel = 'visit' AND k.age <= 90 THEN 1 ELSE 0 END) AS visit_90d,
+           sum(CASE WHEN k.channel = 'visit' AND k.age <= 365 THEN 1 ELSE 0 END) AS visit_365d,
+           sum(CASE WHEN k.channel = 'web' AND k.age <= 90 THEN 1 ELSE 0 END) AS web_90d,
+           sum(CASE WHEN k.channel = 'web' AND k.age <= 365 THEN 1 ELSE 0 END) AS web_365d,
+           sum(CASE WHEN k.channel = 'chat' AND k.age <= 90 THEN 1 ELSE 0 END) AS chat_90d,
+           sum(CASE WHEN k.channel = 'chat' AND k.age <= 365 THEN 1 ELSE 0 END) AS chat_365d,
            sum(CASE WHEN k.contact_type = 'complaint' THEN 1 ELSE 0 END) AS complaints,
            sum(CASE WHEN k.contact_type = 'complaint' AND k.outcome = 'unresolved' THEN 1 ELSE 0 END)
                AS unresolved_complaints,
-           sum(CASE WHEN k.contact_type = 'complaint' AND k.outcome = 'unresolved' AND k.day >= ref.cut - 365
+           sum(CASE WHEN k.contact_type = 'complaint' AND k.outcome = 'unresolved' AND k.age <= 365
                     THEN 1 ELSE 0 END) AS unresolved_complaints_365d,
-           avg(CASE WHEN k.day >= ref.cut - 365 THEN k.satisfaction END) AS satisfaction_mean_365d,
-           min(CASE WHEN k.day >= ref.cut - 365 THEN k.satisfaction END) AS satisfaction_min_365d,
-           ref.cut - max(k.day) AS days_since_last_contact
+           avg(CASE WHEN k.age <= 365 THEN k.satisfaction END) AS satisfaction_mean_365d,
+           min(CASE WHEN k.age <= 365 THEN k.satisfaction END) AS satisfaction_min_365d,
+           min(k.age) AS days_since_last_contact
     FROM contacts k
-    CROSS JOIN ref
-    GROUP BY k.ck, ref.cut
+    GROUP BY k.ck
 ),
 campaign_hits AS (
     -- The window condition sits in the join, so only orders inside it are matched (a join on the
@@ -121,10 +131,13 @@ campaign_response AS (
     GROUP BY ck
 ),
 future AS (
-    SELECT DISTINCT l.ck
-    FROM lines l
-    CROSS JOIN ref
-    WHERE NOT l.is_return AND l.day >= ref.cut AND l.day < ref.cut + $horizon_days
+    SELECT DISTINCT k.ck
+    FROM fact_sales s
+    JOIN keys k ON k.customer_key = s.customer_key
+    WHERE s.customer_key <> 0 AND NOT s.is_return
+      AND s.order_ts >= CAST($as_of AS TIMESTAMP) + INTERVAL '1 day'
+      AND date_part('epoch', s.order_ts) / 86400.0
+          < date_part('epoch', CAST($as_of AS TIMESTAMP)) / 86400.0 + 1 + $horizon_days
 )
 SELECT c.customer_id,
        CAST($as_of AS DATE) AS as_of,
@@ -139,7 +152,7 @@ SELECT c.customer_id,
        ln((1.0 + o.orders_90d) / (1.0 + o.orders_prev_90d)) AS trend,
        CAST(o.orders_90d AS DOUBLE) AS orders_90d,
        CAST(o.orders_prev_90d AS DOUBLE) AS orders_prev_90d,
-       CAST(b.category_breadth AS DOUBLE) AS category_breadth,
+       CAST(l.category_breadth AS DOUBLE) AS category_breadth,
        l.discount_share,
        l.return_rate,
        CAST(coalesce(k.inquiry_90d, 0) AS DOUBLE) AS inquiry_90d,
@@ -173,7 +186,6 @@ SELECT c.customer_id,
        CASE WHEN ref.cut + $horizon_days <= d.last_day + 1 THEN 1 ELSE 0 END AS label_known
 FROM order_stats o
 JOIN line_stats l ON l.ck = o.ck
-JOIN breadth b ON b.ck = o.ck
 JOIN dim_customer c ON c.customer_key = o.ck
 CROSS JOIN ref
 CROSS JOIN data_end d

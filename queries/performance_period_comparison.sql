@@ -4,54 +4,64 @@
 -- param: quarter int = 0 | quarter 1-4 (ignored when year is 0)
 --
 -- Sales without a store count under store '(unspecified)'. *_change is (this - prior) / prior.
-WITH lines AS (
-    SELECT d.year * 4 + d.quarter - 1 AS q,
-           s.order_id, s.net_amount, s.margin, s.is_return,
+-- Quarters are numbered year * 4 + quarter - 1 and computed from date_key (yyyymmdd) with exact
+-- integer arithmetic; the three quarters compared are joined to the lines by equality.
+WITH latest AS (
+    SELECT max(date_key) AS k FROM fact_sales
+),
+target AS (
+    SELECT CASE WHEN $year = 0
+                THEN CAST((k - k % 10000) / 10000 * 4
+                          + ((k % 10000 - k % 100) / 100 - 1 - ((k % 10000 - k % 100) / 100 - 1) % 3) / 3
+                          AS BIGINT)
+                ELSE CAST($year * 4 + $quarter - 1 AS BIGINT) END AS cur
+    FROM latest
+),
+periods AS (
+    SELECT cur AS q, cur FROM target
+    UNION ALL SELECT cur - 1, cur FROM target
+    UNION ALL SELECT cur - 4, cur FROM target
+),
+-- Order lines summed per order and store first, then three groupings in one pass.
+orders AS (
+    SELECT p.q, p.cur, s.store_key, s.order_id,
+           sum(s.net_amount) AS revenue, sum(s.margin) AS margin,
+           max(CASE WHEN s.is_return THEN 0 ELSE 1 END) AS has_sale
+    FROM fact_sales s
+    JOIN periods p
+      ON p.q = CAST((s.date_key - s.date_key % 10000) / 10000 * 4
+                    + ((s.date_key % 10000 - s.date_key % 100) / 100 - 1
+                       - ((s.date_key % 10000 - s.date_key % 100) / 100 - 1) % 3) / 3 AS BIGINT)
+    GROUP BY p.q, p.cur, s.store_key, s.order_id
+),
+lines AS (
+    SELECT o.q, o.cur, o.order_id, o.revenue, o.margin, o.has_sale,
            coalesce(st.region, '(unknown)') AS region,
            coalesce(st.channel, '(unknown)') AS channel,
            coalesce(st.store_id || ' ' || st.name, '(unspecified)') AS store
-    FROM fact_sales s
-    JOIN dim_date d ON d.date_key = s.date_key
-    LEFT JOIN dim_store st ON st.store_key = s.store_key
-),
-target AS (
-    SELECT CASE WHEN $year = 0 THEN max(q) ELSE $year * 4 + $quarter - 1 END AS cur
-    FROM lines
-),
-periods AS (
-    SELECT cur, cur - 1 AS prev, cur - 4 AS last_year FROM target
-),
-picked AS (
-    SELECT l.*, p.cur, p.prev, p.last_year
-    FROM lines l
-    CROSS JOIN periods p
-    WHERE l.q = p.cur OR l.q = p.prev OR l.q = p.last_year
+    FROM orders o
+    LEFT JOIN dim_store st ON st.store_key = o.store_key
 ),
 agg AS (
-    SELECT 'region' AS level, region AS member, q, cur, prev, last_year,
-           sum(net_amount) AS revenue, sum(margin) AS margin,
-           count(DISTINCT CASE WHEN NOT is_return THEN order_id END) AS orders
-    FROM picked GROUP BY region, q, cur, prev, last_year
-    UNION ALL
-    SELECT 'channel', channel, q, cur, prev, last_year,
-           sum(net_amount), sum(margin),
-           count(DISTINCT CASE WHEN NOT is_return THEN order_id END)
-    FROM picked GROUP BY channel, q, cur, prev, last_year
-    UNION ALL
-    SELECT 'store', store, q, cur, prev, last_year,
-           sum(net_amount), sum(margin),
-           count(DISTINCT CASE WHEN NOT is_return THEN order_id END)
-    FROM picked GROUP BY store, q, cur, prev, last_year
+    SELECT CASE WHEN grouping(region) = 0 THEN 'region'
+                WHEN grouping(channel) = 0 THEN 'channel'
+                ELSE 'store' END AS level,
+           coalesce(region, channel, store) AS member,
+           q, cur,
+           sum(revenue) AS revenue, sum(margin) AS margin,
+           count(DISTINCT CASE WHEN has_sale = 1 THEN order_id END) AS orders
+    FROM lines
+    GROUP BY GROUPING SETS ((region, q, cur), (channel, q, cur), (store, q, cur))
 ),
 wide AS (
     SELECT level, member, cur,
            sum(CASE WHEN q = cur THEN revenue ELSE 0 END) AS revenue,
-           sum(CASE WHEN q = prev THEN revenue ELSE 0 END) AS prior_revenue,
-           sum(CASE WHEN q = last_year THEN revenue ELSE 0 END) AS last_year_revenue,
+           sum(CASE WHEN q = cur - 1 THEN revenue ELSE 0 END) AS prior_revenue,
+           sum(CASE WHEN q = cur - 4 THEN revenue ELSE 0 END) AS last_year_revenue,
            sum(CASE WHEN q = cur THEN margin ELSE 0 END) AS margin,
-           sum(CASE WHEN q = prev THEN margin ELSE 0 END) AS prior_margin,
+           sum(CASE WHEN q = cur - 1 THEN margin ELSE 0 END) AS prior_margin,
            sum(CASE WHEN q = cur THEN orders ELSE 0 END) AS orders,
-           sum(CASE WHEN q = prev THEN orders ELSE 0 END) AS prior_orders
+           sum(CASE WHEN q = cur - 1 THEN orders ELSE 0 END) AS prior_orders
     FROM agg
     GROUP BY level, member, cur
 )

@@ -4,36 +4,41 @@
 --
 -- Long form, one row per (cohort, months_since) with at least one active customer; months_since
 -- 0 is the cohort month itself (retention 1). Pivot on months_since for the usual triangle.
-WITH active AS (
-    SELECT DISTINCT c.customer_id, d.year * 12 + d.month - 1 AS m
+WITH keys AS (
+    -- One integer per customer across their SCD2 rows.
+    SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
+    FROM dim_customer
+),
+-- Months numbered year * 12 + month - 1, from date_key (yyyymmdd) with exact integer arithmetic.
+active AS (
+    SELECT DISTINCT k.ck,
+           CAST((s.date_key - s.date_key % 10000) / 10000 * 12
+                + (s.date_key % 10000 - s.date_key % 100) / 100 - 1 AS BIGINT) AS m
     FROM fact_sales s
-    JOIN dim_customer c ON c.customer_key = s.customer_key
-    JOIN dim_date d ON d.date_key = s.date_key
+    JOIN keys k ON k.customer_key = s.customer_key
     WHERE s.customer_key <> 0 AND NOT s.is_return
 ),
-firsts AS (
-    SELECT customer_id, min(m) AS cohort
-    FROM active
-    GROUP BY customer_id
-),
-sizes AS (
-    SELECT cohort, count(*) AS cohort_size
-    FROM firsts
-    GROUP BY cohort
+tagged AS (
+    SELECT m, min(m) OVER (PARTITION BY ck) AS cohort FROM active
 ),
 grid AS (
-    SELECT f.cohort, a.m - f.cohort AS months_since, count(*) AS active_customers
-    FROM active a
-    JOIN firsts f ON f.customer_id = a.customer_id
-    WHERE a.m - f.cohort <= $max_months
-    GROUP BY f.cohort, a.m - f.cohort
+    SELECT cohort, m - cohort AS months_since, count(*) AS active_customers
+    FROM tagged
+    GROUP BY cohort, m - cohort
+),
+-- Every customer is active in their cohort month, so the cohort's size is its month-0 count.
+sized AS (
+    SELECT cohort, months_since, active_customers,
+           max(CASE WHEN months_since = 0 THEN active_customers END)
+               OVER (PARTITION BY cohort) AS cohort_size
+    FROM grid
 )
-SELECT CAST(CAST((g.cohort - g.cohort % 12) / 12 AS INTEGER) AS VARCHAR) || '-'
-           || lpad(CAST(g.cohort % 12 + 1 AS VARCHAR), 2, '0') AS cohort,
-       z.cohort_size,
-       g.months_since,
-       g.active_customers,
-       CAST(g.active_customers AS DOUBLE) / z.cohort_size AS retention
-FROM grid g
-JOIN sizes z ON z.cohort = g.cohort
-ORDER BY cohort, g.months_since
+SELECT CAST(CAST((cohort - cohort % 12) / 12 AS INTEGER) AS VARCHAR) || '-'
+           || lpad(CAST(CAST(cohort % 12 + 1 AS INTEGER) AS VARCHAR), 2, '0') AS cohort,
+       cohort_size,
+       months_since,
+       active_customers,
+       CAST(active_customers AS DOUBLE) / cohort_size AS retention
+FROM sized
+WHERE months_since <= $max_months
+ORDER BY cohort, months_since

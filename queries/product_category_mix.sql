@@ -18,11 +18,13 @@ l AS (
     FROM fact_sales s
     JOIN dim_product p ON p.product_key = s.product_key
     JOIN keys c ON c.customer_key = s.customer_key
-    JOIN dim_date d ON d.date_key = s.date_key
-    WHERE d.date BETWEEN $from_date AND $to_date
-),
-total AS (
-    SELECT sum(net_amount) AS revenue FROM l
+    -- date_key is yyyymmdd: the range is compared on the key itself, which the scan can prune on.
+    WHERE s.date_key BETWEEN date_part('year', CAST($from_date AS DATE)) * 10000
+                             + date_part('month', CAST($from_date AS DATE)) * 100
+                             + date_part('day', CAST($from_date AS DATE))
+                         AND date_part('year', CAST($to_date AS DATE)) * 10000
+                             + date_part('month', CAST($to_date AS DATE)) * 100
+                             + date_part('day', CAST($to_date AS DATE))
 ),
 rolled AS (
     SELECT CASE WHEN GROUPING(category) = 1 THEN '(all)' ELSE category END AS category,
@@ -36,12 +38,17 @@ rolled AS (
            count(DISTINCT ck) AS buyers
     FROM l
     GROUP BY ROLLUP (category, subcategory)
+),
+-- The grand total is the rollup's own top row.
+totalled AS (
+    SELECT rolled.*,
+           max(CASE WHEN all_categories = 1 THEN revenue END) OVER () AS total_revenue
+    FROM rolled
 )
 SELECT r.category, r.subcategory, r.revenue,
-       r.revenue / nullif(t.revenue, 0) AS revenue_share,
+       r.revenue / nullif(r.total_revenue, 0) AS revenue_share,
        r.margin,
        r.margin / nullif(r.revenue, 0) AS margin_rate,
        r.units, r.orders, r.buyers
-FROM rolled r
-CROSS JOIN total t
+FROM totalled r
 ORDER BY r.all_categories, r.category, r.all_subcategories, r.subcategory

@@ -10,34 +10,39 @@ WITH keys AS (
     FROM dim_customer
 ),
 cc AS (
-    SELECT DISTINCT c.ck, p.category
+    SELECT DISTINCT k.ck, p.category
     FROM fact_sales s
-    JOIN keys c ON c.customer_key = s.customer_key
+    JOIN keys k ON k.customer_key = s.customer_key
     JOIN dim_product p ON p.product_key = s.product_key
     WHERE s.customer_key <> 0 AND NOT s.is_return AND p.category IS NOT NULL
 ),
-everyone AS (
-    SELECT count(DISTINCT ck) AS buyers FROM cc
-),
-cat AS (
-    SELECT category, count(*) AS buyers FROM cc GROUP BY category
+-- Every pair of categories one customer bought, the category with itself included: the diagonal
+-- is each category's number of buyers. Each customer is also counted once, under the first of
+-- their categories, for the number of all buyers.
+pairs_all AS (
+    SELECT a.category, b.category AS also_bought, count(*) AS customers_both,
+           sum(CASE WHEN a.category = b.category AND a.category = a.first_category THEN 1 ELSE 0 END)
+               AS first_here
+    FROM (SELECT ck, category, min(category) OVER (PARTITION BY ck) AS first_category FROM cc) a
+    JOIN cc b ON b.ck = a.ck
+    GROUP BY a.category, b.category
 ),
 pairs AS (
-    SELECT a.category, b.category AS also_bought, count(*) AS customers_both
-    FROM cc a
-    JOIN cc b ON b.ck = a.ck AND b.category <> a.category
-    GROUP BY a.category, b.category
+    SELECT category, also_bought, customers_both,
+           max(CASE WHEN category = also_bought THEN customers_both END)
+               OVER (PARTITION BY category) AS category_buyers,
+           max(CASE WHEN category = also_bought THEN customers_both END)
+               OVER (PARTITION BY also_bought) AS also_bought_buyers,
+           sum(first_here) OVER () AS everyone
+    FROM pairs_all
 )
 SELECT pr.category,
        pr.also_bought,
-       ca.buyers AS category_buyers,
+       pr.category_buyers,
        pr.customers_both,
-       CAST(pr.customers_both AS DOUBLE) / ca.buyers AS share,
-       (CAST(pr.customers_both AS DOUBLE) / ca.buyers)
-           / (CAST(cb.buyers AS DOUBLE) / e.buyers) AS lift
+       CAST(pr.customers_both AS DOUBLE) / pr.category_buyers AS share,
+       (CAST(pr.customers_both AS DOUBLE) / pr.category_buyers)
+           / (CAST(pr.also_bought_buyers AS DOUBLE) / pr.everyone) AS lift
 FROM pairs pr
-JOIN cat ca ON ca.category = pr.category
-JOIN cat cb ON cb.category = pr.also_bought
-CROSS JOIN everyone e
-WHERE pr.customers_both >= $min_customers
+WHERE pr.category <> pr.also_bought AND pr.customers_both >= $min_customers
 ORDER BY lift DESC, pr.category, pr.also_bought

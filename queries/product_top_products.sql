@@ -4,26 +4,36 @@
 -- param: category text = '' | only this category ('' for all)
 -- param: from_date date = 1900-01-01 | first order date counted
 -- param: to_date date = 2199-12-31 | last order date counted
-WITH p AS (
-    SELECT pr.product_id,
-           pr.name,
-           pr.category,
+WITH keys AS (
+    -- One integer per customer across their SCD2 rows: distinct counts on integers.
+    SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
+    FROM dim_customer
+),
+p AS (
+    SELECT s.product_key,
            sum(s.net_amount) AS revenue,
            sum(s.margin) AS margin,
            sum(s.quantity) AS units,
            count(DISTINCT CASE WHEN NOT s.is_return THEN s.order_id END) AS orders,
-           count(DISTINCT CASE WHEN s.customer_key <> 0 THEN c.customer_id END) AS buyers
+           count(DISTINCT CASE WHEN s.customer_key <> 0 THEN k.ck END) AS buyers
     FROM fact_sales s
     JOIN dim_product pr ON pr.product_key = s.product_key
-    JOIN dim_customer c ON c.customer_key = s.customer_key
-    JOIN dim_date d ON d.date_key = s.date_key
-    WHERE d.date BETWEEN $from_date AND $to_date
+    JOIN keys k ON k.customer_key = s.customer_key
+    -- date_key is yyyymmdd: the range is compared on the key itself, which the scan can prune on.
+    WHERE s.date_key BETWEEN date_part('year', CAST($from_date AS DATE)) * 10000
+                             + date_part('month', CAST($from_date AS DATE)) * 100
+                             + date_part('day', CAST($from_date AS DATE))
+                         AND date_part('year', CAST($to_date AS DATE)) * 10000
+                             + date_part('month', CAST($to_date AS DATE)) * 100
+                             + date_part('day', CAST($to_date AS DATE))
       AND ($category = '' OR pr.category = $category)
-    GROUP BY pr.product_id, pr.name, pr.category
+    GROUP BY s.product_key
 ),
 ranked AS (
-    SELECT row_number() OVER (ORDER BY revenue DESC, product_id) AS rank, *
+    SELECT row_number() OVER (ORDER BY p.revenue DESC, pr.product_id) AS rank,
+           pr.product_id, pr.name, pr.category, p.revenue, p.margin, p.units, p.orders, p.buyers
     FROM p
+    JOIN dim_product pr ON pr.product_key = p.product_key
 )
 SELECT rank, product_id, name, category, revenue, margin, units, orders, buyers
 FROM ranked

@@ -5,9 +5,8 @@
 -- One row per (dimension, bucket). Age is counted at the year of the latest order in the mart.
 -- share = customers / all current customers; revenue is all history, net of returns.
 WITH ref AS (
-    SELECT max(d.year) AS year
-    FROM fact_sales s
-    JOIN dim_date d ON d.date_key = s.date_key
+    -- date_key is yyyymmdd.
+    SELECT (max(date_key) - max(date_key) % 10000) / 10000 AS year FROM fact_sales
 ),
 cust AS (
     SELECT c.customer_id,
@@ -26,11 +25,17 @@ cust AS (
     CROSS JOIN ref
     WHERE c.is_current AND c.customer_key <> 0
 ),
+-- Revenue per customer version (an integer grouping over the facts), then per customer.
+spend_by_key AS (
+    SELECT customer_key, sum(net_amount) AS revenue
+    FROM fact_sales
+    WHERE customer_key <> 0
+    GROUP BY customer_key
+),
 spend AS (
-    SELECT c.customer_id, sum(s.net_amount) AS revenue
-    FROM fact_sales s
-    JOIN dim_customer c ON c.customer_key = s.customer_key
-    WHERE s.customer_key <> 0
+    SELECT c.customer_id, sum(k.revenue) AS revenue
+    FROM spend_by_key k
+    JOIN dim_customer c ON c.customer_key = k.customer_key
     GROUP BY c.customer_id
 ),
 base AS (
@@ -38,28 +43,29 @@ base AS (
     FROM cust
     LEFT JOIN spend ON spend.customer_id = cust.customer_id
 ),
+-- The three breakdowns in one pass; each covers every current customer once, so a dimension's
+-- customers add up to the total.
 mix AS (
-    SELECT 'region' AS dimension, region AS bucket, count(*) AS customers,
-           count(revenue) AS buyers, coalesce(sum(revenue), 0) AS revenue
-    FROM base GROUP BY region
-    UNION ALL
-    SELECT 'age_band', age_band, count(*), count(revenue), coalesce(sum(revenue), 0)
-    FROM base GROUP BY age_band
-    UNION ALL
-    SELECT 'channel', channel, count(*), count(revenue), coalesce(sum(revenue), 0)
-    FROM base GROUP BY channel
+    SELECT CASE WHEN grouping(region) = 0 THEN 'region'
+                WHEN grouping(age_band) = 0 THEN 'age_band'
+                ELSE 'channel' END AS dimension,
+           coalesce(region, age_band, channel) AS bucket,
+           count(*) AS customers,
+           count(revenue) AS buyers,
+           coalesce(sum(revenue), 0) AS revenue
+    FROM base
+    GROUP BY GROUPING SETS ((region), (age_band), (channel))
 ),
-total AS (
-    SELECT count(*) AS customers FROM cust
+totalled AS (
+    SELECT mix.*, sum(customers) OVER (PARTITION BY dimension) AS total_customers FROM mix
 )
-SELECT mix.dimension,
-       mix.bucket,
-       mix.customers,
-       CAST(mix.customers AS DOUBLE) / total.customers AS share,
-       mix.buyers,
-       mix.revenue,
-       mix.revenue / CAST(nullif(mix.buyers, 0) AS DOUBLE) AS revenue_per_buyer
-FROM mix
-CROSS JOIN total
-WHERE mix.customers >= $min_customers
-ORDER BY mix.dimension, mix.customers DESC, mix.bucket
+SELECT dimension,
+       bucket,
+       customers,
+       CAST(customers AS DOUBLE) / total_customers AS share,
+       buyers,
+       revenue,
+       revenue / CAST(nullif(buyers, 0) AS DOUBLE) AS revenue_per_buyer
+FROM totalled
+WHERE customers >= $min_customers
+ORDER BY dimension, customers DESC, bucket

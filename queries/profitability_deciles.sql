@@ -5,16 +5,31 @@
 --
 -- Known customers with sales in the period, ranked by total margin (highest first; ties by
 -- customer_id) and cut with NTILE(10): decile sizes differ by at most one, larger first.
-WITH cm AS (
-    SELECT c.customer_id,
-           sum(s.net_amount) AS revenue,
-           coalesce(sum(s.margin), 0) AS margin
-    FROM fact_sales s
-    JOIN dim_customer c ON c.customer_key = s.customer_key
-    JOIN dim_date d ON d.date_key = s.date_key
-    WHERE s.customer_key <> 0
-      AND d.date BETWEEN $from_date AND $to_date
-    GROUP BY c.customer_id
+WITH keys AS (
+    -- One integer per customer across their SCD2 rows.
+    SELECT customer_key, customer_id, min(customer_key) OVER (PARTITION BY customer_id) AS ck
+    FROM dim_customer
+),
+by_key AS (
+    SELECT customer_key, sum(net_amount) AS revenue, sum(margin) AS margin
+    FROM fact_sales
+    WHERE customer_key <> 0
+      -- date_key is yyyymmdd: the range is compared on the key itself, which the scan can prune on.
+      AND date_key BETWEEN date_part('year', CAST($from_date AS DATE)) * 10000
+                             + date_part('month', CAST($from_date AS DATE)) * 100
+                             + date_part('day', CAST($from_date AS DATE))
+                         AND date_part('year', CAST($to_date AS DATE)) * 10000
+                             + date_part('month', CAST($to_date AS DATE)) * 100
+                             + date_part('day', CAST($to_date AS DATE))
+    GROUP BY customer_key
+),
+cm AS (
+    SELECT k.customer_id,
+           sum(b.revenue) AS revenue,
+           coalesce(sum(b.margin), 0) AS margin
+    FROM by_key b
+    JOIN keys k ON k.customer_key = b.customer_key
+    GROUP BY k.customer_id
 ),
 ranked AS (
     SELECT customer_id, revenue, margin,
@@ -26,18 +41,14 @@ deciles AS (
            min(margin) AS min_customer_margin
     FROM ranked
     GROUP BY decile
-),
-total AS (
-    SELECT sum(margin) AS margin FROM cm
 )
 SELECT d.decile,
        d.customers,
        d.revenue,
        d.margin,
        d.min_customer_margin,
-       d.margin / nullif(t.margin, 0) AS margin_share,
+       d.margin / nullif(sum(d.margin) OVER (), 0) AS margin_share,
        sum(d.margin) OVER (ORDER BY d.decile ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-           / nullif(t.margin, 0) AS cumulative_margin_share
+           / nullif(sum(d.margin) OVER (), 0) AS cumulative_margin_share
 FROM deciles d
-CROSS JOIN total t
 ORDER BY d.decile

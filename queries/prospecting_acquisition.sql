@@ -5,40 +5,51 @@
 -- A customer's orders are their distinct non-return orders; the second order is the next one by
 -- time. Customers whose first order is fewer than within_days before the end of the data have
 -- had less time to convert: read the latest quarter with that in mind.
-WITH orders AS (
-    SELECT c.customer_id, s.order_id, min(s.order_ts) AS ts, min(s.date_key) AS date_key
+WITH keys AS (
+    -- One integer per customer across their SCD2 rows, and the customer's current channel.
+    SELECT customer_key, is_current, coalesce(channel, '(unknown)') AS channel,
+           min(customer_key) OVER (PARTITION BY customer_id) AS ck
+    FROM dim_customer
+),
+orders AS (
+    SELECT k.ck, s.order_id, min(s.order_ts) AS ts, min(s.date_key) AS date_key
     FROM fact_sales s
-    JOIN dim_customer c ON c.customer_key = s.customer_key
+    JOIN keys k ON k.customer_key = s.customer_key
     WHERE s.customer_key <> 0 AND NOT s.is_return
-    GROUP BY c.customer_id, s.order_id
+    GROUP BY k.ck, s.order_id
 ),
 numbered AS (
-    SELECT customer_id, ts, date_key,
-           row_number() OVER (PARTITION BY customer_id ORDER BY ts, order_id) AS n
+    SELECT ck, ts, date_key,
+           row_number() OVER (PARTITION BY ck ORDER BY ts, order_id) AS n,
+           lead(ts) OVER (PARTITION BY ck ORDER BY ts, order_id) AS next_ts
     FROM orders
 ),
 journey AS (
-    SELECT f.customer_id,
-           f.date_key AS first_date_key,
-           (date_part('epoch', s2.ts) - date_part('epoch', f.ts)) / 86400.0 AS days_to_second
-    FROM numbered f
-    LEFT JOIN numbered s2 ON s2.customer_id = f.customer_id AND s2.n = 2
-    WHERE f.n = 1
+    SELECT ck,
+           -- Quarter number year * 4 + quarter - 1 from date_key (yyyymmdd), exact integer arithmetic.
+           CAST((date_key - date_key % 10000) / 10000 * 4
+                + ((date_key % 10000 - date_key % 100) / 100 - 1
+                   - ((date_key % 10000 - date_key % 100) / 100 - 1) % 3) / 3 AS BIGINT) AS q,
+           (date_part('epoch', next_ts) - date_part('epoch', ts)) / 86400.0 AS days_to_second
+    FROM numbered
+    WHERE n = 1
 ),
-cur AS (
-    SELECT customer_id, coalesce(channel, '(unknown)') AS channel
-    FROM dim_customer
-    WHERE is_current
+by_quarter AS (
+    SELECT j.q,
+           cur.channel AS acquisition_channel,
+           count(*) AS new_customers,
+           sum(CASE WHEN j.days_to_second <= $within_days THEN 1 ELSE 0 END) AS converted,
+           median(j.days_to_second) AS median_days_to_second
+    FROM journey j
+    JOIN keys cur ON cur.ck = j.ck AND cur.is_current
+    GROUP BY j.q, cur.channel
 )
-SELECT CAST(d.year AS VARCHAR) || '-Q' || CAST(d.quarter AS VARCHAR) AS first_quarter,
-       cur.channel AS acquisition_channel,
-       count(*) AS new_customers,
-       sum(CASE WHEN j.days_to_second <= $within_days THEN 1 ELSE 0 END) AS converted,
-       CAST(sum(CASE WHEN j.days_to_second <= $within_days THEN 1 ELSE 0 END) AS DOUBLE)
-           / count(*) AS conversion_rate,
-       median(j.days_to_second) AS median_days_to_second
-FROM journey j
-JOIN cur ON cur.customer_id = j.customer_id
-JOIN dim_date d ON d.date_key = j.first_date_key
-GROUP BY d.year, d.quarter, cur.channel
+SELECT CAST(CAST((q - q % 4) / 4 AS INTEGER) AS VARCHAR) || '-Q'
+           || CAST(CAST(q % 4 + 1 AS INTEGER) AS VARCHAR) AS first_quarter,
+       acquisition_channel,
+       new_customers,
+       converted,
+       CAST(converted AS DOUBLE) / new_customers AS conversion_rate,
+       median_days_to_second
+FROM by_quarter
 ORDER BY first_quarter, acquisition_channel
