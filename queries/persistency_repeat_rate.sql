@@ -9,10 +9,15 @@ WITH orders AS (
     SELECT c.customer_id, count(DISTINCT s.order_id) AS orders
     FROM fact_sales s
     JOIN dim_customer c ON c.customer_key = s.customer_key
-    JOIN dim_date d ON d.date_key = s.date_key
     WHERE s.customer_key <> 0
       AND NOT s.is_return
-      AND d.date BETWEEN $from_date AND $to_date
+      -- date_key is yyyymmdd: the range is compared on the key itself, which the scan can prune on.
+      AND s.date_key BETWEEN date_part('year', CAST($from_date AS DATE)) * 10000
+                             + date_part('month', CAST($from_date AS DATE)) * 100
+                             + date_part('day', CAST($from_date AS DATE))
+                         AND date_part('year', CAST($to_date AS DATE)) * 10000
+                             + date_part('month', CAST($to_date AS DATE)) * 100
+                             + date_part('day', CAST($to_date AS DATE))
     GROUP BY c.customer_id
 ),
 cur AS (

@@ -7,36 +7,40 @@
 -- before its start (active, like the targeted ones), measured from the start date.
 -- incremental_margin = margin - comparison margin per customer x contacted;
 -- roi = (margin - cost) / cost; incremental_roi = (incremental_margin - cost) / cost.
-WITH sales AS (
-    SELECT c.customer_id, s.order_id, date_part('epoch', s.order_ts) AS t, s.net_amount,
+WITH keys AS (
+    -- One integer per customer across their SCD2 rows: every join below is on integers.
+    SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
+    FROM dim_customer
+),
+sales AS (
+    SELECT k.ck, date_part('epoch', s.order_ts) AS t, s.net_amount,
            coalesce(s.margin, 0) AS margin
     FROM fact_sales s
-    JOIN dim_customer c ON c.customer_key = s.customer_key
+    JOIN keys k ON k.customer_key = s.customer_key
     WHERE s.customer_key <> 0
 ),
 contacted AS (
-    SELECT k.campaign_key, c.customer_id, min(date_part('epoch', k.contact_ts)) AS t
+    SELECT k.campaign_key, c.ck, min(date_part('epoch', k.contact_ts)) AS t
     FROM fact_contacts k
-    JOIN dim_customer c ON c.customer_key = k.customer_key
+    JOIN keys c ON c.customer_key = k.customer_key
     WHERE k.campaign_key IS NOT NULL AND k.customer_key <> 0
-    GROUP BY k.campaign_key, c.customer_id
+    GROUP BY k.campaign_key, c.ck
 ),
 response AS (
-    SELECT t.campaign_key, t.customer_id,
-           sum(s.net_amount) AS revenue, sum(s.margin) AS margin, count(s.order_id) AS lines
+    SELECT t.campaign_key, t.ck, sum(s.net_amount) AS revenue, sum(s.margin) AS margin
     FROM contacted t
-    JOIN sales s ON s.customer_id = t.customer_id
+    JOIN sales s ON s.ck = t.ck
     WHERE s.t > t.t AND s.t <= t.t + $window_days * 86400
-    GROUP BY t.campaign_key, t.customer_id
+    GROUP BY t.campaign_key, t.ck
 ),
 campaign_stats AS (
     SELECT t.campaign_key,
            count(*) AS contacted,
-           count(r.customer_id) AS responders,
+           count(r.ck) AS responders,
            coalesce(sum(r.revenue), 0) AS revenue,
            coalesce(sum(r.margin), 0) AS margin
     FROM contacted t
-    LEFT JOIN response r ON r.campaign_key = t.campaign_key AND r.customer_id = t.customer_id
+    LEFT JOIN response r ON r.campaign_key = t.campaign_key AND r.ck = t.ck
     GROUP BY t.campaign_key
 ),
 starts AS (
@@ -44,34 +48,27 @@ starts AS (
     FROM dim_campaign
     WHERE start_date IS NOT NULL
 ),
-active_before AS (
-    SELECT DISTINCT st.campaign_key, s.customer_id
+-- Each customer's purchases from 90 days before a campaign's start to the end of its window, in
+-- one pass: whether they were active before the start, and what they bought in the window.
+around_start AS (
+    SELECT st.campaign_key, s.ck,
+           max(CASE WHEN s.t < st.t THEN 1 ELSE 0 END) AS active_before,
+           max(CASE WHEN s.t >= st.t THEN 1 ELSE 0 END) AS bought_in_window,
+           sum(CASE WHEN s.t >= st.t THEN s.margin ELSE 0 END) AS window_margin
     FROM starts st
-    JOIN sales s ON s.t < st.t AND s.t >= st.t - 90 * 86400
+    JOIN sales s ON s.t >= st.t - 90 * 86400 AND s.t < st.t + $window_days * 86400
+    GROUP BY st.campaign_key, s.ck
 ),
-comparison AS (
-    SELECT a.campaign_key, a.customer_id
-    FROM active_before a
-    LEFT JOIN contacted t ON t.campaign_key = a.campaign_key AND t.customer_id = a.customer_id
-    WHERE t.customer_id IS NULL
-),
-comparison_response AS (
-    SELECT g.campaign_key, g.customer_id, sum(s.margin) AS margin
-    FROM comparison g
-    JOIN starts st ON st.campaign_key = g.campaign_key
-    JOIN sales s ON s.customer_id = g.customer_id
-    WHERE s.t >= st.t AND s.t < st.t + $window_days * 86400
-    GROUP BY g.campaign_key, g.customer_id
-),
+-- The comparison group: active before the start and not contacted for the campaign.
 comparison_stats AS (
-    SELECT g.campaign_key,
+    SELECT a.campaign_key,
            count(*) AS customers,
-           count(r.customer_id) AS responders,
-           coalesce(sum(r.margin), 0) AS margin
-    FROM comparison g
-    LEFT JOIN comparison_response r
-           ON r.campaign_key = g.campaign_key AND r.customer_id = g.customer_id
-    GROUP BY g.campaign_key
+           sum(a.bought_in_window) AS responders,
+           coalesce(sum(CASE WHEN a.bought_in_window = 1 THEN a.window_margin END), 0) AS margin
+    FROM around_start a
+    LEFT JOIN contacted t ON t.campaign_key = a.campaign_key AND t.ck = a.ck
+    WHERE a.active_before = 1 AND t.ck IS NULL
+    GROUP BY a.campaign_key
 ),
 joined AS (
     SELECT cp.campaign_id, cp.name, cp.channel, cp.start_date, cp.cost,
