@@ -6,8 +6,11 @@
 -- 0 is the cohort month itself (retention 1). Pivot on months_since for the usual triangle.
 WITH keys AS (
     -- One integer per customer across their SCD2 rows.
-    SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
-    FROM dim_customer
+    -- The smallest key per customer_id, joined back (a window over the text id is much slower).
+    SELECT c.customer_key, f.ck
+    FROM dim_customer c
+    JOIN (SELECT customer_id, min(customer_key) AS ck FROM dim_customer GROUP BY customer_id) f
+      ON f.customer_id = c.customer_id
 ),
 -- Months numbered year * 12 + month - 1, from date_key (yyyymmdd) with exact integer arithmetic.
 active AS (

@@ -7,8 +7,11 @@
 -- units are net of returns; buyers are distinct known customers.
 WITH keys AS (
     -- One integer per customer across their SCD2 rows: distinct counts on integers.
-    SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
-    FROM dim_customer
+    -- The smallest key per customer_id, joined back (a window over the text id is much slower).
+    SELECT c.customer_key, f.ck
+    FROM dim_customer c
+    JOIN (SELECT customer_id, min(customer_key) AS ck FROM dim_customer GROUP BY customer_id) f
+      ON f.customer_id = c.customer_id
 ),
 l AS (
     SELECT coalesce(p.category, '(unknown)') AS category,

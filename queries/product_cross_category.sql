@@ -6,15 +6,24 @@
 -- share = both / buyers(category); lift = share / (buyers(also_bought) / all buyers).
 WITH keys AS (
     -- One integer per customer across their SCD2 rows.
-    SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
-    FROM dim_customer
+    -- The smallest key per customer_id, joined back (a window over the text id is much slower).
+    SELECT c.customer_key, f.ck
+    FROM dim_customer c
+    JOIN (SELECT customer_id, min(customer_key) AS ck FROM dim_customer GROUP BY customer_id) f
+      ON f.customer_id = c.customer_id
+),
+-- Categories numbered, so that the distinct (customer, category) pairs are pairs of integers.
+categories AS (
+    SELECT product_key, category, dense_rank() OVER (ORDER BY category) AS cat
+    FROM dim_product
+    WHERE category IS NOT NULL
 ),
 cc AS (
-    SELECT DISTINCT k.ck, p.category
+    SELECT DISTINCT k.ck, p.cat AS category
     FROM fact_sales s
     JOIN keys k ON k.customer_key = s.customer_key
-    JOIN dim_product p ON p.product_key = s.product_key
-    WHERE s.customer_key <> 0 AND NOT s.is_return AND p.category IS NOT NULL
+    JOIN categories p ON p.product_key = s.product_key
+    WHERE s.customer_key <> 0 AND NOT s.is_return
 ),
 -- Every pair of categories one customer bought, the category with itself included: the diagonal
 -- is each category's number of buyers. Each customer is also counted once, under the first of
@@ -35,14 +44,19 @@ pairs AS (
                OVER (PARTITION BY also_bought) AS also_bought_buyers,
            sum(first_here) OVER () AS everyone
     FROM pairs_all
+),
+named AS (
+    SELECT DISTINCT cat, category FROM categories
 )
-SELECT pr.category,
-       pr.also_bought,
+SELECT na.category,
+       nb.category AS also_bought,
        pr.category_buyers,
        pr.customers_both,
        CAST(pr.customers_both AS DOUBLE) / pr.category_buyers AS share,
        (CAST(pr.customers_both AS DOUBLE) / pr.category_buyers)
            / (CAST(pr.also_bought_buyers AS DOUBLE) / pr.everyone) AS lift
 FROM pairs pr
+JOIN named na ON na.cat = pr.category
+JOIN named nb ON nb.cat = pr.also_bought
 WHERE pr.category <> pr.also_bought AND pr.customers_both >= $min_customers
-ORDER BY lift DESC, pr.category, pr.also_bought
+ORDER BY lift DESC, na.category, nb.category

@@ -6,8 +6,11 @@
 -- param: to_date date = 2199-12-31 | last order date counted
 WITH keys AS (
     -- One integer per customer across their SCD2 rows: distinct counts on integers.
-    SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
-    FROM dim_customer
+    -- The smallest key per customer_id, joined back (a window over the text id is much slower).
+    SELECT c.customer_key, f.ck
+    FROM dim_customer c
+    JOIN (SELECT customer_id, min(customer_key) AS ck FROM dim_customer GROUP BY customer_id) f
+      ON f.customer_id = c.customer_id
 ),
 p AS (
     SELECT s.product_key,

@@ -7,8 +7,11 @@
 -- customer_id) and cut with NTILE(10): decile sizes differ by at most one, larger first.
 WITH keys AS (
     -- One integer per customer across their SCD2 rows.
-    SELECT customer_key, customer_id, min(customer_key) OVER (PARTITION BY customer_id) AS ck
-    FROM dim_customer
+    -- The smallest key per customer_id, joined back (a window over the text id is much slower).
+    SELECT c.customer_key, c.customer_id, f.ck
+    FROM dim_customer c
+    JOIN (SELECT customer_id, min(customer_key) AS ck FROM dim_customer GROUP BY customer_id) f
+      ON f.customer_id = c.customer_id
 ),
 by_key AS (
     SELECT customer_key, sum(net_amount) AS revenue, sum(margin) AS margin

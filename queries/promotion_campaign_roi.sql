@@ -9,8 +9,11 @@
 -- roi = (margin - cost) / cost; incremental_roi = (incremental_margin - cost) / cost.
 WITH keys AS (
     -- One integer per customer across their SCD2 rows: every join below is on integers.
-    SELECT customer_key, min(customer_key) OVER (PARTITION BY customer_id) AS ck
-    FROM dim_customer
+    -- The smallest key per customer_id, joined back (a window over the text id is much slower).
+    SELECT c.customer_key, f.ck
+    FROM dim_customer c
+    JOIN (SELECT customer_id, min(customer_key) AS ck FROM dim_customer GROUP BY customer_id) f
+      ON f.customer_id = c.customer_id
 ),
 sales AS (
     SELECT k.ck, date_part('epoch', s.order_ts) AS t, s.net_amount,

@@ -7,9 +7,12 @@
 -- had less time to convert: read the latest quarter with that in mind.
 WITH keys AS (
     -- One integer per customer across their SCD2 rows, and the customer's current channel.
-    SELECT customer_key, is_current, coalesce(channel, '(unknown)') AS channel,
-           min(customer_key) OVER (PARTITION BY customer_id) AS ck
-    FROM dim_customer
+    -- The smallest key per customer_id, joined back (a window over the text id is much slower).
+    SELECT c.customer_key, c.is_current, coalesce(c.channel, '(unknown)') AS channel,
+           f.ck
+    FROM dim_customer c
+    JOIN (SELECT customer_id, min(customer_key) AS ck FROM dim_customer GROUP BY customer_id) f
+      ON f.customer_id = c.customer_id
 ),
 orders AS (
     SELECT k.ck, s.order_id, min(s.order_ts) AS ts, min(s.date_key) AS date_key
@@ -18,10 +21,12 @@ orders AS (
     WHERE s.customer_key <> 0 AND NOT s.is_return
     GROUP BY k.ck, s.order_id
 ),
+-- Only the times of the first two orders are used, and orders with the same time give the
+-- same times in either order: the window sorts on integers alone.
 numbered AS (
     SELECT ck, ts, date_key,
-           row_number() OVER (PARTITION BY ck ORDER BY ts, order_id) AS n,
-           lead(ts) OVER (PARTITION BY ck ORDER BY ts, order_id) AS next_ts
+           row_number() OVER (PARTITION BY ck ORDER BY ts) AS n,
+           lead(ts) OVER (PARTITION BY ck ORDER BY ts) AS next_ts
     FROM orders
 ),
 journey AS (
