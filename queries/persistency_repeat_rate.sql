@@ -5,10 +5,18 @@
 --
 -- A buyer is a known (non-anonymous) customer with at least one order that is not a return in
 -- the period; a repeat buyer has two or more such orders. The row with region '(all)' is the total.
-WITH orders AS (
-    SELECT c.customer_id, count(DISTINCT s.order_id) AS orders
+WITH keys AS (
+    -- One integer per customer across their SCD2 rows (the smallest key per customer_id, joined
+    -- back), with the current row's region.
+    SELECT c.customer_key, c.is_current, coalesce(c.region, '(unknown)') AS region, f.ck
+    FROM dim_customer c
+    JOIN (SELECT customer_id, min(customer_key) AS ck FROM dim_customer GROUP BY customer_id) f
+      ON f.customer_id = c.customer_id
+),
+orders AS (
+    SELECT k.ck, count(DISTINCT s.order_id) AS orders
     FROM fact_sales s
-    JOIN dim_customer c ON c.customer_key = s.customer_key
+    JOIN keys k ON k.customer_key = s.customer_key
     WHERE s.customer_key <> 0
       AND NOT s.is_return
       -- date_key is yyyymmdd: the range is compared on the key itself, which the scan can prune on.
@@ -18,12 +26,10 @@ WITH orders AS (
                          AND date_part('year', CAST($to_date AS DATE)) * 10000
                              + date_part('month', CAST($to_date AS DATE)) * 100
                              + date_part('day', CAST($to_date AS DATE))
-    GROUP BY c.customer_id
+    GROUP BY k.ck
 ),
 cur AS (
-    SELECT customer_id, coalesce(region, '(unknown)') AS region
-    FROM dim_customer
-    WHERE is_current
+    SELECT ck, region FROM keys WHERE is_current
 ),
 rolled AS (
     SELECT CASE WHEN GROUPING(cur.region) = 1 THEN '(all)' ELSE cur.region END AS region,
@@ -32,7 +38,7 @@ rolled AS (
            sum(CASE WHEN o.orders >= 2 THEN 1 ELSE 0 END) AS repeat_buyers,
            sum(o.orders) AS orders
     FROM orders o
-    JOIN cur ON cur.customer_id = o.customer_id
+    JOIN cur ON cur.ck = o.ck
     GROUP BY ROLLUP (cur.region)
 )
 SELECT region,

@@ -12,16 +12,15 @@ WITH keys AS (
     JOIN (SELECT customer_id, min(customer_key) AS ck FROM dim_customer GROUP BY customer_id) f
       ON f.customer_id = c.customer_id
 ),
+-- Sums per product first (a grouping on the integer key), the ranking, and only then the
+-- distinct orders and buyers, counted over the lines of the top products alone.
 p AS (
     SELECT s.product_key,
            sum(s.net_amount) AS revenue,
            sum(s.margin) AS margin,
-           sum(s.quantity) AS units,
-           count(DISTINCT CASE WHEN NOT s.is_return THEN s.order_id END) AS orders,
-           count(DISTINCT CASE WHEN s.customer_key <> 0 THEN k.ck END) AS buyers
+           sum(s.quantity) AS units
     FROM fact_sales s
     JOIN dim_product pr ON pr.product_key = s.product_key
-    JOIN keys k ON k.customer_key = s.customer_key
     -- date_key is yyyymmdd: the range is compared on the key itself, which the scan can prune on.
     WHERE s.date_key BETWEEN date_part('year', CAST($from_date AS DATE)) * 10000
                              + date_part('month', CAST($from_date AS DATE)) * 100
@@ -34,11 +33,25 @@ p AS (
 ),
 ranked AS (
     SELECT row_number() OVER (ORDER BY p.revenue DESC, pr.product_id) AS rank,
-           pr.product_id, pr.name, pr.category, p.revenue, p.margin, p.units, p.orders, p.buyers
+           p.product_key, pr.product_id, pr.name, pr.category, p.revenue, p.margin, p.units
     FROM p
     JOIN dim_product pr ON pr.product_key = p.product_key
+),
+counted AS (
+    SELECT t.rank, t.product_id, t.name, t.category, t.revenue, t.margin, t.units,
+           count(DISTINCT CASE WHEN NOT s.is_return THEN s.order_id END) AS orders,
+           count(DISTINCT CASE WHEN s.customer_key <> 0 THEN k.ck END) AS buyers
+    FROM fact_sales s
+    JOIN ranked t ON t.product_key = s.product_key AND t.rank <= $top
+    JOIN keys k ON k.customer_key = s.customer_key
+    WHERE s.date_key BETWEEN date_part('year', CAST($from_date AS DATE)) * 10000
+                             + date_part('month', CAST($from_date AS DATE)) * 100
+                             + date_part('day', CAST($from_date AS DATE))
+                         AND date_part('year', CAST($to_date AS DATE)) * 10000
+                             + date_part('month', CAST($to_date AS DATE)) * 100
+                             + date_part('day', CAST($to_date AS DATE))
+    GROUP BY t.rank, t.product_id, t.name, t.category, t.revenue, t.margin, t.units
 )
 SELECT rank, product_id, name, category, revenue, margin, units, orders, buyers
-FROM ranked
-WHERE rank <= $top
+FROM counted
 ORDER BY rank
