@@ -18,23 +18,31 @@ categories AS (
     FROM dim_product
     WHERE category IS NOT NULL
 ),
+-- Distinct (customer version, category) first, against the small category table; then mapped
+-- to customers (a customer's versions collapse into one).
 cc AS (
-    SELECT DISTINCT k.ck, p.cat AS category
-    FROM fact_sales s
-    JOIN keys k ON k.customer_key = s.customer_key
-    JOIN categories p ON p.product_key = s.product_key
-    WHERE s.customer_key <> 0 AND NOT s.is_return
+    SELECT DISTINCT k.ck, v.category
+    FROM (SELECT DISTINCT s.customer_key, p.cat AS category
+          FROM fact_sales s
+          JOIN categories p ON p.product_key = s.product_key
+          WHERE s.customer_key <> 0 AND NOT s.is_return) v
+    JOIN keys k ON k.customer_key = v.customer_key
 ),
--- Every pair of categories one customer bought, the category with itself included: the diagonal
--- is each category's number of buyers. Each customer is also counted once, under the first of
--- their categories, for the number of all buyers.
+-- Each customer's categories as one list, then every pair within it (the category with itself
+-- included: the diagonal is each category's number of buyers). A customer is also counted once,
+-- under the first category of their list, for the number of all buyers.
+baskets AS (
+    SELECT ck, array_agg(category) AS cats FROM cc GROUP BY ck
+),
+firsts AS (
+    SELECT unnest(cats) AS category, cats FROM baskets
+),
 pairs_all AS (
-    SELECT a.category, b.category AS also_bought, count(*) AS customers_both,
-           sum(CASE WHEN a.category = b.category AND a.category = a.first_category THEN 1 ELSE 0 END)
+    SELECT category, also_bought, count(*) AS customers_both,
+           sum(CASE WHEN category = also_bought AND category = first_category THEN 1 ELSE 0 END)
                AS first_here
-    FROM (SELECT ck, category, min(category) OVER (PARTITION BY ck) AS first_category FROM cc) a
-    JOIN cc b ON b.ck = a.ck
-    GROUP BY a.category, b.category
+    FROM (SELECT category, unnest(cats) AS also_bought, cats[1] AS first_category FROM firsts) x
+    GROUP BY category, also_bought
 ),
 pairs AS (
     SELECT category, also_bought, customers_both,
