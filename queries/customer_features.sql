@@ -55,8 +55,10 @@ order_stats AS (
 -- customer (distinct categories counted as groups, not as a per-customer distinct set).
 category_stats AS (
     SELECT h.ck, p.category,
-           sum(h.net_amount) AS monetary,
-           sum(h.margin) AS margin,
+           -- Summed as decimals: exact, so the per-customer total of these sums does not depend
+           -- on the order in which the categories arrive (float sums would, in the last bits).
+           sum(CAST(h.net_amount AS DECIMAL(38, 10))) AS monetary,
+           sum(CAST(h.margin AS DECIMAL(38, 10))) AS margin,
            count(*) AS lines,
            sum(CASE WHEN h.discount > 0 THEN 1 ELSE 0 END) AS discounted,
            sum(CASE WHEN h.is_return THEN 1 ELSE 0 END) AS returned
@@ -66,8 +68,8 @@ category_stats AS (
 ),
 line_stats AS (
     SELECT ck,
-           sum(monetary) AS monetary,
-           sum(margin) AS margin,
+           CAST(sum(monetary) AS DOUBLE) AS monetary,
+           CAST(sum(margin) AS DOUBLE) AS margin,
            CAST(sum(discounted) AS DOUBLE) / sum(lines) AS discount_share,
            CAST(sum(returned) AS DOUBLE) / sum(lines) AS return_rate,
            count(category) AS category_breadth
