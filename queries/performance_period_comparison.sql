@@ -17,10 +17,10 @@ target AS (
                 ELSE CAST($year * 4 + $quarter - 1 AS BIGINT) END AS cur
     FROM latest
 ),
+-- The three quarters as one unnested list: Ballista 55 stalls on a UNION ALL of one-row
+-- selects whose constant rows it splits across tasks.
 periods AS (
-    SELECT cur AS q, cur FROM target
-    UNION ALL SELECT cur - 1, cur FROM target
-    UNION ALL SELECT cur - 4, cur FROM target
+    SELECT unnest([cur, cur - 1, cur - 4]) AS q, cur FROM target
 ),
 -- Order lines summed per order and store first, then three groupings in one pass.
 orders AS (

@@ -7,10 +7,14 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use assert_cmd::Command;
 use crm_mart::mart::delta::Mart;
 
-/// The crm-mart binary, run in `dir` with no config file around and logging quiet.
+/// The crm-mart binary, run in `dir` with no config file around and logging quiet. A command
+/// still running after 15 minutes is killed and fails its test (the longest takes about a
+/// minute in a debug build), so a stalled run cannot hold up the suite.
 pub fn cmd(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("crm-mart").unwrap();
-    c.current_dir(dir).env_remove("CRM_MART_LOG");
+    c.current_dir(dir)
+        .env_remove("CRM_MART_LOG")
+        .timeout(std::time::Duration::from_secs(900));
     c
 }
 
