@@ -6,7 +6,7 @@
 //! its key across runs; new ids get the next key in the order they first appear, which is
 //! deterministic because files are processed in path order.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -16,6 +16,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use hashbrown::HashTable;
 
 use crate::error::{Error, Result};
 use crate::mart::schema;
@@ -25,8 +26,9 @@ use crate::mart::schema;
 pub enum Cell {
     /// SQL NULL.
     Null,
-    /// Text.
-    Str(String),
+    /// Text (boxed: a dimension holds millions of these, and a `String`'s spare capacity
+    /// field would make every cell of every row 8 bytes larger).
+    Str(Box<str>),
     /// 64-bit integer (keys).
     I64(i64),
     /// 32-bit integer.
@@ -96,12 +98,7 @@ fn cell_at(a: &ArrayRef, i: usize) -> Result<Cell> {
     }
     let any = a.as_any();
     Ok(match a.data_type() {
-        DataType::Utf8 => Cell::Str(
-            any.downcast_ref::<StringArray>()
-                .unwrap()
-                .value(i)
-                .to_string(),
-        ),
+        DataType::Utf8 => Cell::Str(any.downcast_ref::<StringArray>().unwrap().value(i).into()),
         DataType::Utf8View | DataType::LargeUtf8 => {
             let c = arrow::compute::cast(a, &DataType::Utf8)?;
             Cell::Str(
@@ -109,7 +106,7 @@ fn cell_at(a: &ArrayRef, i: usize) -> Result<Cell> {
                     .downcast_ref::<StringArray>()
                     .unwrap()
                     .value(i)
-                    .to_string(),
+                    .into(),
             )
         }
         DataType::Int64 => Cell::I64(any.downcast_ref::<Int64Array>().unwrap().value(i)),
@@ -131,13 +128,10 @@ fn cell_at(a: &ArrayRef, i: usize) -> Result<Cell> {
 }
 
 /// Builds a record batch of `schema` from rows.
-pub fn batch_from_rows<R: std::borrow::Borrow<Vec<Cell>>>(
-    schema: &SchemaRef,
-    rows: &[R],
-) -> Result<RecordBatch> {
+pub fn batch_from_rows<R: AsRef<[Cell]>>(schema: &SchemaRef, rows: &[R]) -> Result<RecordBatch> {
     let mut cols: Vec<ArrayRef> = Vec::new();
     for (j, f) in schema.fields().iter().enumerate() {
-        let it = rows.iter().map(|r| &r.borrow()[j]);
+        let it = rows.iter().map(|r| &r.as_ref()[j]);
         let arr: ArrayRef = match f.data_type() {
             DataType::Utf8 => {
                 let mut b = StringBuilder::new();
@@ -197,47 +191,92 @@ pub fn batch_from_rows<R: std::borrow::Borrow<Vec<Cell>>>(
     Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
 
+/// No row: the end of a chain of versions.
+const NONE: u32 = u32::MAX;
+
 /// A type-1 dimension (or, with `scd2`, the customer dimension).
+///
+/// Laid out for a million customers in well under half a gigabyte: each row is one boxed slice
+/// of cells, and the natural-id index holds row numbers only (the id itself is read from the
+/// row), with the older versions of an id chained through `prev`.
 pub struct Dim {
     /// Mart table name.
     pub table: &'static str,
     /// Its schema.
     pub schema: SchemaRef,
     /// Rows in schema order: key, natural id, attributes[, valid_from, valid_to, is_current].
-    pub rows: Vec<Vec<Cell>>,
-    /// Natural id → indices of its rows (versions), oldest first.
-    index: HashMap<String, Vec<usize>, foldhash::fast::RandomState>,
+    pub rows: Vec<Box<[Cell]>>,
+    /// Row of the newest version of each natural id, hashed by the id.
+    index: HashTable<u32>,
+    /// For each row, the row of the previous version of its id (or [`NONE`]).
+    prev: Vec<u32>,
+    hasher: foldhash::fast::FixedState,
     next_key: i64,
     /// Whether this batch changed the dimension.
     pub changed: bool,
     scd2: bool,
 }
 
+fn id_of(row: &[Cell]) -> &str {
+    row[1].as_str().unwrap_or_default()
+}
+
 impl Dim {
     /// A dimension from its current mart rows.
     pub fn new(table: &'static str, batches: &[RecordBatch]) -> Result<Dim> {
         let schema = schema::schema(table);
-        let mut rows = rows_from_batches(batches, &schema)?;
+        let mut rows: Vec<Box<[Cell]>> = rows_from_batches(batches, &schema)?
+            .into_iter()
+            .map(Vec::into_boxed_slice)
+            .collect();
         // Stable row order (by key), whatever order the files returned them in.
         rows.sort_by_key(|r| if let Cell::I64(k) = r[0] { k } else { i64::MAX });
-        let mut index: HashMap<String, Vec<usize>, foldhash::fast::RandomState> =
-            HashMap::default();
-        let mut next_key = 1;
-        for (i, r) in rows.iter().enumerate() {
-            if let (Cell::I64(k), Some(id)) = (&r[0], r[1].as_str()) {
-                next_key = next_key.max(k + 1);
-                index.entry(id.to_string()).or_default().push(i);
-            }
-        }
-        Ok(Dim {
+        let mut dim = Dim {
             table,
             schema,
-            rows,
-            index,
-            next_key,
+            rows: Vec::with_capacity(rows.len()),
+            index: HashTable::with_capacity(rows.len()),
+            prev: Vec::with_capacity(rows.len()),
+            hasher: foldhash::fast::FixedState::default(),
+            next_key: 1,
             changed: false,
             scd2: table == "dim_customer",
-        })
+        };
+        for row in rows {
+            if let (Cell::I64(k), Some(_)) = (&row[0], row[1].as_str()) {
+                dim.next_key = dim.next_key.max(k + 1);
+                dim.add_row(row);
+            }
+        }
+        Ok(dim)
+    }
+
+    /// Row of the newest version of `id`.
+    fn find(&self, id: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(id);
+        self.index
+            .find(hash, |&r| id_of(&self.rows[r as usize]) == id)
+            .map(|&r| r as usize)
+    }
+
+    /// Appends `row` as the newest version of its id.
+    fn add_row(&mut self, row: Box<[Cell]>) {
+        let r = u32::try_from(self.rows.len()).expect("fewer than 4 billion dimension rows");
+        let hash = self.hasher.hash_one(id_of(&row));
+        let (rows, hasher) = (&self.rows, &self.hasher);
+        let prev = match self
+            .index
+            .find_mut(hash, |&i| id_of(&rows[i as usize]) == id_of(&row))
+        {
+            Some(slot) => std::mem::replace(slot, r),
+            None => {
+                self.index
+                    .insert_unique(hash, r, |&i| hasher.hash_one(id_of(&rows[i as usize])));
+                NONE
+            }
+        };
+        self.prev.push(prev);
+        self.rows.push(row);
     }
 
     /// Names of the attribute columns (after key and id; for customers, before the validity
@@ -252,13 +291,12 @@ impl Dim {
 
     /// Whether `id` is known.
     pub fn contains(&self, id: &str) -> bool {
-        self.index.contains_key(id)
+        self.find(id).is_some()
     }
 
     /// Key of `id` (its current version).
     pub fn key(&self, id: &str) -> Option<i64> {
-        let idx = *self.index.get(id)?.last()?;
-        match self.rows[idx][0] {
+        match self.rows[self.find(id)?][0] {
             Cell::I64(k) => Some(k),
             _ => None,
         }
@@ -266,7 +304,7 @@ impl Dim {
 
     /// Key of `id` and its numeric attribute `j`, with one lookup.
     pub fn key_and_number(&self, id: &str, j: usize) -> Option<(i64, Option<f64>)> {
-        let row = &self.rows[*self.index.get(id)?.last()?];
+        let row = &self.rows[self.find(id)?];
         match row[0] {
             Cell::I64(k) => Some((k, row.get(2 + j).and_then(Cell::as_f64))),
             _ => None,
@@ -275,30 +313,34 @@ impl Dim {
 
     /// Attribute `j` (0-based, after key and id) of the current version of `id`.
     pub fn attr(&self, id: &str, j: usize) -> Option<&Cell> {
-        let idx = *self.index.get(id)?.last()?;
-        self.rows[idx].get(2 + j)
+        self.rows[self.find(id)?].get(2 + j)
     }
 
-    /// Key of the version of `id` valid at `ts` (µs); for type-1 dimensions, the key.
+    /// Key of the version of `id` valid at `ts` (µs); for type-1 dimensions, the key. Before
+    /// the first version's start, the first version.
     pub fn key_at(&self, id: &str, ts: i64) -> Option<i64> {
         if !self.scd2 {
             return self.key(id);
         }
-        let versions = self.index.get(id)?;
         let n = self.schema.fields().len();
-        let pick = versions
-            .iter()
-            .rev()
-            .find(|&&i| matches!(self.rows[i][n - 3], Cell::Ts(from) if from <= ts))
-            .or(versions.first())?;
-        match self.rows[*pick][0] {
+        let mut r = self.find(id)?;
+        loop {
+            let valid = matches!(self.rows[r][n - 3], Cell::Ts(from) if from <= ts);
+            let prev = self.prev[r];
+            if valid || prev == NONE {
+                break;
+            }
+            r = prev as usize;
+        }
+        match self.rows[r][0] {
             Cell::I64(k) => Some(k),
             _ => None,
         }
     }
 
     fn push(&mut self, key: i64, id: &str, attrs: Vec<Cell>, valid_from: i64) {
-        let mut row = vec![Cell::I64(key), Cell::Str(id.to_string())];
+        let mut row = Vec::with_capacity(self.schema.fields().len());
+        row.extend([Cell::I64(key), Cell::Str(id.into())]);
         row.extend(attrs);
         if self.scd2 {
             row.extend([
@@ -307,11 +349,7 @@ impl Dim {
                 Cell::Bool(true),
             ]);
         }
-        self.index
-            .entry(id.to_string())
-            .or_default()
-            .push(self.rows.len());
-        self.rows.push(row);
+        self.add_row(row.into_boxed_slice());
         self.changed = true;
     }
 
@@ -336,26 +374,31 @@ impl Dim {
         0
     }
 
+    /// Overwrites the attributes of row `r` with `attrs` if they differ.
+    fn overwrite(&mut self, r: usize, attrs: Vec<Cell>) {
+        let end = 2 + attrs.len();
+        if self.rows[r][2..end] != attrs[..] {
+            for (cell, value) in self.rows[r][2..end].iter_mut().zip(attrs) {
+                *cell = value;
+            }
+            self.changed = true;
+        }
+    }
+
     /// Type-1 upsert: inserts `id` or overwrites its attributes.
     pub fn upsert(&mut self, id: &str, attrs: Vec<Cell>) {
-        match self.index.get(id).and_then(|v| v.last()).copied() {
+        match self.find(id) {
             None => {
                 self.ensure(id, attrs);
             }
-            Some(i) => {
-                let end = 2 + attrs.len();
-                if self.rows[i][2..end] != attrs[..] {
-                    self.rows[i].splice(2..end, attrs);
-                    self.changed = true;
-                }
-            }
+            Some(r) => self.overwrite(r, attrs),
         }
     }
 
     /// SCD type 2 upsert for customers: a change in a `tracked` attribute closes the current
     /// version at `change_ts` and opens a new one; other attributes are overwritten in place.
     pub fn upsert_scd2(&mut self, id: &str, attrs: Vec<Cell>, tracked: &[usize], change_ts: i64) {
-        let Some(&cur) = self.index.get(id).and_then(|v| v.last()) else {
+        let Some(cur) = self.find(id) else {
             self.ensure(id, attrs);
             return;
         };
@@ -373,17 +416,13 @@ impl Dim {
             self.next_key += 1;
             self.push(key, id, attrs, at);
         } else {
-            let end = 2 + attrs.len();
-            if self.rows[cur][2..end] != attrs[..] {
-                self.rows[cur].splice(2..end, attrs);
-                self.changed = true;
-            }
+            self.overwrite(cur, attrs);
         }
     }
 
     /// The dimension as one record batch, ordered by key.
     pub fn to_batch(&self) -> Result<RecordBatch> {
-        let mut rows: Vec<&Vec<Cell>> = self.rows.iter().collect();
+        let mut rows: Vec<&[Cell]> = self.rows.iter().map(|r| &r[..]).collect();
         rows.sort_by_key(|r| if let Cell::I64(k) = r[0] { k } else { i64::MAX });
         batch_from_rows(&self.schema, &rows)
     }

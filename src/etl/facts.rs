@@ -161,13 +161,13 @@ fn date_keys(ts: i64) -> (i32, i32) {
 
 fn late_reject(
     f: &Loaded,
+    df: &DataFrame,
     i: usize,
     code: &'static str,
     column: &str,
     value: &str,
     message: String,
 ) -> (usize, Reject) {
-    let df = &f.typed.df;
     let row = df
         .column(ROW_COL)
         .ok()
@@ -215,14 +215,17 @@ fn unknown(entity: &str, column: &str, id: &str) -> String {
     )
 }
 
-/// Builds `fact_sales` rows from one sales file. Returns the batch and the (min, max) date keys.
+/// Builds `fact_sales` rows from `df`, a slice of the typed rows of sales file `f` (slices of a
+/// file are given in order; `next_line` carries the line numbering of orders without line
+/// numbers across them). Returns the batch and the (min, max) date keys.
 pub fn sales(
     ctx: &mut FactContext,
     f: &Loaded,
+    df: &DataFrame,
+    next_line: &mut HashMap<String, i64>,
     mapping: &SourceMapping,
     rejects: &mut Vec<(usize, Reject)>,
 ) -> Result<Option<(RecordBatch, Vec<i32>)>> {
-    let df = &f.typed.df;
     let n = df.height();
     if n == 0 {
         return Ok(None);
@@ -251,7 +254,6 @@ pub fn sales(
     let mut is_return = vec![false; n];
     let mut date_key = vec![0i32; n];
     let mut month_key = vec![0i32; n];
-    let mut next_line: HashMap<&str, i64> = HashMap::new();
     let (customers_src, products_src, stores_src) = (
         ctx.has_source["customers"],
         ctx.has_source["products"],
@@ -266,7 +268,7 @@ pub fn sales(
         let ln = match line_no[i] {
             Some(l) => l,
             None => {
-                let counter = next_line.entry(oid).or_insert(0);
+                let counter = next_line.entry(oid.to_string()).or_insert(0);
                 *counter += 1;
                 *counter
             }
@@ -274,7 +276,7 @@ pub fn sales(
         line_out[i] = ln;
         let h = key_hash((oid, ln));
         if ctx.keys.sales.contains(&h) {
-            rejects.push(late_reject(f, i, "duplicate_key", "order_id", oid, format!(
+            rejects.push(late_reject(f, df, i, "duplicate_key", "order_id", oid, format!(
                 "order line (order_id '{oid}', line_no {ln}) was already loaded, earlier in this batch or by an earlier one"
             )));
             keep[i] = false;
@@ -307,6 +309,7 @@ pub fn sales(
         if let Some((column, value, message)) = problem {
             rejects.push(late_reject(
                 f,
+                df,
                 i,
                 "unknown_reference",
                 column,
@@ -322,7 +325,7 @@ pub fn sales(
             Some((c, Found::Derive)) => {
                 let mut attrs = vec![Cell::Null; ctx.customers.attribute_names().len()];
                 attrs[5] = country[i]
-                    .map(|c| Cell::Str(c.to_string()))
+                    .map(|c| Cell::Str(c.into()))
                     .unwrap_or(Cell::Null);
                 ctx.customers.ensure(c, attrs)
             }
@@ -338,7 +341,7 @@ pub fn sales(
                 pid,
                 vec![
                     product_name[i]
-                        .map(|n| Cell::Str(n.to_string()))
+                        .map(|n| Cell::Str(n.into()))
                         .unwrap_or(Cell::Null),
                     Cell::Null,
                     Cell::Null,
@@ -410,13 +413,13 @@ fn finish(
     Ok(Some((batch, vec![lo, hi])))
 }
 
-/// Builds `fact_contacts` rows from one contacts file.
+/// Builds `fact_contacts` rows from `df`, a slice of the typed rows of contacts file `f`.
 pub fn contacts(
     ctx: &mut FactContext,
     f: &Loaded,
+    df: &DataFrame,
     rejects: &mut Vec<(usize, Reject)>,
 ) -> Result<Option<(RecordBatch, Vec<i32>)>> {
-    let df = &f.typed.df;
     let n = df.height();
     if n == 0 {
         return Ok(None);
@@ -439,6 +442,7 @@ pub fn contacts(
         if ctx.keys.contacts.contains(&h) {
             rejects.push(late_reject(
                 f,
+                df,
                 i,
                 "duplicate_key",
                 "contact_id",
@@ -471,6 +475,7 @@ pub fn contacts(
         if let Some((column, value, message)) = problem {
             rejects.push(late_reject(
                 f,
+                df,
                 i,
                 "unknown_reference",
                 column,

@@ -264,14 +264,20 @@ impl Accounts<'_> {
         }
         for r in rejects {
             self.quarantine.push(vec![
-                Cell::Str(self.batch_id.to_string()),
-                Cell::Str(f.entity.to_string()),
-                Cell::Str(f.rel.clone()),
+                Cell::Str(self.batch_id.into()),
+                Cell::Str(f.entity.into()),
+                Cell::Str(f.rel.as_str().into()),
                 Cell::I64(r.line as i64),
-                Cell::Str(r.raw.clone()),
-                Cell::Str(format!("{}: {}", r.code, r.message)),
-                r.column.clone().map(Cell::Str).unwrap_or(Cell::Null),
-                r.value.clone().map(Cell::Str).unwrap_or(Cell::Null),
+                Cell::Str(r.raw.as_str().into()),
+                Cell::Str(format!("{}: {}", r.code, r.message).into()),
+                r.column
+                    .as_deref()
+                    .map(|c| Cell::Str(c.into()))
+                    .unwrap_or(Cell::Null),
+                r.value
+                    .as_deref()
+                    .map(|v| Cell::Str(v.into()))
+                    .unwrap_or(Cell::Null),
             ]);
         }
         let s = self.stats.entry(f.entity).or_insert_with(|| EntityStats {
@@ -406,9 +412,9 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         let mapping = settings.mapping(entity);
         let rows = read::read_file(path, mapping, &cfg_path)?;
         validate::check_columns(entity, path, &rows.columns, mapping)?;
-        let typed = validate::type_rows(entity, &rows, mapping)
-            .map_err(|e| Error::source(path, format!("cannot type the rows: {e}")))?;
         let mut rows = rows;
+        let typed = validate::type_rows(entity, &mut rows, mapping)
+            .map_err(|e| Error::source(path, format!("cannot type the rows: {e}")))?;
         rows.release_text_columns();
         let rel = path
             .strip_prefix(&settings.source_dir)
@@ -497,10 +503,20 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         }
     }
     let mut dates: Vec<i32> = Vec::new();
-    // One file is read and typed while the one before it gets keys and goes to Parquet: two
-    // files in memory at a time, whatever the size of the batch.
+    // One file is read and typed while the one before it gets keys and goes to Parquet, when
+    // the two together are at most OVERLAP_BYTES on disk; larger files (a month of a million
+    // customers is ~90 MB) are taken one at a time, so that memory holds one big file, not two.
+    const OVERLAP_BYTES: u64 = 64 << 20;
+    const FACT_SLICE_ROWS: usize = 1 << 18;
     let in_flight = 1;
     let chunks: Vec<&[(&'static str, PathBuf, String)]> = fact_files.chunks(in_flight).collect();
+    let chunk_bytes = |k: usize| -> u64 {
+        chunks.get(k).map_or(0, |c| {
+            c.iter()
+                .map(|(_, p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
+                .sum()
+        })
+    };
     let load_chunk = |k: usize| -> Vec<Result<(Loaded, f64)>> {
         chunks
             .get(k)
@@ -510,16 +526,23 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
     let handle = tokio::runtime::Handle::current();
     let mut pending = load_chunk(0);
     for k in 0..chunks.len() {
-        // The next files are read and typed while this chunk's rows get their keys and go to
-        // Parquet: the two halves overlap instead of taking turns on the cores.
         let current = std::mem::take(&mut pending);
-        let (next, done) = rayon::join(
-            || load_chunk(k + 1),
-            || -> Result<()> {
-                let _runtime = handle.enter();
-                for r in current {
-                    let (f, secs) = r?;
-                    let mut late = Vec::new();
+        let conform = || -> Result<()> {
+            let _runtime = handle.enter();
+            for r in current {
+                let (f, secs) = r?;
+                let mut late = Vec::new();
+                let table = match f.entity {
+                    "sales" => "fact_sales",
+                    _ => "fact_contacts",
+                };
+                // A slice of rows at a time, each slice's rows straight into the table's open
+                // Parquet files: the keys and measures of a whole month are never all in
+                // memory at once.
+                let mut next_line = HashMap::new();
+                let height = f.typed.df.height();
+                for start in (0..height).step_by(FACT_SLICE_ROWS) {
+                    let part = f.typed.df.slice(start as i64, FACT_SLICE_ROWS);
                     let mut ctx = facts::FactContext {
                         batch_id: &batch_id,
                         has_source: &has_source,
@@ -529,12 +552,16 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
                         campaigns: &mut dim_campaign,
                         keys: &mut fact_keys,
                     };
-                    let (table, out) = match f.entity {
-                        "sales" => (
-                            "fact_sales",
-                            facts::sales(&mut ctx, &f, settings.mapping("sales"), &mut late)?,
-                        ),
-                        _ => ("fact_contacts", facts::contacts(&mut ctx, &f, &mut late)?),
+                    let out = match f.entity {
+                        "sales" => facts::sales(
+                            &mut ctx,
+                            &f,
+                            &part,
+                            &mut next_line,
+                            settings.mapping("sales"),
+                            &mut late,
+                        )?,
+                        _ => facts::contacts(&mut ctx, &f, &part, &mut late)?,
                     };
                     if let Some((batch, days)) = out {
                         dates.extend(days);
@@ -546,13 +573,24 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
                             futures::executor::block_on(w.write(&batch))?;
                         }
                     }
-                    acc.record(&f, &late, secs)?;
                 }
-                Ok(())
-            },
-        );
-        done?;
-        pending = next;
+                if let Some(Some(w)) = writers.get_mut(table) {
+                    futures::executor::block_on(w.end_files())?;
+                }
+                acc.record(&f, &late, secs)?;
+            }
+            Ok(())
+        };
+        // The next files are read and typed while this chunk's rows get their keys and go to
+        // Parquet: the two halves overlap instead of taking turns on the cores.
+        pending = if chunk_bytes(k) + chunk_bytes(k + 1) <= OVERLAP_BYTES {
+            let (next, done) = rayon::join(|| load_chunk(k + 1), conform);
+            done?;
+            next
+        } else {
+            conform()?;
+            load_chunk(k + 1)
+        };
     }
     tracing::info!(
         elapsed_s = started.elapsed().as_secs_f64(),
@@ -654,13 +692,15 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         .values()
         .map(|s| {
             Ok(vec![
-                Cell::Str(batch_id.clone()),
+                Cell::Str(batch_id.as_str().into()),
                 Cell::I64(seq),
-                Cell::Str(s.entity.clone()),
+                Cell::Str(s.entity.as_str().into()),
                 Cell::Ts(started_at),
                 Cell::Ts(finished_at),
                 Cell::Str(
-                    serde_json::to_string(&s.files).map_err(|e| Error::Invariant(e.to_string()))?,
+                    serde_json::to_string(&s.files)
+                        .map_err(|e| Error::Invariant(e.to_string()))?
+                        .into(),
                 ),
                 Cell::I64(s.rows_read as i64),
                 Cell::I64(s.rows_loaded as i64),
@@ -707,8 +747,8 @@ fn cell(column: &Column, i: usize, target: &arrow::datatypes::DataType) -> Resul
     let v = column.get(i)?;
     Ok(match (v, target) {
         (AnyValue::Null, _) => Cell::Null,
-        (AnyValue::String(s), A::Utf8) => Cell::Str(s.to_string()),
-        (AnyValue::StringOwned(s), A::Utf8) => Cell::Str(s.to_string()),
+        (AnyValue::String(s), A::Utf8) => Cell::Str(s.into()),
+        (AnyValue::StringOwned(s), A::Utf8) => Cell::Str(s.as_str().into()),
         (AnyValue::Float64(x), A::Float64) => Cell::F64(x),
         (AnyValue::Date(d), A::Date32) => Cell::Date(d),
         (AnyValue::Date(d), A::Int32) if name == "birth_date" => {
@@ -822,7 +862,7 @@ pub fn date_dimension(lo: i32, hi: i32) -> Result<RecordBatch> {
             Cell::I32(d.year()),
             Cell::I32(d.month0() as i32 / 3 + 1),
             Cell::I32(d.month() as i32),
-            Cell::Str(MONTHS[d.month0() as usize].to_string()),
+            Cell::Str(MONTHS[d.month0() as usize].into()),
             Cell::I32(d.iso_week().week() as i32),
             Cell::I32(dow),
             Cell::Bool(dow >= 6),

@@ -321,7 +321,7 @@ fn duplicate_reject(line: u64, raw: String, first: u64) -> Reject {
     }
 }
 
-fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> {
+pub(super) fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> {
     let recs = records(&data, b'"');
     let Some(&(hs, he, _)) = recs.first() else {
         return Err(Error::source(
@@ -355,6 +355,7 @@ fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> {
     }
     let width = columns.len();
     let has_bom = header_bytes.len() != he - hs;
+    let header_len = header_bytes.len();
     let mut spans = Vec::with_capacity(recs.len());
     let mut lines: Vec<u64> = Vec::with_capacity(recs.len());
     let mut rejects = Vec::new();
@@ -399,30 +400,52 @@ fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> {
         spans.push((s, e));
         lines.push(line);
     }
+    // The reader's threads each produce chunks; they are joined below one column at a time
+    // (polars' own rechunk joins all columns at once, holding a second copy of every string).
     let options = CsvReadOptions::default()
         .with_has_header(true)
+        .with_rechunk(false)
         .with_infer_schema_length(Some(0))
         .map_parse_options(|o| o.with_separator(sep).with_quote_char(Some(b'"')));
-    // Usually every record survives: polars then reads the file's own bytes. Otherwise it reads
-    // a copy holding just the header and the surviving records.
+    // Usually every record survives: polars then reads the file's own bytes. Otherwise the
+    // surviving records are moved left over the rejected ones in the same buffer (every move goes
+    // left: the header loses at most its byte-order mark and each record keeps one newline), so
+    // no second copy of the file is held; `spans` follow the records to their new places.
     let untouched = !has_bom && spans.len() + 1 == recs.len();
-    let parsed = if untouched {
-        options
-            .into_reader_with_file_handle(Cursor::new(&data[..]))
-            .finish()
+    drop((recs, dups));
+    let mut data = data;
+    let len = if untouched {
+        data.len()
     } else {
-        let mut clean = Vec::with_capacity(data.len());
-        clean.extend_from_slice(header_bytes);
-        clean.push(b'\n');
-        for &(s, e) in &spans {
-            clean.extend_from_slice(&data[s..e]);
-            clean.push(b'\n');
+        let header_start = he - header_len;
+        data.copy_within(header_start..he, 0);
+        // A newline at `w`; only the last record of a file without a final newline can need
+        // one more byte than it had.
+        let newline = |data: &mut Vec<u8>, w: usize| {
+            if w < data.len() {
+                data[w] = b'\n';
+            } else {
+                data.push(b'\n');
+            }
+        };
+        let mut w = header_len;
+        newline(&mut data, w);
+        w += 1;
+        for span in spans.iter_mut() {
+            let (s, e) = *span;
+            data.copy_within(s..e, w);
+            *span = (w, w + (e - s));
+            w += e - s;
+            newline(&mut data, w);
+            w += 1;
         }
-        options
-            .into_reader_with_file_handle(Cursor::new(clean))
-            .finish()
+        w
     };
+    let parsed = options
+        .into_reader_with_file_handle(Cursor::new(&data[..len]))
+        .finish();
     let mut df = parsed.map_err(|e| Error::source(file, format!("cannot parse as CSV: {e}")))?;
+    df.rechunk_mut();
     // Polars names the columns from the header it read; use our trimmed names.
     df.set_column_names(&columns.iter().map(String::as_str).collect::<Vec<_>>())
         .map_err(|e| Error::source(file, format!("duplicate column names in the header: {e}")))?;
@@ -599,6 +622,40 @@ mod tests {
             .iter()
             .collect();
         assert_eq!(ids, vec![Some("1"), Some("5,5")]);
+    }
+
+    #[test]
+    fn rejected_records_are_squeezed_out_in_place_and_raw_text_follows_the_survivors() {
+        // A byte-order mark, CRLF records, a broken record first and in the middle, a quoted
+        // newline, and a last record without a newline.
+        let data = b"\xEF\xBB\xBFid,name\r\nbad\r\n1,\"a\nb\"\r\n2\r\n3,c\r\n4,\"d,e\"".to_vec();
+        let rows = read_csv(Path::new("t.csv"), data, b',').unwrap();
+        assert_eq!(rows.rows_read, 5);
+        let codes: Vec<u64> = rows.rejects.iter().map(|r| r.line).collect();
+        assert_eq!(codes, vec![2, 5]);
+        let col = |name: &str| -> Vec<Option<String>> {
+            let c = rows.df.column(name).unwrap().str().unwrap().clone();
+            c.iter().map(|v| v.map(str::to_string)).collect()
+        };
+        assert_eq!(
+            col("id"),
+            vec![Some("1".into()), Some("3".into()), Some("4".into())]
+        );
+        assert_eq!(
+            col("name"),
+            vec![Some("a\nb".into()), Some("c".into()), Some("d,e".into())]
+        );
+        let lines: Vec<Option<u64>> = rows
+            .df
+            .column(LINE_COL)
+            .unwrap()
+            .u64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(lines, vec![Some(3), Some(6), Some(7)]);
+        let raw: Vec<String> = (0..3).map(|i| rows.raw_of(i)).collect();
+        assert_eq!(raw, vec!["1,\"a\nb\"", "3,c", "4,\"d,e\""]);
     }
 
     #[test]

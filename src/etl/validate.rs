@@ -9,7 +9,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::read::{FileRows, LINE_COL, Reject};
+use super::read::{FileRows, LINE_COL, RawText, Reject};
 use super::spec::{self, ColumnSpec, Kind, Rule};
 use crate::config::SourceMapping;
 use crate::error::{Error, Result};
@@ -100,13 +100,24 @@ fn code(i: usize, check: i32) -> Expr {
 }
 
 /// Parses and checks `rows` (one file of `entity`).
-pub fn type_rows(entity: &str, rows: &FileRows, mapping: &SourceMapping) -> Result<Typed> {
+pub fn type_rows(entity: &str, rows: &mut FileRows, mapping: &SourceMapping) -> Result<Typed> {
     let specs = spec::columns(entity);
-    let schema = rows.df.schema().clone();
-    let n = rows.df.height() as u32;
-    let mut lf = rows
-        .df
-        .clone()
+    // Rows with raw text from the file's bytes no longer need their text frame once typed: it
+    // moves into the query, so that its columns are freed as soon as nothing refers to them.
+    let df = match rows.raw {
+        RawText::Bytes { .. } => std::mem::replace(&mut rows.df, DataFrame::empty()),
+        RawText::Rendered => rows.df.clone(),
+    };
+    let schema = df.schema().clone();
+    let n = df.height() as u32;
+    let trimming: Vec<bool> = specs
+        .iter()
+        .map(|c| {
+            let src = mapping.source_column(c.name);
+            df.column(src).map(needs_trimming).unwrap_or(false)
+        })
+        .collect();
+    let mut lf = df
         .lazy()
         .with_column(int_range(lit(0u32), lit(n), 1, DataType::UInt32).alias(ROW_COL));
     let mut raws = Vec::new();
@@ -122,10 +133,16 @@ pub fn type_rows(entity: &str, rows: &FileRows, mapping: &SourceMapping) -> Resu
             continue;
         };
         let native = !matches!(src_dtype, DataType::String);
-        let text = col(src).cast(DataType::String).str().strip_chars(lit(NULL));
-        let raw = when(text.clone().eq(lit("")))
-            .then(null_of(DataType::String))
-            .otherwise(text);
+        // Text is trimmed and blank text is missing; a text column with nothing to trim (the
+        // usual case) is used as it is, without a copy of every value.
+        let raw = if native || trimming[i] {
+            let text = col(src).cast(DataType::String).str().strip_chars(lit(NULL));
+            when(text.clone().eq(lit("")))
+                .then(null_of(DataType::String))
+                .otherwise(text)
+        } else {
+            col(src)
+        };
         raws.push(raw.alias(raw_name.as_str()));
         let r = || col(raw_name.as_str());
         let value = match c.kind {
@@ -253,12 +270,34 @@ pub fn type_rows(entity: &str, rows: &FileRows, mapping: &SourceMapping) -> Resu
         .collect();
     keep.push(col(LINE_COL));
     keep.push(col(ROW_COL));
-    let df = checked
-        .lazy()
-        .filter(col(CODE_COL).is_null())
-        .select(keep)
-        .collect()?;
+    // The typed columns alone (the text and raw columns go here), then the failed rows out.
+    let names: Vec<String> = specs
+        .iter()
+        .map(|c| format!("{}__val", c.name))
+        .chain([
+            LINE_COL.to_string(),
+            ROW_COL.to_string(),
+            CODE_COL.to_string(),
+        ])
+        .collect();
+    let checked = checked.select(names)?;
+    let lf = if rejects.is_empty() {
+        checked.lazy()
+    } else {
+        checked.lazy().filter(col(CODE_COL).is_null())
+    };
+    let df = lf.select(keep).collect()?;
     Ok(Typed { df, rejects })
+}
+
+/// Whether a text column has a value that trimming changes or that is blank.
+fn needs_trimming(column: &Column) -> bool {
+    let Ok(text) = column.str() else {
+        return true;
+    };
+    text.iter().flatten().any(|v| {
+        v.is_empty() || v.starts_with(char::is_whitespace) || v.ends_with(char::is_whitespace)
+    })
 }
 
 /// Reason code and message of failure `check` on column `c`.
@@ -326,5 +365,53 @@ fn describe(
             ),
             Rule::Any => ("invalid_value", format!("{named} value '{v}' is invalid")),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(df: &DataFrame, name: &str) -> Vec<Option<String>> {
+        df.column(name)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn text_is_trimmed_and_blank_is_missing_only_where_needed() {
+        let data = b"product_id,name,category,unit_price\nP1, Razor ,Care,1.5\nP2,\" \",Baby, 2\nP3,Soap,Care,3\n";
+        let mut rows =
+            super::super::read::read_csv(Path::new("p.csv"), data.to_vec(), b',').unwrap();
+        assert!(needs_trimming(rows.df.column("name").unwrap()));
+        assert!(!needs_trimming(rows.df.column("category").unwrap()));
+        let typed = type_rows("products", &mut rows, &SourceMapping::default()).unwrap();
+        assert!(typed.rejects.is_empty(), "{:?}", typed.rejects.len());
+        assert_eq!(
+            texts(&typed.df, "name"),
+            vec![Some("Razor".into()), None, Some("Soap".into())]
+        );
+        // Nothing to trim: the column is the file's own.
+        assert_eq!(
+            texts(&typed.df, "category"),
+            vec![
+                Some("Care".into()),
+                Some("Baby".into()),
+                Some("Care".into())
+            ]
+        );
+        let price: Vec<Option<f64>> = typed
+            .df
+            .column("unit_price")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(price, vec![Some(1.5), Some(2.0), Some(3.0)]);
     }
 }

@@ -142,6 +142,7 @@ impl Mart {
             config,
             adds: Vec::new(),
             partition_columns,
+            open: None,
         })
     }
 
@@ -234,20 +235,33 @@ pub struct AppendWriter {
     config: WriterConfig,
     adds: Vec<deltalake::kernel::Add>,
     partition_columns: Vec<String>,
+    /// The data files being written, until [`AppendWriter::end_files`].
+    open: Option<DeltaWriter>,
 }
 
 impl AppendWriter {
-    /// Writes `batch` to data files (not yet part of the table).
+    /// Writes `batch` to the data files being written (not yet part of the table); batches
+    /// written before the next [`AppendWriter::end_files`] share files.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let mut writer = DeltaWriter::new(self.table.object_store(), self.config.clone());
+        let writer = self.open.get_or_insert_with(|| {
+            DeltaWriter::new(self.table.object_store(), self.config.clone())
+        });
         writer.write(batch).await?;
-        self.adds.extend(writer.close().await?);
+        Ok(())
+    }
+
+    /// Closes the data files being written.
+    pub async fn end_files(&mut self) -> Result<()> {
+        if let Some(writer) = self.open.take() {
+            self.adds.extend(writer.close().await?);
+        }
         Ok(())
     }
 
     /// Commits every file written, as batch `seq` (with the ETL's application transaction).
     /// Returns whether there was anything to commit.
-    pub async fn commit(self, seq: i64) -> Result<bool> {
+    pub async fn commit(mut self, seq: i64) -> Result<bool> {
+        self.end_files().await?;
         let adds = self.adds;
         if adds.is_empty() {
             return Ok(false);
