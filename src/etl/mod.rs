@@ -507,7 +507,13 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
     // the two together are at most OVERLAP_BYTES on disk; larger files (a month of a million
     // customers is ~90 MB) are taken one at a time, so that memory holds one big file, not two.
     const OVERLAP_BYTES: u64 = 64 << 20;
-    const FACT_SLICE_ROWS: usize = 1 << 18;
+    // Rows per slice of a fact file (`CRM_MART_ETL_SLICE_ROWS` changes it, e.g. to test that a
+    // file cut into many slices loads exactly as one).
+    let fact_slice_rows = std::env::var("CRM_MART_ETL_SLICE_ROWS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1 << 18);
     let in_flight = 1;
     let chunks: Vec<&[(&'static str, PathBuf, String)]> = fact_files.chunks(in_flight).collect();
     let chunk_bytes = |k: usize| -> u64 {
@@ -541,8 +547,8 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
                 // memory at once.
                 let mut next_line = HashMap::new();
                 let height = f.typed.df.height();
-                for start in (0..height).step_by(FACT_SLICE_ROWS) {
-                    let part = f.typed.df.slice(start as i64, FACT_SLICE_ROWS);
+                for start in (0..height).step_by(fact_slice_rows) {
+                    let part = f.typed.df.slice(start as i64, fact_slice_rows);
                     let mut ctx = facts::FactContext {
                         batch_id: &batch_id,
                         has_source: &has_source,
