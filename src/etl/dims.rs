@@ -355,9 +355,14 @@ impl Dim {
 
     /// Adds `id` with `attrs` if it is not known yet (derived dimension members); returns its key.
     pub fn ensure(&mut self, id: &str, attrs: Vec<Cell>) -> i64 {
-        if let Some(k) = self.key(id) {
-            return k;
+        match self.key(id) {
+            Some(k) => k,
+            None => self.insert_new(id, attrs),
         }
+    }
+
+    /// Adds `id`, known not to be there yet, under the next key; returns the key.
+    fn insert_new(&mut self, id: &str, attrs: Vec<Cell>) -> i64 {
         let key = self.next_key;
         self.next_key += 1;
         self.push(key, id, attrs, VALID_FROM_MIN);
@@ -389,7 +394,7 @@ impl Dim {
     pub fn upsert(&mut self, id: &str, attrs: Vec<Cell>) {
         match self.find(id) {
             None => {
-                self.ensure(id, attrs);
+                self.insert_new(id, attrs);
             }
             Some(r) => self.overwrite(r, attrs),
         }
@@ -399,7 +404,7 @@ impl Dim {
     /// version at `change_ts` and opens a new one; other attributes are overwritten in place.
     pub fn upsert_scd2(&mut self, id: &str, attrs: Vec<Cell>, tracked: &[usize], change_ts: i64) {
         let Some(cur) = self.find(id) else {
-            self.ensure(id, attrs);
+            self.insert_new(id, attrs);
             return;
         };
         let n = self.schema.fields().len();
