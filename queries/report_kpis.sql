@@ -2,6 +2,7 @@
 -- description: Report: revenue, margin, orders, buying customers and average order value in the last 90 days up to the last order day, against the 90 days before.
 --
 -- Returns are netted into revenue and margin; orders and customers count purchases only.
+-- Margin is NULL (shown as unknown) when a line of the period has no known unit cost.
 WITH bounds AS (
     SELECT CAST(max(order_ts) AS DATE) AS last_day FROM fact_sales
 ),
@@ -14,7 +15,7 @@ periods AS (
 agg AS (
     SELECT period,
            sum(net_amount) AS revenue,
-           sum(coalesce(margin, 0)) AS margin,
+           CASE WHEN count(margin) = count(*) THEN sum(margin) END AS margin,
            count(DISTINCT CASE WHEN NOT is_return THEN order_id END) AS orders,
            count(DISTINCT CASE WHEN NOT is_return AND customer_key <> 0 THEN customer_key END) AS customers
     FROM periods

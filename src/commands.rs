@@ -102,7 +102,16 @@ pub fn write_summary(out: &mut impl Write, report: &EtlReport) -> Result<()> {
     }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(["entity", "files", "read", "loaded", "quarantined", "rows/s"]);
+    t.set_header([
+        "entity",
+        "files",
+        "read",
+        "loaded",
+        "of which updated",
+        "unchanged",
+        "quarantined",
+        "rows/s",
+    ]);
     for e in &report.entities {
         let rate = if e.seconds > 0.0 {
             e.rows_read as f64 / e.seconds
@@ -114,6 +123,8 @@ pub fn write_summary(out: &mut impl Write, report: &EtlReport) -> Result<()> {
             e.files.len().to_string(),
             e.rows_read.to_string(),
             e.rows_loaded.to_string(),
+            e.rows_updated.to_string(),
+            e.rows_unchanged.to_string(),
             e.rows_quarantined.to_string(),
             format!("{rate:.0}"),
         ]);
@@ -459,7 +470,15 @@ fn report(cli: &Cli, a: &crm_mart::cli::ReportArgs) -> Result<()> {
     let report = rt.block_on(async {
         let mart = Mart::new(&settings.mart_dir);
         let cat = catalog::open(&settings.engine, &mart, None, &[]).await?;
-        crm_mart::report::build(&cat, &settings.models_dir, a.show_pii).await
+        let last = crm_mart::etl::last_batch_at(&mart).await?;
+        let warnings: Vec<String> = crm_mart::etl::stale_warning(
+            last,
+            chrono::Utc::now(),
+            settings.quality.stale_after_days,
+        )
+        .into_iter()
+        .collect();
+        crm_mart::report::build(&cat, &settings.models_dir, a.show_pii, warnings).await
     })?;
     std::fs::create_dir_all(&a.out).map_err(|e| crm_mart::error::Error::io(&a.out, e))?;
     let mut written = Vec::new();
@@ -1365,9 +1384,24 @@ fn nightly(cli: &Cli, a: &crm_mart::cli::NightlyArgs) -> Result<()> {
             Ok(()) => ("ok", serde_json::Value::Null),
             Err(e) => ("failed", format!("{e:#}").into()),
         };
+        // After the load: are the sources still arriving?
+        let warning = if *stage == "etl" && result.is_ok() {
+            let last = rt.block_on(crm_mart::etl::last_batch_at(&mart))?;
+            crm_mart::etl::stale_warning(
+                last,
+                chrono::Utc::now(),
+                settings.quality.stale_after_days,
+            )
+        } else {
+            None
+        };
+        if let Some(w) = &warning {
+            eprintln!("warning: {w}");
+        }
         log_line(serde_json::json!({
             "run_id": run_id, "stage": stage, "started_at": at, "elapsed_s": (elapsed * 1000.0).round() / 1000.0,
             "status": status, "rows": rows, "peak_rss_mb": peak_rss_mb, "error": error,
+            "warning": warning,
         }))?;
         if let Err(e) = result {
             log_line(serde_json::json!({

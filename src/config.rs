@@ -40,6 +40,43 @@ pub struct ConfigFile {
     /// The scheduled job.
     #[serde(default)]
     pub nightly: NightlySection,
+    /// Data-quality limits of a batch.
+    #[serde(default)]
+    pub quality: QualitySection,
+}
+
+/// `[quality]`: when a batch is refused, and when the sources count as stale.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualitySection {
+    /// Largest share of an entity's rows in one batch that may be quarantined (default 0.05);
+    /// above it the batch is not committed.
+    pub max_quarantine_share: Option<f64>,
+    /// `nightly` warns when no new source file arrived for this many days.
+    pub stale_after_days: Option<u32>,
+}
+
+/// The resolved `[quality]` limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quality {
+    /// Largest share of an entity's rows in one batch that may be quarantined.
+    pub max_quarantine_share: f64,
+    /// Days without a new source file after which `nightly` warns.
+    pub stale_after_days: Option<u32>,
+}
+
+impl Quality {
+    /// The default share of quarantined rows above which a batch is refused.
+    pub const DEFAULT_MAX_QUARANTINE_SHARE: f64 = 0.05;
+}
+
+impl Default for Quality {
+    fn default() -> Self {
+        Quality {
+            max_quarantine_share: Self::DEFAULT_MAX_QUARANTINE_SHARE,
+            stale_after_days: None,
+        }
+    }
 }
 
 /// `[nightly]`.
@@ -91,6 +128,97 @@ pub enum SourceFormat {
     Parquet,
 }
 
+/// Text encoding of a CSV or JSON-lines source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum Encoding {
+    /// UTF-8 (a byte-order mark is allowed).
+    #[default]
+    #[serde(rename = "utf-8", alias = "utf8", alias = "UTF-8")]
+    Utf8,
+    /// Windows-1252, what Excel writes on Western-European Windows.
+    #[serde(rename = "windows-1252", alias = "cp1252", alias = "Windows-1252")]
+    Windows1252,
+    /// ISO-8859-1 (Latin-1); decoded as its superset Windows-1252, as browsers do.
+    #[serde(
+        rename = "iso-8859-1",
+        alias = "latin1",
+        alias = "latin-1",
+        alias = "ISO-8859-1"
+    )]
+    Iso8859_1,
+    /// UTF-16 with a byte-order mark (little or big endian).
+    #[serde(rename = "utf-16", alias = "utf16", alias = "UTF-16")]
+    Utf16,
+}
+
+impl Encoding {
+    /// The name users write in `crm-mart.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "utf-8",
+            Encoding::Windows1252 => "windows-1252",
+            Encoding::Iso8859_1 => "iso-8859-1",
+            Encoding::Utf16 => "utf-16",
+        }
+    }
+}
+
+/// `[sources.<entity>.lookup.<name>]`: columns brought in from another file, matched on a key.
+/// Dialect keys left out are the entity's own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupMapping {
+    /// File name or glob, relative to the source directory.
+    pub path: String,
+    /// The key column of the lookup file; each value appears at most once in it.
+    pub key: String,
+    /// The column of the rows it is matched against, when its name differs from `key` (it may
+    /// be a column an earlier lookup brought in).
+    pub on: Option<String>,
+    /// File format; guessed from the extension when absent.
+    pub format: Option<SourceFormat>,
+    /// Field delimiter.
+    pub delimiter: Option<String>,
+    /// Text encoding.
+    pub encoding: Option<Encoding>,
+    /// Quote character, or "" for none.
+    pub quote: Option<String>,
+    /// Escape character inside quoted fields.
+    pub escape: Option<String>,
+    /// Lines before the header.
+    pub skip_rows: Option<usize>,
+    /// Line of the header (1-based).
+    pub header_row: Option<usize>,
+    /// Lines starting with this character are comments.
+    pub comment: Option<String>,
+}
+
+impl LookupMapping {
+    /// The column of the rows this lookup matches on.
+    pub fn on(&self) -> &str {
+        self.on.as_deref().unwrap_or(&self.key)
+    }
+
+    /// How to read the lookup file: its own dialect keys, else those of `parent`.
+    pub fn reading(&self, parent: &SourceMapping) -> SourceMapping {
+        SourceMapping {
+            path: Some(self.path.clone()),
+            format: self.format,
+            delimiter: self
+                .delimiter
+                .clone()
+                .unwrap_or_else(|| parent.delimiter.clone()),
+            encoding: self.encoding.unwrap_or(parent.encoding),
+            quote: self.quote.clone().unwrap_or_else(|| parent.quote.clone()),
+            escape: self.escape.clone().or_else(|| parent.escape.clone()),
+            skip_rows: self.skip_rows.unwrap_or(parent.skip_rows),
+            header_row: self.header_row.or(parent.header_row),
+            comment: self.comment.clone().or_else(|| parent.comment.clone()),
+            ..SourceMapping::default()
+        }
+    }
+}
+
 /// `[sources.<entity>]`: how one entity's export maps to the canonical columns.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +230,31 @@ pub struct SourceMapping {
     /// CSV field delimiter (one character).
     #[serde(default = "default_delimiter")]
     pub delimiter: String,
+    /// Text encoding of CSV and JSON-lines files.
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// Quote character of CSV fields, or "" for none. A quote that does not open a field is an
+    /// ordinary character (`7" FRAME`).
+    #[serde(default = "default_quote")]
+    pub quote: String,
+    /// Escape character inside quoted fields (besides a doubled quote), e.g. "\\".
+    pub escape: Option<String>,
+    /// Lines before the header line (a title, an export date).
+    #[serde(default)]
+    pub skip_rows: usize,
+    /// Line of the header (1-based); the same as `skip_rows = header_row - 1`.
+    pub header_row: Option<usize>,
+    /// Lines starting with this character are comments, not records.
+    pub comment: Option<String>,
+    /// Files whose columns are joined onto each row by a key (a normalized export).
+    #[serde(default)]
+    pub lookup: BTreeMap<String, LookupMapping>,
+    /// Canonical columns with one value for every row.
+    #[serde(default)]
+    pub constants: BTreeMap<String, String>,
+    /// Per canonical column, words of the export → the contract's words (case-insensitive).
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
     /// Whether numbers use a decimal comma (`12,50`).
     #[serde(default)]
     pub decimal_comma: bool,
@@ -151,6 +304,9 @@ fn check_time_format(format: &str) -> std::result::Result<(), String> {
 fn default_delimiter() -> String {
     ",".into()
 }
+fn default_quote() -> String {
+    "\"".into()
+}
 fn default_date_format() -> String {
     "%Y-%m-%d".into()
 }
@@ -167,6 +323,15 @@ impl Default for SourceMapping {
             path: None,
             format: None,
             delimiter: default_delimiter(),
+            encoding: Encoding::Utf8,
+            quote: default_quote(),
+            escape: None,
+            skip_rows: 0,
+            header_row: None,
+            comment: None,
+            lookup: BTreeMap::new(),
+            constants: BTreeMap::new(),
+            values: BTreeMap::new(),
             decimal_comma: false,
             date_format: default_date_format(),
             timestamp_format: default_timestamp_format(),
@@ -181,17 +346,65 @@ impl Default for SourceMapping {
 impl SourceMapping {
     /// The delimiter as a byte, validated.
     pub fn delimiter_byte(&self, file: &Path) -> Result<u8> {
-        match self.delimiter.as_bytes() {
-            [b] => Ok(*b),
-            _ if self.delimiter == "\\t" => Ok(b'\t'),
-            _ => Err(Error::config(
-                file,
-                format!(
-                    "delimiter {:?} is not a single ASCII character; use e.g. \",\", \";\", \"|\" or \"\\t\"",
-                    self.delimiter
-                ),
+        self.dialect()
+            .map(|d| d.delimiter)
+            .map_err(|why| Error::config(file, why))
+    }
+
+    /// An optional one-character setting (`quote`, `escape`, `comment`) as a byte.
+    fn one_char(key: &str, value: Option<&str>) -> std::result::Result<Option<u8>, String> {
+        match value.map(str::as_bytes) {
+            None | Some([]) => Ok(None),
+            Some([b]) if b.is_ascii() => Ok(Some(*b)),
+            Some(_) => Err(format!(
+                "{key} = {:?} is not one ASCII character; use e.g. \"\\\"\", \"'\", or \"\" for none",
+                value.unwrap_or_default()
             )),
         }
+    }
+
+    /// How CSV records are split; the error says which key is wrong and what would do.
+    pub fn dialect(&self) -> std::result::Result<Dialect, String> {
+        let skip = match self.header_row {
+            None => self.skip_rows,
+            Some(0) => {
+                return Err("header_row = 0: lines are counted from 1; a header on the first line is header_row = 1".into());
+            }
+            Some(h) if self.skip_rows != 0 && self.skip_rows != h - 1 => {
+                return Err(format!(
+                    "header_row = {h} and skip_rows = {} disagree (the header follows the skipped lines: skip_rows = {}); set one of them",
+                    self.skip_rows,
+                    h - 1
+                ));
+            }
+            Some(h) => h - 1,
+        };
+        let delimiter = match self.delimiter.as_bytes() {
+            [b] => *b,
+            _ if self.delimiter == "\\t" => b'\t',
+            _ => {
+                return Err(format!(
+                    "delimiter {:?} is not a single ASCII character; use e.g. \",\", \";\", \"|\" or \"\\t\"",
+                    self.delimiter
+                ));
+            }
+        };
+        Ok(Dialect {
+            delimiter,
+            quote: Self::one_char("quote", Some(&self.quote))?,
+            escape: Self::one_char("escape", self.escape.as_deref())?,
+            comment: Self::one_char("comment", self.comment.as_deref())?,
+            skip_rows: skip,
+            encoding: self.encoding,
+        })
+    }
+
+    /// The canonical value of `value` in `column` under the mapping's value map, if it has one.
+    pub fn mapped_value<'a>(&'a self, column: &str, value: &str) -> Option<&'a str> {
+        let map = self.values.get(column)?;
+        map.iter()
+            .find(|(from, _)| from.trim().eq_ignore_ascii_case(value.trim()))
+            .map(|(_, to)| to.as_str())
     }
 
     /// Name of the canonical column `canonical` in the source file.
@@ -200,6 +413,36 @@ impl SourceMapping {
             .get(canonical)
             .map(String::as_str)
             .unwrap_or(canonical)
+    }
+}
+
+/// How the records of a CSV file are split (from the mapping's dialect keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    /// Field delimiter.
+    pub delimiter: u8,
+    /// Quote character; None: quotes are ordinary characters.
+    pub quote: Option<u8>,
+    /// Escape character inside quoted fields.
+    pub escape: Option<u8>,
+    /// Comment character at the start of a line.
+    pub comment: Option<u8>,
+    /// Lines before the header.
+    pub skip_rows: usize,
+    /// Text encoding.
+    pub encoding: Encoding,
+}
+
+impl Default for Dialect {
+    fn default() -> Self {
+        Dialect {
+            delimiter: b',',
+            quote: Some(b'"'),
+            escape: None,
+            comment: None,
+            skip_rows: 0,
+            encoding: Encoding::Utf8,
+        }
     }
 }
 
@@ -226,6 +469,8 @@ pub struct Settings {
     pub retrain_after_days: u32,
     /// The nightly run log.
     pub nightly_log: PathBuf,
+    /// Data-quality limits.
+    pub quality: Quality,
 }
 
 /// Default configuration file name, looked up in the working directory.
@@ -290,7 +535,7 @@ impl Settings {
         let mut sources = BTreeMap::new();
         for e in ENTITIES {
             let m = parsed.sources.get(*e).cloned().unwrap_or_default();
-            m.delimiter_byte(&cfg_path)?;
+            check_mapping(e, &m, &cfg_path)?;
             for (key, format) in [
                 ("date_format", &m.date_format),
                 ("timestamp_format", &m.timestamp_format),
@@ -342,7 +587,23 @@ impl Settings {
                 .map(|p| p.join("nightly.jsonl"))
                 .unwrap_or_else(|| PathBuf::from("nightly.jsonl")),
         };
+        let quality = Quality {
+            max_quarantine_share: match parsed.quality.max_quarantine_share {
+                None => Quality::DEFAULT_MAX_QUARANTINE_SHARE,
+                Some(s) if (0.0..=1.0).contains(&s) => s,
+                Some(s) => {
+                    return Err(Error::config(
+                        &cfg_path,
+                        format!(
+                            "[quality] max_quarantine_share = {s} is not a share; use a number from 0 to 1, e.g. 0.05"
+                        ),
+                    ));
+                }
+            },
+            stale_after_days: parsed.quality.stale_after_days,
+        };
         Ok(Settings {
+            quality,
             retrain_after_days: parsed.nightly.retrain_after_days.unwrap_or(30),
             nightly_log,
             sinks,
@@ -360,6 +621,64 @@ impl Settings {
     pub fn mapping(&self, entity: &str) -> &SourceMapping {
         &self.sources[entity]
     }
+}
+
+/// Checks what can be checked of one entity's mapping before any file is read.
+fn check_mapping(entity: &str, m: &SourceMapping, cfg: &Path) -> Result<()> {
+    let named = |what: String| Error::config(cfg, format!("[sources.{entity}] {what}"));
+    m.dialect().map_err(named)?;
+    let canonical = crate::etl::spec::columns(entity);
+    let known = || {
+        canonical
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for column in m.constants.keys() {
+        if !canonical.iter().any(|c| c.name == column) {
+            return Err(named(format!(
+                "constants: '{column}' is not a canonical column of {entity}; canonical columns are: {}",
+                known()
+            )));
+        }
+        if m.columns.contains_key(column) {
+            return Err(named(format!(
+                "'{column}' is both mapped to a file column and given a constant; keep one"
+            )));
+        }
+    }
+    for column in m.values.keys() {
+        match canonical.iter().find(|c| c.name == column) {
+            Some(c)
+                if matches!(
+                    c.kind,
+                    crate::etl::spec::Kind::Text | crate::etl::spec::Kind::Bool
+                ) => {}
+            Some(_) => {
+                return Err(named(format!(
+                    "values.{column}: value maps apply to text and true/false columns; '{column}' is a number or a date"
+                )));
+            }
+            None => {
+                return Err(named(format!(
+                    "values.{column}: '{column}' is not a canonical column of {entity}; canonical columns are: {}",
+                    known()
+                )));
+            }
+        }
+    }
+    for (name, l) in &m.lookup {
+        if l.key.trim().is_empty() {
+            return Err(named(format!(
+                "lookup.{name}: key is empty; name the key column"
+            )));
+        }
+        l.reading(m)
+            .dialect()
+            .map_err(|why| named(format!("lookup.{name}: {why}")))?;
+    }
+    Ok(())
 }
 
 fn load_file(path: &Path) -> Result<ConfigFile> {

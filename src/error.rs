@@ -72,6 +72,13 @@ pub enum Error {
         /// DataFusion's message, with what exists where that helps.
         message: String,
     },
+    /// A batch whose share of quarantined rows is above `[quality] max_quarantine_share`: not
+    /// committed.
+    #[error("{message}")]
+    QualityGate {
+        /// Per entity: the share, the counts per reason, sample rows, and the fix.
+        message: String,
+    },
     /// A consistency check of our own failed: a bug, not bad input.
     #[error("internal consistency check failed: {0}")]
     Invariant(String),
@@ -141,6 +148,7 @@ impl Error {
             | Error::Config { .. }
             | Error::Source { .. }
             | Error::Locked { .. }
+            | Error::QualityGate { .. }
             | Error::Query { .. } => 1,
             // A query that needs more memory than the limit: the machine's state, not a bug.
             Error::DataFusion(e) if e.to_string().contains("Resources exhausted") => 1,

@@ -75,10 +75,17 @@ pub fn rows_from_batches(batches: &[RecordBatch], schema: &SchemaRef) -> Result<
         let cols: Vec<ArrayRef> = schema
             .fields()
             .iter()
-            .map(|f| {
-                b.column_by_name(f.name()).cloned().ok_or_else(|| {
-                    Error::Invariant(format!("mart table lacks column {}", f.name()))
-                })
+            .map(|f| match b.column_by_name(f.name()) {
+                Some(c) => Ok(c.clone()),
+                // A column added to the contract later (a mart written by an older version):
+                // empty until the next write fills it.
+                None if f.is_nullable() => {
+                    Ok(arrow::array::new_null_array(f.data_type(), b.num_rows()))
+                }
+                None => Err(Error::Invariant(format!(
+                    "mart table lacks column {}",
+                    f.name()
+                ))),
             })
             .collect::<Result<_>>()?;
         for i in 0..b.num_rows() {
@@ -438,7 +445,7 @@ mod tests {
     use super::*;
 
     fn customer(city: &str, name: &str) -> Vec<Cell> {
-        let mut a = vec![Cell::Null; 10];
+        let mut a = vec![Cell::Null; 13];
         a[0] = Cell::Str(name.into());
         a[3] = Cell::Str(city.into());
         a

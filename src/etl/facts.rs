@@ -28,11 +28,27 @@ use crate::error::{Error, Result};
 use crate::mart::delta::Mart;
 use crate::mart::schema;
 
-/// Natural keys of facts already in the mart (from other batches) or loaded in this batch.
+/// Natural keys of facts already in the mart (from other batches), and of those loaded in this
+/// batch. A key of the first kind is a restatement (an update, if its content changed); a key
+/// seen twice in one batch is a duplicate.
 #[derive(Default)]
 pub struct FactKeys {
     sales: HashSet<u64, BuildKeyHasher>,
     contacts: HashSet<u64, BuildKeyHasher>,
+    batch_sales: HashSet<u64, BuildKeyHasher>,
+    batch_contacts: HashSet<u64, BuildKeyHasher>,
+}
+
+/// Fact rows built from a slice of a file.
+#[derive(Default)]
+pub struct FactRows {
+    /// New rows.
+    pub rows: Option<RecordBatch>,
+    /// Rows whose natural key an earlier batch loaded: updates or unchanged, decided by
+    /// [`super::restate`].
+    pub restated: Option<RecordBatch>,
+    /// (min, max) date keys of the rows.
+    pub days: Vec<i32>,
 }
 
 /// The key sets hold hashes already: hashing them again would be wasted work.
@@ -225,10 +241,10 @@ pub fn sales(
     next_line: &mut HashMap<String, i64>,
     mapping: &SourceMapping,
     rejects: &mut Vec<(usize, Reject)>,
-) -> Result<Option<(RecordBatch, Vec<i32>)>> {
+) -> Result<FactRows> {
     let n = df.height();
     if n == 0 {
-        return Ok(None);
+        return Ok(FactRows::default());
     }
     let order_id = strs(df, "order_id")?;
     let line_no: Vec<Option<i64>> = df.column("line_no")?.i64()?.iter().collect();
@@ -243,6 +259,7 @@ pub fn sales(
     let country = strs(df, "customer_country")?;
 
     let mut keep = vec![true; n];
+    let mut restated = vec![false; n];
     let mut line_out = vec![0i64; n];
     let mut cust_key = vec![0i64; n];
     let mut prod_key = vec![0i64; n];
@@ -275,9 +292,9 @@ pub fn sales(
         };
         line_out[i] = ln;
         let h = key_hash((oid, ln));
-        if ctx.keys.sales.contains(&h) {
+        if ctx.keys.batch_sales.contains(&h) {
             rejects.push(late_reject(f, df, i, "duplicate_key", "order_id", oid, format!(
-                "order line (order_id '{oid}', line_no {ln}) was already loaded, earlier in this batch or by an earlier one"
+                "order line (order_id '{oid}', line_no {ln}) appears twice in this batch; which one is right is unknown (a restated line belongs in a later export)"
             )));
             keep[i] = false;
             continue;
@@ -319,7 +336,11 @@ pub fn sales(
             keep[i] = false;
             continue;
         }
-        ctx.keys.sales.insert(h);
+        ctx.keys.batch_sales.insert(h);
+        if ctx.keys.sales.contains(&h) {
+            keep[i] = false;
+            restated[i] = true;
+        }
         cust_key[i] = match cref {
             None => ctx.customers.ensure_reserved("(anonymous)"),
             Some((c, Found::Derive)) => {
@@ -394,23 +415,39 @@ pub fn sales(
         Arc::new(StringArray::from(vec![ctx.batch_id; n])),
         Arc::new(Int32Array::from(month_key)),
     ];
-    finish("fact_sales", columns, keep, lo, hi)
+    finish("fact_sales", columns, keep, restated, lo, hi)
 }
 
 fn finish(
     table: &str,
     columns: Vec<ArrayRef>,
     keep: Vec<bool>,
+    restated: Vec<bool>,
     lo: i32,
     hi: i32,
-) -> Result<Option<(RecordBatch, Vec<i32>)>> {
+) -> Result<FactRows> {
     let batch = RecordBatch::try_new(schema::schema(table), columns)
         .map_err(|e| Error::Invariant(format!("building {table}: {e}")))?;
-    let batch = filter_record_batch(&batch, &BooleanArray::from(keep))?;
-    if batch.num_rows() == 0 {
-        return Ok(None);
-    }
-    Ok(Some((batch, vec![lo, hi])))
+    let part = |mask: Vec<bool>| -> Result<Option<RecordBatch>> {
+        let b = filter_record_batch(&batch, &BooleanArray::from(mask))?;
+        Ok((b.num_rows() > 0).then_some(b))
+    };
+    let restated = if restated.iter().any(|r| *r) {
+        part(restated)?
+    } else {
+        None
+    };
+    let rows = part(keep)?;
+    let days = if rows.is_some() || restated.is_some() {
+        vec![lo, hi]
+    } else {
+        Vec::new()
+    };
+    Ok(FactRows {
+        rows,
+        restated,
+        days,
+    })
 }
 
 /// Builds `fact_contacts` rows from `df`, a slice of the typed rows of contacts file `f`.
@@ -419,16 +456,17 @@ pub fn contacts(
     f: &Loaded,
     df: &DataFrame,
     rejects: &mut Vec<(usize, Reject)>,
-) -> Result<Option<(RecordBatch, Vec<i32>)>> {
+) -> Result<FactRows> {
     let n = df.height();
     if n == 0 {
-        return Ok(None);
+        return Ok(FactRows::default());
     }
     let contact_id = strs(df, "contact_id")?;
     let ts = ts_column(df, "contact_ts")?;
     let customer = strs(df, "customer_id")?;
     let campaign = strs(df, "campaign_id")?;
     let mut keep = vec![true; n];
+    let mut restated = vec![false; n];
     let mut cust_key = vec![0i64; n];
     let mut camp_key: Vec<Option<i64>> = vec![None; n];
     let (customers_src, campaigns_src) = (ctx.has_source["customers"], ctx.has_source["campaigns"]);
@@ -439,7 +477,7 @@ pub fn contacts(
     for i in 0..n {
         let cid = contact_id[i].unwrap_or_default();
         let h = key_hash(cid);
-        if ctx.keys.contacts.contains(&h) {
+        if ctx.keys.batch_contacts.contains(&h) {
             rejects.push(late_reject(
                 f,
                 df,
@@ -448,7 +486,7 @@ pub fn contacts(
                 "contact_id",
                 cid,
                 format!(
-                    "contact '{cid}' was already loaded, earlier in this batch or by an earlier one"
+                    "contact '{cid}' appears twice in this batch; which one is right is unknown (a restated contact belongs in a later export)"
                 ),
             ));
             keep[i] = false;
@@ -485,7 +523,11 @@ pub fn contacts(
             keep[i] = false;
             continue;
         }
-        ctx.keys.contacts.insert(h);
+        ctx.keys.batch_contacts.insert(h);
+        if ctx.keys.contacts.contains(&h) {
+            keep[i] = false;
+            restated[i] = true;
+        }
         cust_key[i] = match cref {
             Found::Known(k) => k,
             _ => {
@@ -525,7 +567,7 @@ pub fn contacts(
         Arc::new(StringArray::from(vec![ctx.batch_id; n])),
         Arc::new(Int32Array::from(month_key)),
     ];
-    finish("fact_contacts", columns, keep, lo, hi)
+    finish("fact_contacts", columns, keep, restated, lo, hi)
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@
 pub mod bridge;
 pub mod dims;
 pub mod facts;
+pub mod lookup;
 pub mod read;
+pub mod restate;
 pub mod spec;
 pub mod validate;
 
@@ -43,7 +45,7 @@ use read::{FileRows, Reject};
 use validate::Typed;
 
 /// One source file of the batch.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileRecord {
     /// Path relative to the source directory.
     pub path: String,
@@ -55,6 +57,19 @@ pub struct FileRecord {
     pub rows_loaded: u64,
     /// Rows quarantined.
     pub rows_quarantined: u64,
+    /// For a lookup file, the lookup's name; its rows_loaded are the rows some row of the
+    /// entity matched, and rows_read = rows_loaded + rows_unused + rows_quarantined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<String>,
+    /// For a lookup file, its valid rows that no row of the entity matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_unused: Option<u64>,
+    /// Of rows_loaded, rows that replaced a row an earlier batch loaded (restated, changed).
+    #[serde(default)]
+    pub rows_updated: u64,
+    /// Restated rows identical to the row already loaded (not in rows_loaded).
+    #[serde(default)]
+    pub rows_unchanged: u64,
 }
 
 /// Per-entity outcome of a batch.
@@ -70,6 +85,11 @@ pub struct EntityStats {
     pub rows_loaded: u64,
     /// Rows quarantined.
     pub rows_quarantined: u64,
+    /// Of rows_loaded, rows that replaced an earlier batch's row with the same natural key.
+    pub rows_updated: u64,
+    /// Restated rows identical to the loaded ones: rows_read = rows_loaded + rows_unchanged +
+    /// rows_quarantined.
+    pub rows_unchanged: u64,
     /// Wall time spent reading and validating.
     pub seconds: f64,
 }
@@ -146,6 +166,44 @@ pub fn lock_file(
     }
 }
 
+/// When the last batch that brought new source files finished (None for a mart never loaded).
+pub async fn last_batch_at(mart: &Mart) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let batches = mart
+        .query(
+            "_etl_runs",
+            "SELECT max(finished_at) AS last FROM _etl_runs",
+        )
+        .await?;
+    for b in &batches {
+        let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Int64)?;
+        if let Some(c) = c.as_any().downcast_ref::<Int64Array>()
+            && !c.is_empty()
+            && !c.is_null(0)
+        {
+            return Ok(chrono::DateTime::from_timestamp_micros(c.value(0)));
+        }
+    }
+    Ok(None)
+}
+
+/// The warning `nightly` and the report give when no new source file arrived for more than
+/// `days` days (`[quality] stale_after_days`), or None when the sources are fresh.
+pub fn stale_warning(
+    last: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+    days: Option<u32>,
+) -> Option<String> {
+    let days = days?;
+    let last = last?;
+    let age = (now - last).num_days();
+    (age > days as i64).then(|| {
+        format!(
+            "no new source file arrived for {age} days (last batch loaded {}); the limit is {days} days ([quality] stale_after_days). Scores and recommendations are computed on old data: check the export job",
+            last.format("%Y-%m-%d %H:%M UTC")
+        )
+    })
+}
+
 /// Source files of `entity`: the mapping's `path`, or the default names.
 pub fn entity_files(settings: &Settings, entity: &str) -> Result<Vec<PathBuf>> {
     let m = settings.mapping(entity);
@@ -164,6 +222,12 @@ pub fn entity_files(settings: &Settings, entity: &str) -> Result<Vec<PathBuf>> {
         }
         return Ok(files);
     }
+    // A file declared as another entity's lookup (`customers.csv` of a normalized export) is
+    // not this entity's source.
+    let lookups: HashSet<PathBuf> = lookup_files(settings)?
+        .into_iter()
+        .flat_map(|(_, _, files)| files)
+        .collect();
     for pattern in [
         format!("{entity}.csv"),
         format!("{entity}.jsonl"),
@@ -172,12 +236,38 @@ pub fn entity_files(settings: &Settings, entity: &str) -> Result<Vec<PathBuf>> {
         format!("{entity}/*.jsonl"),
         format!("{entity}/*.parquet"),
     ] {
-        let found = glob_files(&settings.source_dir, &pattern)?;
+        let found: Vec<PathBuf> = glob_files(&settings.source_dir, &pattern)?
+            .into_iter()
+            .filter(|f| !lookups.contains(f))
+            .collect();
         if !found.is_empty() {
             return Ok(found);
         }
     }
     Ok(Vec::new())
+}
+
+/// The lookups of every entity: (entity, lookup name, its files). A lookup path that matches
+/// no file is an error.
+pub fn lookup_files(settings: &Settings) -> Result<Vec<(&'static str, String, Vec<PathBuf>)>> {
+    let mut out = Vec::new();
+    for e in ENTITIES {
+        for (name, l) in &settings.mapping(e).lookup {
+            let files = glob_files(&settings.source_dir, &l.path)?;
+            if files.is_empty() {
+                return Err(Error::source(
+                    &settings.source_dir.join(&l.path),
+                    format!(
+                        "[sources.{e}.lookup.{name}] path = \"{}\" matches no file in {}; fix the path",
+                        l.path,
+                        settings.source_dir.display()
+                    ),
+                ));
+            }
+            out.push((*e, name.clone(), files));
+        }
+    }
+    Ok(out)
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
@@ -263,22 +353,8 @@ impl Accounts<'_> {
             )));
         }
         for r in rejects {
-            self.quarantine.push(vec![
-                Cell::Str(self.batch_id.into()),
-                Cell::Str(f.entity.into()),
-                Cell::Str(f.rel.as_str().into()),
-                Cell::I64(r.line as i64),
-                Cell::Str(r.raw.as_str().into()),
-                Cell::Str(format!("{}: {}", r.code, r.message).into()),
-                r.column
-                    .as_deref()
-                    .map(|c| Cell::Str(c.into()))
-                    .unwrap_or(Cell::Null),
-                r.value
-                    .as_deref()
-                    .map(|v| Cell::Str(v.into()))
-                    .unwrap_or(Cell::Null),
-            ]);
+            self.quarantine
+                .push(quarantine_row(self.batch_id, f.entity, &f.rel, r));
         }
         let s = self.stats.entry(f.entity).or_insert_with(|| EntityStats {
             entity: f.entity.to_string(),
@@ -294,9 +370,187 @@ impl Accounts<'_> {
             rows_read: f.rows.rows_read,
             rows_loaded: loaded_rows,
             rows_quarantined: q,
+            ..Default::default()
         });
         Ok(())
     }
+
+    /// Moves restated rows from loaded to updated or unchanged, per file.
+    fn record_restated(&mut self, entity: &'static str, outcome: &restate::Outcome) {
+        let Some(s) = self.stats.get_mut(entity) else {
+            return;
+        };
+        for f in s.files.iter_mut().filter(|f| f.lookup.is_none()) {
+            if let Some(&(updated, unchanged)) = outcome.get(&f.path) {
+                f.rows_loaded -= unchanged;
+                f.rows_updated += updated;
+                f.rows_unchanged += unchanged;
+                s.rows_loaded -= unchanged;
+                s.rows_updated += updated;
+                s.rows_unchanged += unchanged;
+            }
+        }
+    }
+
+    /// Records the files of a lookup of `entity`: their rejects go to quarantine (source
+    /// `<entity>.lookup.<name>`), and each file's rows are matched, unused or quarantined.
+    fn record_lookup(&mut self, entity: &'static str, l: &lookup::Lookup) -> Result<()> {
+        let source = format!("{entity}.lookup.{}", l.name);
+        for (f, (matched, unused)) in l.files.iter().zip(l.usage()) {
+            let q = f.rejects.len() as u64;
+            if f.rows_read != matched + unused + q {
+                return Err(Error::Invariant(format!(
+                    "{}: read {} rows but matched {matched}, left {unused} and quarantined {q}",
+                    f.rel, f.rows_read
+                )));
+            }
+            for r in &f.rejects {
+                self.quarantine
+                    .push(quarantine_row(self.batch_id, &source, &f.rel, r));
+            }
+            let s = self.stats.entry(entity).or_insert_with(|| EntityStats {
+                entity: entity.to_string(),
+                ..Default::default()
+            });
+            s.files.push(FileRecord {
+                path: f.rel.clone(),
+                sha256: f.sha256.clone(),
+                rows_read: f.rows_read,
+                rows_loaded: matched,
+                rows_quarantined: q,
+                lookup: Some(l.name.clone()),
+                rows_unused: Some(unused),
+                ..Default::default()
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Refuses the batch when an entity's share of quarantined rows is above `max_share`: a batch
+/// that is mostly bad (a file in the wrong encoding, a changed export layout, a dimension file
+/// whose ids do not match the facts) must not be half-loaded. The message has the counts per
+/// reason and three sample rows.
+fn quality_gate(
+    stats: &BTreeMap<&'static str, EntityStats>,
+    quarantine: &[Vec<Cell>],
+    max_share: f64,
+) -> Result<()> {
+    let mut problems = Vec::new();
+    for (entity, s) in stats {
+        if s.rows_read == 0 {
+            continue;
+        }
+        let share = s.rows_quarantined as f64 / s.rows_read as f64;
+        if share <= max_share {
+            continue;
+        }
+        let rows: Vec<&Vec<Cell>> = quarantine
+            .iter()
+            .filter(|r| r[1].as_str() == Some(entity))
+            .collect();
+        let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
+        for r in &rows {
+            let code = r[5].as_str().unwrap_or("").split(':').next().unwrap_or("");
+            *reasons.entry(code).or_default() += 1;
+        }
+        let mut reasons: Vec<(&str, u64)> = reasons.into_iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let samples: Vec<String> = rows
+            .iter()
+            .take(3)
+            .map(|r| {
+                let raw: String = r[4].as_str().unwrap_or("").chars().take(100).collect();
+                format!(
+                    "    {} line {}: {}\n      {raw:?}",
+                    r[2].as_str().unwrap_or(""),
+                    match r[3] {
+                        Cell::I64(l) => l,
+                        _ => 0,
+                    },
+                    r[5].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        let files: Vec<&str> = s.files.iter().map(|f| f.path.as_str()).collect();
+        // Unknown references point at the dimension file that lacks the ids: name it, it is
+        // usually the file to fix.
+        let mut referenced: Vec<String> = Vec::new();
+        for r in &rows {
+            let reference = r[5].as_str().unwrap_or("").starts_with("unknown_reference");
+            let dim = match r[6].as_str() {
+                Some("customer_id") => "customers",
+                Some("product_id") => "products",
+                Some("store_id") => "stores",
+                Some("campaign_id") => "campaigns",
+                _ => continue,
+            };
+            let Some(d) = stats.get(dim).filter(|_| reference) else {
+                continue;
+            };
+            let note = format!(
+                "the ids are not in {dim} ({}: {} rows read, {} loaded)",
+                d.files
+                    .iter()
+                    .map(|f| f.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                d.rows_read,
+                d.rows_loaded
+            );
+            if !referenced.contains(&note) {
+                referenced.push(note);
+            }
+        }
+        let referenced = if referenced.is_empty() {
+            String::new()
+        } else {
+            format!("; for unknown_reference, {}", referenced.join("; "))
+        };
+        problems.push(format!(
+            "{entity} ({}): {} of {} rows ({:.1}%) would be quarantined, above the limit of {:.1}%; by reason: {}{referenced}\n  first rows:\n{}",
+            files.join(", "),
+            s.rows_quarantined,
+            s.rows_read,
+            share * 100.0,
+            max_share * 100.0,
+            reasons
+                .iter()
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            samples.join("\n")
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::QualityGate {
+        message: format!(
+            "the batch was not committed (the mart is unchanged): {}\nFix the export or its mapping in crm-mart.toml (encoding, delimiter, columns, value maps) and run again; to load such a batch anyway, raise [quality] max_quarantine_share.",
+            problems.join("\n")
+        ),
+    })
+}
+
+/// A `_quarantine` row.
+fn quarantine_row(batch_id: &str, source: &str, file: &str, r: &Reject) -> Vec<Cell> {
+    vec![
+        Cell::Str(batch_id.into()),
+        Cell::Str(source.into()),
+        Cell::Str(file.into()),
+        Cell::I64(r.line as i64),
+        Cell::Str(r.raw.as_str().into()),
+        Cell::Str(format!("{}: {}", r.code, r.message).into()),
+        r.column
+            .as_deref()
+            .map(|c| Cell::Str(c.into()))
+            .unwrap_or(Cell::Null),
+        r.value
+            .as_deref()
+            .map(|v| Cell::Str(v.into()))
+            .unwrap_or(Cell::Null),
+    ]
 }
 
 /// Runs one ETL batch. `progress` shows bars on stderr.
@@ -382,11 +636,22 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
     }
     // Every file must be loadable (readable, required columns present) before any work or any
     // commit: a broken file stops the run with the mart untouched.
+    let all_lookups = lookup_files(settings)?;
+    let mut lookup_columns: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (entity, name, files) in &all_lookups {
+        let l = &settings.mapping(entity).lookup[name];
+        let reading = l.reading(settings.mapping(entity));
+        for f in files {
+            let cols = read::columns_of(f, &reading, &cfg_path)?;
+            lookup_columns.entry(entity).or_default().extend(cols);
+        }
+    }
     new_files
         .par_iter()
         .map(|(entity, path, _)| {
             let mapping = settings.mapping(entity);
-            let found = read::columns_of(path, mapping, &cfg_path)?;
+            let mut found = read::columns_of(path, mapping, &cfg_path)?;
+            found.extend(lookup_columns.get(entity).into_iter().flatten().cloned());
             if read::format_of(path, mapping) == crate::config::SourceFormat::Jsonl {
                 return Ok(()); // JSON keys vary by line: checked on the full read
             }
@@ -405,22 +670,48 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         "loading batch"
     );
 
+    // Lookups of the entities with new files, read once for the batch.
+    let mut lookups: BTreeMap<&'static str, Vec<lookup::Lookup>> = BTreeMap::new();
+    for (entity, name, files) in &all_lookups {
+        if !new_files.iter().any(|(e, _, _)| e == entity) {
+            continue;
+        }
+        let mapping = settings.mapping(entity);
+        let files: Vec<(PathBuf, String, String)> = files
+            .iter()
+            .map(|p| Ok((p.clone(), rel_path(settings, p), sha256_file(p)?)))
+            .collect::<Result<_>>()?;
+        let l = lookup::Lookup::read(
+            name,
+            &mapping.lookup[name],
+            mapping,
+            &files,
+            &cfg_path,
+            settings.quality.max_quarantine_share,
+        )?;
+        lookups.entry(entity).or_default().push(l);
+    }
+
     // 2. Dimension files: read and type (in parallel), then apply to the dimensions.
     let bar = progress_bar(progress, new_files.len() as u64, "loading");
     let load = |(entity, path, sha): &(&'static str, PathBuf, String)| -> Result<(Loaded, f64)> {
         let t = Instant::now();
         let mapping = settings.mapping(entity);
-        let rows = read::read_file(path, mapping, &cfg_path)?;
-        validate::check_columns(entity, path, &rows.columns, mapping)?;
+        let rows = read::read_file(
+            path,
+            mapping,
+            &cfg_path,
+            settings.quality.max_quarantine_share,
+        )?;
         let mut rows = rows;
+        if let Some(l) = lookups.get(entity) {
+            lookup::apply(path, &mut rows, l)?;
+        }
+        validate::check_columns(entity, path, &rows.columns, mapping)?;
         let typed = validate::type_rows(entity, &mut rows, mapping)
             .map_err(|e| Error::source(path, format!("cannot type the rows: {e}")))?;
         rows.release_text_columns();
-        let rel = path
-            .strip_prefix(&settings.source_dir)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .replace('\\', "/");
+        let rel = rel_path(settings, path);
         if let Some(b) = &bar {
             b.inc(1);
         }
@@ -530,6 +821,8 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
             .unwrap_or_default()
     };
     let handle = tokio::runtime::Handle::current();
+    let restated: std::sync::Mutex<BTreeMap<&'static str, restate::Candidates>> =
+        Default::default();
     let mut pending = load_chunk(0);
     for k in 0..chunks.len() {
         let current = std::mem::take(&mut pending);
@@ -569,8 +862,17 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
                         )?,
                         _ => facts::contacts(&mut ctx, &f, &part, &mut late)?,
                     };
-                    if let Some((batch, days)) = out {
-                        dates.extend(days);
+                    dates.extend(out.days);
+                    if let Some(rows) = out.restated {
+                        restated
+                            .lock()
+                            .map_err(|_| Error::Invariant("restated rows: lock poisoned".into()))?
+                            .entry(table)
+                            .or_default()
+                            .parts
+                            .push((rows, f.rel.clone()));
+                    }
+                    if let Some(batch) = out.rows {
                         if !writers.contains_key(table) {
                             let w = futures::executor::block_on(mart.append_writer(table))?;
                             writers.insert(table, Some(w));
@@ -604,6 +906,46 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
     );
     if let Some(b) = bar {
         b.finish_and_clear();
+    }
+    for (entity, ls) in &lookups {
+        for l in ls {
+            acc.record_lookup(entity, l)?;
+        }
+    }
+    // A batch with too many bad rows is refused before anything is committed; the data files
+    // written so far are removed.
+    if let Err(e) = quality_gate(
+        &acc.stats,
+        &acc.quarantine,
+        settings.quality.max_quarantine_share,
+    ) {
+        for w in std::mem::take(&mut writers).into_values().flatten() {
+            w.abort().await?;
+        }
+        return Err(e);
+    }
+    // Restated facts: compared with the mart; changed ones replace their rows in the table's
+    // commit, unchanged ones are only counted.
+    let restated = restated
+        .into_inner()
+        .map_err(|_| Error::Invariant("restated rows: lock poisoned".into()))?;
+    for (table, candidates) in restated {
+        if matches!(writers.get(table), Some(None)) {
+            continue; // the table already holds this batch (a rerun after a crash)
+        }
+        if !writers.contains_key(table) {
+            writers.insert(table, Some(mart.append_writer(table).await?));
+        }
+        let Some(Some(w)) = writers.get_mut(table) else {
+            continue;
+        };
+        let outcome = restate::resolve(&mart, table, candidates, w).await?;
+        let entity = if table == "fact_sales" {
+            "sales"
+        } else {
+            "contacts"
+        };
+        acc.record_restated(entity, &outcome);
     }
     let Accounts {
         quarantine: quarantine_rows,
@@ -712,6 +1054,8 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
                 Cell::I64(s.rows_loaded as i64),
                 Cell::I64(s.rows_quarantined as i64),
                 Cell::Str("ok".into()),
+                Cell::I64(s.rows_updated as i64),
+                Cell::I64(s.rows_unchanged as i64),
             ])
         })
         .collect::<Result<_>>()?;
@@ -730,6 +1074,14 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         tables_committed: committed,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// `path` relative to the source directory, with forward slashes.
+fn rel_path(settings: &Settings, path: &Path) -> String {
+    path.strip_prefix(&settings.source_dir)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 fn progress_bar(enabled: bool, n: u64, what: &str) -> Option<indicatif::ProgressBar> {
@@ -757,6 +1109,7 @@ fn cell(column: &Column, i: usize, target: &arrow::datatypes::DataType) -> Resul
         (AnyValue::StringOwned(s), A::Utf8) => Cell::Str(s.as_str().into()),
         (AnyValue::Float64(x), A::Float64) => Cell::F64(x),
         (AnyValue::Date(d), A::Date32) => Cell::Date(d),
+        (AnyValue::Boolean(b), A::Boolean) => Cell::Bool(b),
         (AnyValue::Date(d), A::Int32) if name == "birth_date" => {
             let date = NaiveDate::from_num_days_from_ce_opt(d + 719_163)
                 .ok_or_else(|| Error::Invariant(format!("date {d} out of range")))?;
@@ -785,10 +1138,19 @@ fn apply_dimension(
     let rows_idx = df.column(validate::ROW_COL)?.u32()?.clone();
     let lines = df.column(read::LINE_COL)?.u64()?.clone();
     let scd2 = f.entity == "customers";
-    let tracked: Vec<usize> = ["email", "phone", "city", "region", "country"]
-        .iter()
-        .filter_map(|t| attrs.iter().position(|a| a == t))
-        .collect();
+    let tracked: Vec<usize> = [
+        "email",
+        "phone",
+        "city",
+        "region",
+        "country",
+        "email_opt_in",
+        "phone_opt_in",
+        "do_not_contact",
+    ]
+    .iter()
+    .filter_map(|t| attrs.iter().position(|a| a == t))
+    .collect();
     let sources: Vec<(&Column, &arrow::datatypes::DataType)> = attrs
         .iter()
         .enumerate()

@@ -1,24 +1,26 @@
 //! Reading one source file into a polars `DataFrame` of text columns, with every structurally
 //! broken record set aside for quarantine.
 //!
-//! CSV and JSON-lines files get a byte-level pre-pass before polars sees them: it splits records
-//! (respecting quotes, so a quoted newline stays inside its record), numbers them by the line
-//! they start on, and rejects records that are not valid UTF-8, have the wrong number of fields,
-//! are not a JSON object, or repeat an earlier record byte for byte. The surviving records go to
-//! polars' CSV reader as one buffer. Polars would otherwise fail the whole file on the first such
-//! record (or silently pad it), and we must quarantine exactly the bad rows, with their line and
-//! raw text.
+//! A CSV or JSON-lines file is first decoded to UTF-8 from its declared encoding (`encoding_rs`).
+//! CSV records are then split by the `csv` crate under the mapping's dialect (delimiter, quote,
+//! escape, comment, lines to skip before the header): a quote that does not open a field is an
+//! ordinary character, as in the `csv` crate and DuckDB, so an inch mark (`7" FRAME`) never
+//! swallows the lines after it. Each record keeps the line it starts on and its raw text; records
+//! that are not valid UTF-8, have the wrong number of fields, are not a JSON object, or repeat an
+//! earlier record byte for byte are set aside for quarantine, and the fields of the others become
+//! text columns of a polars frame. A file in which more than a set share of the records is not
+//! valid UTF-8 is refused whole, naming the encoding that would read it: quarantining it row by
+//! row would load a mart that silently lacks those rows and everything that refers to them.
 //!
 //! Parquet files are read by polars directly; their "line" is the 1-based row number.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::io::Cursor;
 use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::config::{SourceFormat, SourceMapping};
+use crate::config::{Dialect, Encoding, SourceFormat, SourceMapping};
 use crate::error::{Error, Result};
 
 /// Name of the column carrying each row's line number.
@@ -99,8 +101,41 @@ impl FileRows {
     }
 }
 
+/// Whether `file` is gzip-compressed (by its name: `orders.csv.gz`).
+fn is_gzip(file: &Path) -> bool {
+    file.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
+/// The bytes of `file`, decompressed when it is gzip-compressed.
+fn read_bytes(file: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let data = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    if !is_gzip(file) {
+        return Ok(data);
+    }
+    let mut out = Vec::with_capacity(data.len() * 4);
+    flate2::read::MultiGzDecoder::new(&data[..])
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            Error::source(
+                file,
+                format!("cannot decompress as gzip ({e}); is the file complete?"),
+            )
+        })?;
+    Ok(out)
+}
+
 /// The format of `file` under `mapping`.
 pub fn format_of(file: &Path, mapping: &SourceMapping) -> SourceFormat {
+    let inner;
+    let file = if is_gzip(file) {
+        inner = file.with_extension("");
+        inner.as_path()
+    } else {
+        file
+    };
     mapping.format.unwrap_or_else(|| {
         match file
             .extension()
@@ -115,25 +150,140 @@ pub fn format_of(file: &Path, mapping: &SourceMapping) -> SourceFormat {
     })
 }
 
-/// Reads `file`.
-pub fn read_file(file: &Path, mapping: &SourceMapping, cfg: &Path) -> Result<FileRows> {
-    match format_of(file, mapping) {
+/// Reads `file`. A CSV or JSON-lines file in which more than `max_invalid_share` of the records
+/// are not valid UTF-8 is refused with the encoding to declare.
+pub fn read_file(
+    file: &Path,
+    mapping: &SourceMapping,
+    cfg: &Path,
+    max_invalid_share: f64,
+) -> Result<FileRows> {
+    let dialect = mapping
+        .dialect()
+        .map_err(|why| crate::error::Error::config(cfg, why))?;
+    let rows = match format_of(file, mapping) {
         SourceFormat::Csv => {
-            let data = std::fs::read(file).map_err(|e| Error::io(file, e))?;
-            read_csv(file, data, mapping.delimiter_byte(cfg)?)
+            let data = read_bytes(file)?;
+            read_csv(file, decode(file, data, dialect.encoding)?, &dialect)?
         }
         SourceFormat::Jsonl => {
-            let data = std::fs::read(file).map_err(|e| Error::io(file, e))?;
-            read_jsonl(data)
+            let data = read_bytes(file)?;
+            read_jsonl(decode(file, data, dialect.encoding)?)?
         }
-        SourceFormat::Parquet => read_parquet(file),
+        SourceFormat::Parquet => read_parquet(file)?,
+    };
+    check_encoding(file, &rows, max_invalid_share)?;
+    Ok(rows)
+}
+
+/// The file's bytes as UTF-8 under `encoding` (a UTF-8 byte-order mark is left in place; the
+/// readers skip it).
+pub fn decode(file: &Path, data: Vec<u8>, encoding: Encoding) -> Result<Vec<u8>> {
+    let utf16_bom = data.starts_with(&[0xFF, 0xFE]) || data.starts_with(&[0xFE, 0xFF]);
+    match encoding {
+        Encoding::Utf8 if utf16_bom => Err(Error::source(
+            file,
+            "the file starts with a UTF-16 byte-order mark; set encoding = \"utf-16\" in its [sources.<entity>] mapping",
+        )),
+        Encoding::Utf8 => Ok(data),
+        Encoding::Windows1252 | Encoding::Iso8859_1 => {
+            if data.is_ascii() {
+                return Ok(data);
+            }
+            if utf16_bom {
+                return Err(Error::source(
+                    file,
+                    format!(
+                        "the file starts with a UTF-16 byte-order mark but is declared {}; set encoding = \"utf-16\"",
+                        encoding.as_str()
+                    ),
+                ));
+            }
+            if std::str::from_utf8(&data).is_ok() {
+                // Valid UTF-8 with non-ASCII text is almost never meant as Windows-1252: read so,
+                // every "ü" would load as "Ã¼".
+                return Err(Error::source(
+                    file,
+                    format!(
+                        "the file is declared {} but is valid UTF-8 (read as {} its accented letters would load garbled, \"ü\" as \"Ã¼\"); remove the encoding key or set encoding = \"utf-8\"",
+                        encoding.as_str(),
+                        encoding.as_str()
+                    ),
+                ));
+            }
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&data);
+            Ok(text.into_owned().into_bytes())
+        }
+        Encoding::Utf16 => {
+            let Some((enc, bom)) = encoding_rs::Encoding::for_bom(&data)
+                .filter(|(e, _)| *e == encoding_rs::UTF_16LE || *e == encoding_rs::UTF_16BE)
+            else {
+                return Err(Error::source(
+                    file,
+                    "the file is declared utf-16 but has no UTF-16 byte-order mark (FF FE or FE FF) at its start; export it as \"Unicode text\" with a byte-order mark, or declare the encoding it has (utf-8, windows-1252)",
+                ));
+            };
+            let text = enc
+                .decode_without_bom_handling_and_without_replacement(&data[bom..])
+                .ok_or_else(|| {
+                    Error::source(
+                        file,
+                        format!(
+                            "the file is not valid {} (an odd number of bytes or an unpaired surrogate); re-export it, or declare the encoding it has",
+                            enc.name()
+                        ),
+                    )
+                })?;
+            Ok(text.into_owned().into_bytes())
+        }
     }
 }
+
+/// Refuses a file whose records are largely not valid UTF-8 (more than half of them, or more
+/// than `max_share` and at least [`MIN_INVALID_RECORDS`]): it is in another encoding, and its
+/// rows must not be quarantined one by one. A stray bad record or two in a small file is
+/// quarantined like any other bad row.
+fn check_encoding(file: &Path, rows: &FileRows, max_share: f64) -> Result<()> {
+    let bad: Vec<&Reject> = rows
+        .rejects
+        .iter()
+        .filter(|r| r.code == "invalid_utf8")
+        .collect();
+    let share = bad.len() as f64 / rows.rows_read.max(1) as f64;
+    let refused = share > 0.5 || (share > max_share && bad.len() >= MIN_INVALID_RECORDS);
+    if !refused {
+        return Ok(());
+    }
+    let RawText::Bytes { .. } = rows.raw else {
+        return Ok(());
+    };
+    let first = bad[0];
+    let sample = first.raw.chars().take(60).collect::<String>();
+    Err(Error::source(
+        file,
+        format!(
+            "{} of {} records ({:.1}%) are not valid UTF-8 (first on line {}{}: {sample:?}); the file is in another encoding. Nothing was loaded. Declare it in the file's mapping, e.g. [sources.<entity>] encoding = \"windows-1252\" (what Excel writes on Windows; also \"iso-8859-1\", \"utf-16\"), or export the file as UTF-8",
+            bad.len(),
+            rows.rows_read,
+            share * 100.0,
+            first.line,
+            first
+                .column
+                .as_deref()
+                .map(|c| format!(", column {c}"))
+                .unwrap_or_default(),
+        ),
+    ))
+}
+
+/// Fewest records not valid UTF-8 for which a file with more than the allowed share of them is
+/// refused as being in another encoding.
+pub const MIN_INVALID_RECORDS: usize = 5;
 
 /// Column names of `file` without reading it all (the header line, the keys of the first JSON
 /// object, or the Parquet schema), so that every file of a batch can be checked before any work.
 pub fn columns_of(file: &Path, mapping: &SourceMapping, cfg: &Path) -> Result<Vec<String>> {
-    use std::io::BufRead;
+    use std::io::Read;
     let format = format_of(file, mapping);
     if format == SourceFormat::Parquet {
         let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
@@ -142,49 +292,119 @@ pub fn columns_of(file: &Path, mapping: &SourceMapping, cfg: &Path) -> Result<Ve
             .map_err(|e| Error::source(file, format!("cannot read as Parquet: {e}")))?;
         return Ok(schema.iter_names().map(|n| n.to_string()).collect());
     }
+    let dialect = mapping
+        .dialect()
+        .map_err(|why| crate::error::Error::config(cfg, why))?;
+    // The header is near the start: a prefix is enough (a header with a quoted newline or one
+    // longer than the prefix is checked again on the full read).
     let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
-    let mut first = Vec::new();
-    let mut reader = std::io::BufReader::new(f);
-    loop {
-        first.clear();
-        let n = reader
-            .read_until(b'\n', &mut first)
-            .map_err(|e| Error::io(file, e))?;
-        if n == 0 || !first.iter().all(u8::is_ascii_whitespace) {
-            break;
-        }
+    let mut prefix = Vec::new();
+    let reader: Box<dyn Read> = if is_gzip(file) {
+        Box::new(flate2::read::MultiGzDecoder::new(f))
+    } else {
+        Box::new(f)
+    };
+    reader
+        .take(1 << 20)
+        .read_to_end(&mut prefix)
+        .map_err(|e| Error::source(file, format!("cannot read the start of the file: {e}")))?;
+    if dialect.encoding == Encoding::Utf16 && prefix.len() % 2 == 1 {
+        prefix.pop();
     }
-    while first.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-        first.pop();
-    }
+    // A prefix may cut a character in two: only the header matters here, and the full read
+    // checks the encoding.
+    let data = match dialect.encoding {
+        Encoding::Utf8 => prefix,
+        Encoding::Windows1252 | Encoding::Iso8859_1 => encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(&prefix)
+            .0
+            .into_owned()
+            .into_bytes(),
+        Encoding::Utf16 => match encoding_rs::Encoding::for_bom(&prefix) {
+            Some((enc, bom)) if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE => enc
+                .decode_without_bom_handling(&prefix[bom..])
+                .0
+                .into_owned()
+                .into_bytes(),
+            _ => decode(file, prefix, Encoding::Utf16)?,
+        },
+    };
     if format == SourceFormat::Jsonl {
         // Keys may vary by line; the full read checks the union. Here: does it parse at all.
-        return Ok(match serde_json::from_slice::<serde_json::Value>(&first) {
+        let start = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&data);
+        let first = start
+            .split(|b| *b == b'\n')
+            .find(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .unwrap_or_default();
+        return Ok(match serde_json::from_slice::<serde_json::Value>(first) {
             Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
             _ => Vec::new(),
         });
     }
-    // A header with a quoted newline is read fully later; the first line suffices to check.
-    let mut data = first;
-    data.push(b'\n');
-    let sep = mapping.delimiter_byte(cfg)?;
-    let header = if data.starts_with(b"\xEF\xBB\xBF") {
-        &data[3..]
-    } else {
-        &data[..]
-    };
-    if header.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::source(
-            file,
-            "the file is empty: expected a header line with column names",
-        ));
+    let body = after_skipped_lines(&data, dialect.skip_rows).0;
+    let mut reader = csv_reader(&dialect, body);
+    let mut rec = csv::ByteRecord::new();
+    match reader.read_byte_record(&mut rec) {
+        Ok(true) => Ok(header_names(&rec)),
+        _ => Err(Error::source(file, empty_file_message(dialect.skip_rows))),
     }
-    Ok(
-        split_fields(header.strip_suffix(b"\n").unwrap_or(header), sep)
-            .into_iter()
-            .map(|f| String::from_utf8_lossy(&f).trim().to_string())
-            .collect(),
-    )
+}
+
+fn empty_file_message(skip_rows: usize) -> String {
+    if skip_rows > 0 {
+        format!(
+            "no header line after the {skip_rows} skipped lines (skip_rows = {skip_rows}); expected a header line with column names"
+        )
+    } else {
+        "the file is empty: expected a header line with column names".into()
+    }
+}
+
+/// The header's column names, trimmed (a UTF-8 byte-order mark removed).
+fn header_names(rec: &csv::ByteRecord) -> Vec<String> {
+    rec.iter()
+        .enumerate()
+        .map(|(j, f)| {
+            let f = if j == 0 {
+                f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f)
+            } else {
+                f
+            };
+            String::from_utf8_lossy(f).trim().to_string()
+        })
+        .collect()
+}
+
+/// `data` after its first `n` lines (and a UTF-8 byte-order mark before them), with the number
+/// of lines skipped.
+fn after_skipped_lines(data: &[u8], n: usize) -> (&[u8], u64) {
+    let mut rest = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let mut skipped = 0u64;
+    while skipped < n as u64 {
+        match memchr::memchr(b'\n', rest) {
+            Some(i) => rest = &rest[i + 1..],
+            None => rest = &rest[rest.len()..],
+        }
+        skipped += 1;
+    }
+    (rest, skipped)
+}
+
+/// A `csv` reader over `data` with the dialect's rules; records may have any number of fields
+/// (a wrong count is quarantined, not an error).
+fn csv_reader<'a>(dialect: &Dialect, data: &'a [u8]) -> csv::Reader<&'a [u8]> {
+    let mut b = csv::ReaderBuilder::new();
+    b.has_headers(false)
+        .flexible(true)
+        .delimiter(dialect.delimiter)
+        .comment(dialect.comment)
+        .escape(dialect.escape)
+        .double_quote(true);
+    match dialect.quote {
+        Some(q) => b.quote(q).quoting(true),
+        None => b.quoting(false),
+    };
+    b.from_reader(data)
 }
 
 /// Splits `data` into records: (start, end excluding the line break, first line number).
@@ -218,38 +438,6 @@ fn records(data: &[u8], quote: u8) -> Vec<(usize, usize, u64)> {
         out.push((start, end, start_line));
     }
     out
-}
-
-/// Splits one CSV record into fields (unquoted), respecting quotes.
-fn split_fields(rec: &[u8], sep: u8) -> Vec<Vec<u8>> {
-    let mut fields = Vec::new();
-    let mut cur = Vec::new();
-    let mut in_quotes = false;
-    let mut i = 0;
-    while i < rec.len() {
-        let b = rec[i];
-        if in_quotes {
-            if b == b'"' {
-                if rec.get(i + 1) == Some(&b'"') {
-                    cur.push(b'"');
-                    i += 1;
-                } else {
-                    in_quotes = false;
-                }
-            } else {
-                cur.push(b);
-            }
-        } else if b == b'"' {
-            in_quotes = true;
-        } else if b == sep {
-            fields.push(std::mem::take(&mut cur));
-        } else {
-            cur.push(b);
-        }
-        i += 1;
-    }
-    fields.push(cur);
-    fields
 }
 
 /// Finds byte-identical records. Keyed by a fast hash; the bytes are compared on a hash match,
@@ -296,20 +484,6 @@ impl DuplicateFinder {
 
 const HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x6475_706c);
 
-/// Number of fields in one CSV record (quotes respected), without allocating.
-fn count_fields(rec: &[u8], sep: u8) -> usize {
-    let mut n = 1;
-    let mut in_quotes = false;
-    for &b in rec {
-        if b == b'"' {
-            in_quotes = !in_quotes;
-        } else if b == sep && !in_quotes {
-            n += 1;
-        }
-    }
-    n
-}
-
 fn duplicate_reject(line: u64, raw: String, first: u64) -> Reject {
     Reject {
         line,
@@ -321,67 +495,126 @@ fn duplicate_reject(line: u64, raw: String, first: u64) -> Reject {
     }
 }
 
-pub(super) fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> {
-    let recs = records(&data, b'"');
-    let Some(&(hs, he, _)) = recs.first() else {
-        return Err(Error::source(
-            file,
-            "the file is empty: expected a header line with column names",
-        ));
-    };
-    let mut header_bytes = &data[hs..he];
-    if header_bytes.starts_with(b"\xEF\xBB\xBF") {
-        header_bytes = &header_bytes[3..];
+/// The raw text of a record: `span` as the `csv` reader reports it (from where the previous
+/// record ended to where this one ends), without the line breaks and comment lines before it
+/// and the line break after it.
+fn record_span(data: &[u8], start: usize, end: usize, comment: Option<u8>) -> (usize, usize) {
+    let mut s = start;
+    loop {
+        while s < end && (data[s] == b'\n' || data[s] == b'\r') {
+            s += 1;
+        }
+        match comment {
+            Some(c) if s < end && data[s] == c => match memchr::memchr(b'\n', &data[s..end]) {
+                Some(i) => s += i + 1,
+                None => s = end,
+            },
+            _ => break,
+        }
     }
-    let header = std::str::from_utf8(header_bytes).map_err(|_| {
+    let mut e = end.max(s);
+    while e > s && (data[e - 1] == b'\n' || data[e - 1] == b'\r') {
+        e -= 1;
+    }
+    (s, e)
+}
+
+pub(super) fn read_csv(file: &Path, data: Vec<u8>, dialect: &Dialect) -> Result<FileRows> {
+    let sep = dialect.delimiter;
+    let (body, skipped) = after_skipped_lines(&data, dialect.skip_rows);
+    let base = data.len() - body.len();
+    let mut reader = csv_reader(dialect, body);
+    let mut rec = csv::ByteRecord::new();
+    let parse_error = |e: csv::Error| {
         Error::source(
             file,
-            "line 1: the header is not valid UTF-8; convert the file to UTF-8",
+            format!("cannot split the file into records: {e}; check delimiter, quote and encoding"),
         )
-    })?;
-    let columns: Vec<String> = split_fields(header.as_bytes(), sep)
-        .into_iter()
-        .map(|f| String::from_utf8_lossy(&f).trim().to_string())
-        .collect();
+    };
+    if !reader.read_byte_record(&mut rec).map_err(parse_error)? {
+        return Err(Error::source(file, empty_file_message(dialect.skip_rows)));
+    }
+    let header_line =
+        skipped + 1 + line_breaks(body, 0, rec.position().map_or(0, |p| p.byte() as usize));
+    let header_raw = record_span(
+        body,
+        rec.position().map_or(0, |p| p.byte() as usize),
+        reader.position().byte() as usize,
+        dialect.comment,
+    );
+    if std::str::from_utf8(&body[header_raw.0..header_raw.1]).is_err() {
+        return Err(Error::source(
+            file,
+            format!(
+                "line {header_line}: the header is not valid UTF-8; declare the file's encoding in its mapping (encoding = \"windows-1252\", \"iso-8859-1\" or \"utf-16\") or export it as UTF-8"
+            ),
+        ));
+    }
+    let columns = header_names(&rec);
     if columns.iter().any(String::is_empty) {
         return Err(Error::source(
             file,
             format!(
-                "line 1: the header has an empty column name (columns found: {}); is the delimiter {:?} right?",
+                "line {header_line}: the header has an empty column name (columns found: {}); is the delimiter {:?} right?",
                 columns.join(", "),
                 sep as char
             ),
         ));
     }
     let width = columns.len();
-    let has_bom = header_bytes.len() != he - hs;
-    let header_len = header_bytes.len();
-    let mut spans = Vec::with_capacity(recs.len());
-    let mut lines: Vec<u64> = Vec::with_capacity(recs.len());
+    let mut builders: Vec<StringChunkedBuilder> = columns
+        .iter()
+        .map(|c| StringChunkedBuilder::new(c.as_str().into(), 1024))
+        .collect();
+    let mut spans = Vec::new();
+    let mut lines: Vec<u64> = Vec::new();
     let mut rejects = Vec::new();
-    let mut dups = DuplicateFinder::new(recs.len());
+    let mut dups = DuplicateFinder::new(1024);
     let mut rows_read = 0u64;
-    for &(s, e, line) in &recs[1..] {
-        let rec = &data[s..e];
-        if rec.is_empty() {
+    // Lines are counted incrementally: line breaks between the last record's start and this one's.
+    let mut counted_to = header_raw.0;
+    let mut line = header_line;
+    loop {
+        let from = reader.position().byte() as usize;
+        if !reader.read_byte_record(&mut rec).map_err(parse_error)? {
+            break;
+        }
+        let (s, e) = record_span(
+            body,
+            from,
+            reader.position().byte() as usize,
+            dialect.comment,
+        );
+        if s >= e {
             continue; // blank lines are not records
         }
+        line += line_breaks(body, counted_to, s);
+        counted_to = s;
         rows_read += 1;
-        let raw = || String::from_utf8_lossy(rec).into_owned();
-        if let Err(err) = std::str::from_utf8(rec) {
-            let pos = err.valid_up_to();
-            let col = rec[..pos].iter().filter(|&&b| b == sep).count();
+        let raw_bytes = &body[s..e];
+        let raw = || String::from_utf8_lossy(raw_bytes).into_owned();
+        if std::str::from_utf8(raw_bytes).is_err() {
+            let (col, field) = rec
+                .iter()
+                .enumerate()
+                .find(|(_, f)| std::str::from_utf8(f).is_err())
+                .unwrap_or((0, &[][..]));
+            let pos = std::str::from_utf8(field)
+                .err()
+                .map_or(0, |err| err.valid_up_to());
             rejects.push(Reject {
                 line,
                 raw: raw(),
                 code: "invalid_utf8",
                 column: columns.get(col).cloned(),
-                value: Some(format!("byte 0x{:02X} at offset {pos}", rec[pos])),
-                message: "the record is not valid UTF-8; export the file as UTF-8".into(),
+                value: field
+                    .get(pos)
+                    .map(|b| format!("byte 0x{b:02X} at offset {pos} of the field")),
+                message: "the record is not valid UTF-8; declare the file's encoding in its mapping (e.g. encoding = \"windows-1252\") or export it as UTF-8".into(),
             });
             continue;
         }
-        let n = count_fields(rec, sep);
+        let n = rec.len();
         if n != width {
             rejects.push(Reject {
                 line,
@@ -389,75 +622,36 @@ pub(super) fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> 
                 code: "wrong_column_count",
                 column: None,
                 value: Some(n.to_string()),
-                message: format!("expected {width} fields as in the header, found {n}"),
+                message: format!(
+                    "expected {width} fields as in the header, found {n}; is the delimiter {:?} right, or does a field hold an unescaped quote?",
+                    sep as char
+                ),
             });
             continue;
         }
-        if let Some(first) = dups.check(&data, s, e, line) {
+        if let Some(first) = dups.check(body, s, e, line) {
             rejects.push(duplicate_reject(line, raw(), first));
             continue;
         }
-        spans.push((s, e));
+        for (b, field) in builders.iter_mut().zip(rec.iter()) {
+            if field.is_empty() {
+                b.append_null();
+            } else {
+                // Checked above: the whole record is UTF-8, so each of its fields is.
+                b.append_value(std::str::from_utf8(field).unwrap_or_default());
+            }
+        }
+        spans.push((base + s, base + e));
         lines.push(line);
     }
-    // The reader's threads each produce chunks; they are joined below one column at a time
-    // (polars' own rechunk joins all columns at once, holding a second copy of every string).
-    let options = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_rechunk(false)
-        .with_infer_schema_length(Some(0))
-        .map_parse_options(|o| o.with_separator(sep).with_quote_char(Some(b'"')));
-    // Usually every record survives: polars then reads the file's own bytes. Otherwise the
-    // surviving records are moved left over the rejected ones in the same buffer (every move goes
-    // left: the header loses at most its byte-order mark and each record keeps one newline), so
-    // no second copy of the file is held; `spans` follow the records to their new places.
-    let untouched = !has_bom && spans.len() + 1 == recs.len();
-    drop((recs, dups));
-    let mut data = data;
-    let len = if untouched {
-        data.len()
-    } else {
-        let header_start = he - header_len;
-        data.copy_within(header_start..he, 0);
-        // A newline at `w`; only the last record of a file without a final newline can need
-        // one more byte than it had.
-        let newline = |data: &mut Vec<u8>, w: usize| {
-            if w < data.len() {
-                data[w] = b'\n';
-            } else {
-                data.push(b'\n');
-            }
-        };
-        let mut w = header_len;
-        newline(&mut data, w);
-        w += 1;
-        for span in spans.iter_mut() {
-            let (s, e) = *span;
-            data.copy_within(s..e, w);
-            *span = (w, w + (e - s));
-            w += e - s;
-            newline(&mut data, w);
-            w += 1;
-        }
-        w
-    };
-    let parsed = options
-        .into_reader_with_file_handle(Cursor::new(&data[..len]))
-        .finish();
-    let mut df = parsed.map_err(|e| Error::source(file, format!("cannot parse as CSV: {e}")))?;
-    df.rechunk_mut();
-    // Polars names the columns from the header it read; use our trimmed names.
-    df.set_column_names(&columns.iter().map(String::as_str).collect::<Vec<_>>())
+    drop(dups);
+    let mut cols: Vec<Column> = builders
+        .into_iter()
+        .map(|b| b.finish().into_series().into_column())
+        .collect();
+    cols.push(Column::new(LINE_COL.into(), lines));
+    let df = DataFrame::new_infer_height(cols)
         .map_err(|e| Error::source(file, format!("duplicate column names in the header: {e}")))?;
-    if df.height() != lines.len() {
-        return Err(Error::Invariant(format!(
-            "{}: CSV reader returned {} rows for {} records",
-            file.display(),
-            df.height(),
-            lines.len()
-        )));
-    }
-    df.with_column(Column::new(LINE_COL.into(), lines))?;
     Ok(FileRows {
         df,
         raw: RawText::Bytes { data, spans },
@@ -465,6 +659,11 @@ pub(super) fn read_csv(file: &Path, data: Vec<u8>, sep: u8) -> Result<FileRows> 
         rows_read,
         columns,
     })
+}
+
+/// Line breaks in `data[from..to]`.
+fn line_breaks(data: &[u8], from: usize, to: usize) -> u64 {
+    memchr::memchr_iter(b'\n', &data[from.min(to)..to]).count() as u64
 }
 
 fn read_jsonl(data: Vec<u8>) -> Result<FileRows> {
@@ -600,7 +799,7 @@ mod tests {
     fn broken_records_are_rejected_with_line_and_reason() {
         let mut data = b"id,qty\n1,2\n1,2\n3\n4,\xE9\n\"5,5\",6\n".to_vec();
         data.extend_from_slice(b"");
-        let rows = read_csv(Path::new("t.csv"), data, b',').unwrap();
+        let rows = read_csv(Path::new("t.csv"), data, &Dialect::default()).unwrap();
         assert_eq!(rows.rows_read, 5);
         assert_eq!(rows.df.height(), 2);
         let codes: Vec<(u64, &str)> = rows.rejects.iter().map(|r| (r.line, r.code)).collect();
@@ -629,7 +828,7 @@ mod tests {
         // A byte-order mark, CRLF records, a broken record first and in the middle, a quoted
         // newline, and a last record without a newline.
         let data = b"\xEF\xBB\xBFid,name\r\nbad\r\n1,\"a\nb\"\r\n2\r\n3,c\r\n4,\"d,e\"".to_vec();
-        let rows = read_csv(Path::new("t.csv"), data, b',').unwrap();
+        let rows = read_csv(Path::new("t.csv"), data, &Dialect::default()).unwrap();
         assert_eq!(rows.rows_read, 5);
         let codes: Vec<u64> = rows.rejects.iter().map(|r| r.line).collect();
         assert_eq!(codes, vec![2, 5]);
@@ -677,23 +876,114 @@ mod tests {
 }
 
 #[cfg(test)]
-mod field_count_tests {
+mod dialect_tests {
     use super::*;
 
+    fn texts(rows: &FileRows, name: &str) -> Vec<Option<String>> {
+        let c = rows.df.column(name).unwrap().str().unwrap().clone();
+        c.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    fn lines(rows: &FileRows) -> Vec<u64> {
+        let c = rows.df.column(LINE_COL).unwrap().u64().unwrap().clone();
+        c.iter().flatten().collect()
+    }
+
     #[test]
-    fn counting_fields_agrees_with_splitting_them() {
-        for rec in [
-            &b"a,b,c"[..],
-            b"\"a,b\",c",
-            b"",
-            b"a,\"\"\"x,\"\"\",",
-            b";;",
+    fn an_inch_mark_in_an_unquoted_tab_export_is_an_ordinary_character() {
+        let data = b"code\tdesc\tqty\nA\tRECORD FRAME 7\" SINGLE SIZE\t2\nB\t\"quoted\ttab\"\t3\nC\tplain\t4\n";
+        let d = Dialect {
+            delimiter: b'\t',
+            ..Dialect::default()
+        };
+        let rows = read_csv(Path::new("t.tsv"), data.to_vec(), &d).unwrap();
+        assert_eq!(rows.rows_read, 3);
+        assert!(rows.rejects.is_empty());
+        assert_eq!(
+            texts(&rows, "desc"),
+            vec![
+                Some("RECORD FRAME 7\" SINGLE SIZE".into()),
+                Some("quoted\ttab".into()),
+                Some("plain".into())
+            ]
+        );
+        assert_eq!(lines(&rows), vec![2, 3, 4]);
+        assert_eq!(rows.raw_of(0), "A\tRECORD FRAME 7\" SINGLE SIZE\t2");
+    }
+
+    #[test]
+    fn without_quoting_a_leading_quote_is_kept() {
+        let data = b"id;name\n1;\"Big\" box\n2;x\n";
+        let d = Dialect {
+            delimiter: b';',
+            quote: None,
+            ..Dialect::default()
+        };
+        let rows = read_csv(Path::new("t.csv"), data.to_vec(), &d).unwrap();
+        assert_eq!(
+            texts(&rows, "name"),
+            vec![Some("\"Big\" box".into()), Some("x".into())]
+        );
+    }
+
+    #[test]
+    fn skipped_lines_comments_and_escapes_keep_line_numbers() {
+        let data = b"Sales export\nprinted 2024-01-02\nid,name\n# a comment\n1,\"a \\\"b\\\" c\"\n\n2,\"x\ny\"\n3,z\n".to_vec();
+        let d = Dialect {
+            skip_rows: 2,
+            comment: Some(b'#'),
+            escape: Some(b'\\'),
+            ..Dialect::default()
+        };
+        let rows = read_csv(Path::new("t.csv"), data, &d).unwrap();
+        assert_eq!(rows.rows_read, 3);
+        assert_eq!(
+            texts(&rows, "name"),
+            vec![
+                Some("a \"b\" c".into()),
+                Some("x\ny".into()),
+                Some("z".into())
+            ]
+        );
+        assert_eq!(lines(&rows), vec![5, 7, 9]);
+        assert_eq!(rows.raw_of(1), "2,\"x\ny\"");
+    }
+
+    #[test]
+    fn windows_1252_and_utf16_decode_to_the_same_text() {
+        let utf8 = "id,name\n1,Müller-Großé\n2,Søren\n";
+        let cp1252 = encoding_rs::WINDOWS_1252.encode(utf8).0.into_owned();
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in utf8.encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        for (data, enc) in [
+            (cp1252.clone(), Encoding::Windows1252),
+            (utf16, Encoding::Utf16),
+            (utf8.as_bytes().to_vec(), Encoding::Utf8),
         ] {
+            let f = Path::new("c.csv");
+            let rows = read_csv(f, decode(f, data, enc).unwrap(), &Dialect::default()).unwrap();
             assert_eq!(
-                count_fields(rec, b','),
-                split_fields(rec, b',').len(),
-                "{rec:?}"
+                texts(&rows, "name"),
+                vec![Some("Müller-Großé".into()), Some("Søren".into())],
+                "{enc:?}"
             );
         }
+        // Read as UTF-8, the Windows-1252 file has two bad records of two: refused whole.
+        let f = Path::new("c.csv");
+        let rows = read_csv(f, cp1252.clone(), &Dialect::default()).unwrap();
+        assert_eq!(rows.rejects.len(), 2);
+        let err = check_encoding(f, &rows, 0.05).unwrap_err().to_string();
+        assert!(err.contains("2 of 2 records"), "{err}");
+        assert!(err.contains("encoding = \"windows-1252\""), "{err}");
+        // A UTF-8 file declared Windows-1252 is refused rather than garbled.
+        let err = decode(f, utf8.as_bytes().to_vec(), Encoding::Windows1252)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("valid UTF-8"), "{err}");
+        // UTF-16 without a byte-order mark.
+        assert!(decode(f, b"a\0".to_vec(), Encoding::Utf16).is_err());
     }
 }

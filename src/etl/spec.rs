@@ -14,7 +14,15 @@ pub enum Kind {
     Date,
     /// Date and time (the mapping's `timestamp_format`).
     Timestamp,
+    /// Yes or no: `true`/`false`, `yes`/`no`, `y`/`n`, `1`/`0` (case-insensitive; other words
+    /// through a value map).
+    Bool,
 }
+
+/// Words read as true in a true/false column.
+pub const TRUE_WORDS: &[&str] = &["true", "t", "yes", "y", "1"];
+/// Words read as false in a true/false column.
+pub const FALSE_WORDS: &[&str] = &["false", "f", "no", "n", "0"];
 
 /// A value rule beyond parsing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,6 +88,9 @@ const CUSTOMERS: &[ColumnSpec] = &[
     col("signup_date", Date, false, Any),
     col("channel", Text, false, Any),
     col("updated_at", Date, false, Any),
+    col("email_opt_in", Bool, false, Any),
+    col("phone_opt_in", Bool, false, Any),
+    col("do_not_contact", Bool, false, Any),
 ];
 
 const PRODUCTS: &[ColumnSpec] = &[

@@ -40,7 +40,7 @@ pub fn check_columns(
     mapping: &SourceMapping,
 ) -> Result<()> {
     for c in spec::columns(entity) {
-        if !c.required || derivable(entity, c.name) {
+        if !c.required || derivable(entity, c.name) || mapping.constants.contains_key(c.name) {
             continue;
         }
         let src = mapping.source_column(c.name);
@@ -90,6 +90,7 @@ fn target_dtype(kind: Kind) -> DataType {
         Kind::Float => DataType::Float64,
         Kind::Date => DataType::Date,
         Kind::Timestamp => DataType::Datetime(TimeUnit::Microseconds, None),
+        Kind::Bool => DataType::Boolean,
     }
 }
 
@@ -127,21 +128,48 @@ pub fn type_rows(entity: &str, rows: &mut FileRows, mapping: &SourceMapping) -> 
         let src = mapping.source_column(c.name);
         let raw_name = format!("{}__raw", c.name);
         let dtype = target_dtype(c.kind);
-        let Some(src_dtype) = schema.get(src) else {
-            raws.push(null_of(DataType::String).alias(raw_name.as_str()));
-            parsed.push(null_of(dtype).alias(format!("{}__val", c.name)));
-            continue;
+        let constant = mapping.constants.get(c.name);
+        let src_dtype = match (constant, schema.get(src)) {
+            (Some(_), _) => &DataType::String,
+            (None, Some(t)) => t,
+            (None, None) => {
+                raws.push(null_of(DataType::String).alias(raw_name.as_str()));
+                parsed.push(null_of(dtype).alias(format!("{}__val", c.name)));
+                continue;
+            }
         };
         let native = !matches!(src_dtype, DataType::String);
         // Text is trimmed and blank text is missing; a text column with nothing to trim (the
         // usual case) is used as it is, without a copy of every value.
-        let raw = if native || trimming[i] {
+        let raw = if let Some(value) = constant {
+            let v = value.trim();
+            if v.is_empty() {
+                null_of(DataType::String)
+            } else {
+                lit(v.to_string())
+            }
+        } else if native || trimming[i] {
             let text = col(src).cast(DataType::String).str().strip_chars(lit(NULL));
             when(text.clone().eq(lit("")))
                 .then(null_of(DataType::String))
                 .otherwise(text)
         } else {
             col(src)
+        };
+        // Export words → contract words (case-insensitive); unmapped words stay as they are and
+        // meet the column's rule.
+        let raw = match mapping.values.get(c.name) {
+            Some(map) if !map.is_empty() => {
+                let lower = raw.clone().str().to_lowercase();
+                let mut mapped = raw;
+                for (from, to) in map.iter().rev() {
+                    mapped = when(lower.clone().eq(lit(from.trim().to_lowercase())))
+                        .then(lit(to.trim().to_string()))
+                        .otherwise(mapped);
+                }
+                mapped
+            }
+            _ => raw,
         };
         raws.push(raw.alias(raw_name.as_str()));
         let r = || col(raw_name.as_str());
@@ -150,7 +178,19 @@ pub fn type_rows(entity: &str, rows: &mut FileRows, mapping: &SourceMapping) -> 
                 Rule::OneOf(_) => r().str().to_lowercase(),
                 _ => r(),
             },
-            _ if native && !matches!(src_dtype, DataType::Boolean) => col(src).cast(dtype.clone()),
+            Kind::Bool if matches!(src_dtype, DataType::Boolean) && constant.is_none() => col(src),
+            Kind::Bool => {
+                let lower = r().str().to_lowercase();
+                let words = |w: &[&str]| lit(Series::new("w".into(), w.to_vec())).implode(false);
+                when(lower.clone().is_in(words(spec::TRUE_WORDS), false))
+                    .then(lit(true))
+                    .when(lower.is_in(words(spec::FALSE_WORDS), false))
+                    .then(lit(false))
+                    .otherwise(null_of(DataType::Boolean))
+            }
+            _ if native && constant.is_none() && !matches!(src_dtype, DataType::Boolean) => {
+                col(src).cast(dtype.clone())
+            }
             Kind::Int | Kind::Float => {
                 let mut t = r();
                 if mapping.decimal_comma {
@@ -249,7 +289,7 @@ pub fn type_rows(entity: &str, rows: &mut FileRows, mapping: &SourceMapping) -> 
             let c = &specs[(code / 4) as usize];
             let raw_col = failed.column(&format!("{}__raw", c.name))?.str()?.clone();
             let value = raw_col.get(k).map(str::to_string);
-            let (reason, message) = describe(c, code % 4, value.as_deref(), mapping);
+            let (reason, message) = describe(entity, c, code % 4, value.as_deref(), mapping);
             rejects.push(Reject {
                 line: lines.get(k).unwrap_or(0),
                 raw: rows.raw_of(row_idx.get(k).unwrap_or(0) as usize),
@@ -302,6 +342,7 @@ fn needs_trimming(column: &Column) -> bool {
 
 /// Reason code and message of failure `check` on column `c`.
 fn describe(
+    entity: &str,
     c: &ColumnSpec,
     check: i32,
     value: Option<&str>,
@@ -334,6 +375,15 @@ fn describe(
                     m.timestamp_format
                 ),
             ),
+            Kind::Bool => (
+                "invalid_value",
+                format!(
+                    "{named} value '{v}' is not true or false (accepted: {} / {}); map other words in crm-mart.toml: [sources.{entity}.values.{}] \"{v}\" = \"true\"",
+                    spec::TRUE_WORDS.join(", "),
+                    spec::FALSE_WORDS.join(", "),
+                    c.name
+                ),
+            ),
             _ => (
                 "not_a_number",
                 format!(
@@ -361,7 +411,12 @@ fn describe(
             ),
             Rule::OneOf(words) => (
                 "invalid_value",
-                format!("{named} value '{v}' is not one of: {}", words.join(", ")),
+                format!(
+                    "{named} value '{v}' is not one of: {}; map the export's words in crm-mart.toml: [sources.{entity}.values.{}] \"{v}\" = \"{}\"",
+                    words.join(", "),
+                    c.name,
+                    words[0]
+                ),
             ),
             Rule::Any => ("invalid_value", format!("{named} value '{v}' is invalid")),
         },
@@ -385,8 +440,12 @@ mod tests {
     #[test]
     fn text_is_trimmed_and_blank_is_missing_only_where_needed() {
         let data = b"product_id,name,category,unit_price\nP1, Razor ,Care,1.5\nP2,\" \",Baby, 2\nP3,Soap,Care,3\n";
-        let mut rows =
-            super::super::read::read_csv(Path::new("p.csv"), data.to_vec(), b',').unwrap();
+        let mut rows = super::super::read::read_csv(
+            Path::new("p.csv"),
+            data.to_vec(),
+            &crate::config::Dialect::default(),
+        )
+        .unwrap();
         assert!(needs_trimming(rows.df.column("name").unwrap()));
         assert!(!needs_trimming(rows.df.column("category").unwrap()));
         let typed = type_rows("products", &mut rows, &SourceMapping::default()).unwrap();

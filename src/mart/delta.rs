@@ -108,26 +108,23 @@ impl Mart {
         Ok(done.is_some_and(|v| v >= seq))
     }
 
-    /// A streaming appender to table `name` (created empty if missing): batches become Parquet
-    /// files as they come, and table content only with [`AppendWriter::commit`].
+    /// A streaming appender to table `name`: batches become Parquet files as they come, and
+    /// table content only with [`AppendWriter::commit`] (which first creates a missing table),
+    /// so that a batch refused before its commit leaves the mart as it was.
     pub async fn append_writer(&self, name: &str) -> Result<AppendWriter> {
-        if !self.has_table(name) {
-            // Version 0: the schema and partitioning, no data.
-            self.commit(name, Vec::new(), WriteMode::Append, 0).await?;
-        }
-        let table = self
-            .open(name)
-            .await?
-            .ok_or_else(|| Error::Invariant(format!("table {name} was not created")))?;
+        let table = self.open_for_write(name).await?;
         let partition_columns: Vec<String> = schema::partition_column(name)
             .into_iter()
             .map(str::to_string)
             .collect();
-        let indexed = table
-            .snapshot()?
-            .table_config()
-            .data_skipping_num_indexed_cols
-            .unwrap_or_default();
+        let indexed = match table.version() {
+            Some(_) => table
+                .snapshot()?
+                .table_config()
+                .data_skipping_num_indexed_cols
+                .unwrap_or_default(),
+            None => Default::default(),
+        };
         let config = WriterConfig::new(
             schema::schema(name),
             partition_columns.clone(),
@@ -138,9 +135,12 @@ impl Mart {
             None,
         );
         Ok(AppendWriter {
+            mart: self.clone(),
+            name: name.to_string(),
             table,
             config,
             adds: Vec::new(),
+            removes: Vec::new(),
             partition_columns,
             open: None,
         })
@@ -177,6 +177,12 @@ impl Mart {
         let mut builder = table
             .write(batches)
             .with_save_mode(save_mode)
+            // A table written by an older version gains the contract's new columns (consent in
+            // dim_customer, update counts in _etl_runs).
+            .with_schema_mode(match mode {
+                WriteMode::Append => deltalake::operations::write::SchemaMode::Merge,
+                WriteMode::Overwrite => deltalake::operations::write::SchemaMode::Overwrite,
+            })
             .with_commit_properties(
                 CommitProperties::default()
                     .with_application_transaction(Transaction::new(ETL_APP_ID, seq)),
@@ -226,20 +232,39 @@ impl Mart {
     }
 }
 
+/// Removes `dir` and its sub-directories if they hold no file.
+fn remove_empty_dirs(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            remove_empty_dirs(&entry.path())?;
+        }
+    }
+    std::fs::remove_dir(dir)
+}
+
 /// Appends record batches to one table as Parquet files; one commit makes them visible.
 ///
 /// Each [`write`](Self::write) finishes its own files (one per partition it touches), so memory
 /// holds one batch at a time rather than every open partition of the whole load.
 pub struct AppendWriter {
+    mart: Mart,
+    name: String,
     table: DeltaTable,
     config: WriterConfig,
     adds: Vec<deltalake::kernel::Add>,
+    /// Data files the commit removes (rewritten because rows in them were replaced).
+    removes: Vec<deltalake::kernel::Remove>,
     partition_columns: Vec<String>,
     /// The data files being written, until [`AppendWriter::end_files`].
     open: Option<DeltaWriter>,
 }
 
 impl AppendWriter {
+    fn table_name(&self) -> &str {
+        &self.name
+    }
+
     /// Writes `batch` to the data files being written (not yet part of the table); batches
     /// written before the next [`AppendWriter::end_files`] share files.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -258,28 +283,83 @@ impl AppendWriter {
         Ok(())
     }
 
-    /// Commits every file written, as batch `seq` (with the ETL's application transaction).
-    /// Returns whether there was anything to commit.
+    /// Deletes every data file written and not committed (a refused batch).
+    pub async fn abort(mut self) -> Result<()> {
+        self.end_files().await?;
+        let dir = self.mart.table_dir(&self.name);
+        for add in &self.adds {
+            let path = dir.join(&add.path);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        // A table directory that only held these files goes too.
+        if self.table.version().is_none() {
+            let _ = remove_empty_dirs(&dir);
+        }
+        Ok(())
+    }
+
+    /// Queues the removal of data files whose rows were rewritten into this writer's files
+    /// (restated rows): the commit then replaces them, as a MERGE.
+    pub fn remove_files(&mut self, removes: Vec<deltalake::kernel::Remove>) {
+        self.removes.extend(removes);
+    }
+
+    /// Commits every file written (and every removal queued), as batch `seq` (with the ETL's
+    /// application transaction). Returns whether there was anything to commit.
     pub async fn commit(mut self, seq: i64) -> Result<bool> {
         self.end_files().await?;
-        let adds = self.adds;
-        if adds.is_empty() {
+        let adds = std::mem::take(&mut self.adds);
+        if adds.is_empty() && self.removes.is_empty() {
             return Ok(false);
         }
-        let operation = DeltaOperation::Write {
-            mode: SaveMode::Append,
-            partition_by: if self.partition_columns.is_empty() {
-                None
-            } else {
-                Some(self.partition_columns.clone())
-            },
-            predicate: None,
+        if self.table.version().is_none() {
+            // Version 0: the schema and partitioning, no data; the files follow as version 1.
+            self.mart
+                .commit(&self.name, Vec::new(), WriteMode::Append, 0)
+                .await?;
+            self.table =
+                self.mart.open(&self.name).await?.ok_or_else(|| {
+                    Error::Invariant(format!("table {} was not created", self.name))
+                })?;
+        }
+        let operation = if self.removes.is_empty() {
+            DeltaOperation::Write {
+                mode: SaveMode::Append,
+                partition_by: if self.partition_columns.is_empty() {
+                    None
+                } else {
+                    Some(self.partition_columns.clone())
+                },
+                predicate: None,
+            }
+        } else {
+            // New rows are inserted, restated ones replace the row with their natural key.
+            let on = schema::natural_key(self.table_name()).join(" AND ");
+            DeltaOperation::Merge {
+                predicate: None,
+                merge_predicate: Some(on),
+                matched_predicates: vec![deltalake::protocol::MergePredicate {
+                    action_type: "update".into(),
+                    predicate: None,
+                }],
+                not_matched_predicates: vec![deltalake::protocol::MergePredicate {
+                    action_type: "insert".into(),
+                    predicate: None,
+                }],
+                not_matched_by_source_predicates: Vec::new(),
+            }
         };
+        let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        actions.extend(self.removes.into_iter().map(Action::Remove));
         CommitBuilder::from(
             CommitProperties::default()
                 .with_application_transaction(Transaction::new(ETL_APP_ID, seq)),
         )
-        .with_actions(adds.into_iter().map(Action::Add).collect())
+        .with_actions(actions)
         .build(
             Some(self.table.snapshot()?),
             self.table.log_store(),

@@ -34,6 +34,18 @@ pub const ETL_TABLES: &[&str] = &[
     "_etl_runs",
 ];
 
+/// The natural key of a fact table, as `column = source.column` conditions.
+pub fn natural_key(table: &str) -> Vec<String> {
+    let cols: &[&str] = match table {
+        "fact_sales" => &["order_id", "line_no"],
+        "fact_contacts" => &["contact_id"],
+        _ => &[],
+    };
+    cols.iter()
+        .map(|c| format!("target.{c} = source.{c}"))
+        .collect()
+}
+
 /// Schema of mart table `name`.
 pub fn schema(name: &str) -> SchemaRef {
     use DataType::*;
@@ -62,6 +74,9 @@ pub fn schema(name: &str) -> SchemaRef {
             f("birth_year", Int32, true),
             f("signup_date", Date32, true),
             text("channel"),
+            f("email_opt_in", Boolean, true),
+            f("phone_opt_in", Boolean, true),
+            f("do_not_contact", Boolean, true),
             f("valid_from", ts(), false),
             f("valid_to", ts(), false),
             f("is_current", Boolean, false),
@@ -147,6 +162,8 @@ pub fn schema(name: &str) -> SchemaRef {
             f("rows_loaded", Int64, false),
             f("rows_quarantined", Int64, false),
             f("status", Utf8, false),
+            f("rows_updated", Int64, true),
+            f("rows_unchanged", Int64, true),
         ],
         "customer_segments" => vec![
             f("customer_id", Utf8, false),

@@ -496,6 +496,19 @@ impl ChurnModel {
                 path.display()
             ))
         })?;
+        let inputs_fit = match &m.model {
+            Fitted::Logistic { coefficients, .. } => coefficients.len() == m.features.len(),
+            Fitted::RandomForest { trees } => trees
+                .iter()
+                .all(|(_, cols)| cols.iter().all(|c| *c < m.features.len())),
+        };
+        if !inputs_fit {
+            return Err(Error::usage(format!(
+                "{}: the model's parameters do not fit its {} features (trained on other features, or edited); retrain with `crm-mart churn train`",
+                path.display(),
+                m.features.len()
+            )));
+        }
         if m.features.len() != m.scaler.mean.len() || m.features.len() != m.scaler.sd.len() {
             return Err(Error::usage(format!(
                 "{}: the model's feature list and scaler disagree; retrain with `crm-mart churn train`",
@@ -595,22 +608,18 @@ pub async fn score(
         )));
     }
     let ft = active(&features::load(catalog, as_of, model.horizon_days).await?)?;
-    if ft.names != model.features {
-        let missing: Vec<&String> = model
-            .features
-            .iter()
-            .filter(|f| !ft.names.contains(f))
-            .collect();
-        let extra: Vec<&String> = ft
-            .names
-            .iter()
-            .filter(|f| !model.features.contains(f))
-            .collect();
-        return Err(Error::usage(format!(
-            "model {} was trained on other features than the mart now gives (missing: {missing:?}; new: {extra:?}; or another order); retrain with `crm-mart churn train`",
-            model.version
-        )));
-    }
+    // The model's features by name: a mart that has since gained contacts offers more
+    // features than the model knows, which it ignores; one it lacks cannot be scored.
+    let ft = if ft.names == model.features {
+        ft
+    } else {
+        ft.select(&model.features).map_err(|missing| {
+            Error::usage(format!(
+                "model {} was trained on features the mart no longer gives ({missing:?}); retrain with `crm-mart churn train`",
+                model.version
+            ))
+        })?
+    };
     let z = model.scaler.apply(&ft.x);
     let p = model.model.predict(&z);
     let reasons = reasons(model, &ft, &z);

@@ -16,6 +16,34 @@ use crate::query::{self, Prepared};
 /// Columns of `customer_features` that are not model inputs.
 const NOT_FEATURES: &[&str] = &["customer_id", "as_of", "churned", "label_known"];
 
+/// Contact types and channels that name contact-count features (`complaint_90d`, `email_365d`).
+const CONTACT_KINDS: &[&str] = &[
+    "inquiry",
+    "complaint",
+    "service",
+    "campaign",
+    "sales_call",
+    "phone",
+    "email",
+    "visit",
+    "web",
+    "chat",
+    "sms",
+];
+
+/// Whether feature `name` is computed from contacts.
+pub fn is_contact_feature(name: &str) -> bool {
+    CONTACT_KINDS.iter().any(|k| {
+        name.strip_prefix(k)
+            .is_some_and(|rest| rest.starts_with('_'))
+    }) || name.starts_with("unresolved_complaints")
+        || name.starts_with("satisfaction_")
+        || matches!(
+            name,
+            "complaints" | "days_since_last_contact" | "campaign_response_rate"
+        )
+}
+
 /// One cut of the feature table.
 #[derive(Debug, Clone)]
 pub struct FeatureTable {
@@ -197,14 +225,87 @@ async fn load_uncached(
     // that sample rows (the forest's bootstraps, k-means initialisation) depend on it.
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|a, b| ids[*a].cmp(&ids[*b]));
-    Ok(FeatureTable {
+    let table = FeatureTable {
         as_of,
         customer_ids: order.iter().map(|i| ids[*i].clone()).collect(),
         names,
         x: x.select(ndarray::Axis(0), &order),
         churned: order.iter().map(|i| churned[*i]).collect(),
         label_known,
-    })
+    };
+    Ok(without_absent_contacts(table))
+}
+
+/// A mart without contacts (an invoice-line export) gives every customer the same contact
+/// counts of zero and a "days since last contact" that is only the tenure again; offered to a
+/// model, they would become reasons like "last contact 25 days ago" about contacts that never
+/// happened. When no customer of the cut has a contact, those features are left out.
+fn without_absent_contacts(table: FeatureTable) -> FeatureTable {
+    let counts: Vec<usize> = table
+        .names
+        .iter()
+        .enumerate()
+        // Contact counts (`complaint_365d`, `email_365d`); satisfaction has a neutral default
+        // for customers without contacts and says nothing here.
+        .filter(|(_, n)| {
+            n.ends_with("_365d")
+                && CONTACT_KINDS
+                    .iter()
+                    .any(|k| n.strip_prefix(k).is_some_and(|r| r == "_365d"))
+        })
+        .map(|(j, _)| j)
+        .collect();
+    if counts.is_empty() {
+        return table;
+    }
+    let any_contact = counts
+        .iter()
+        .any(|&j| table.x.column(j).iter().any(|v| *v != 0.0));
+    if any_contact {
+        return table;
+    }
+    let keep: Vec<usize> = (0..table.names.len())
+        .filter(|j| !is_contact_feature(&table.names[*j]))
+        .collect();
+    FeatureTable {
+        names: keep.iter().map(|j| table.names[*j].clone()).collect(),
+        // Selecting columns may give a column-major array; the models read rows.
+        x: table
+            .x
+            .select(ndarray::Axis(1), &keep)
+            .as_standard_layout()
+            .into_owned(),
+        ..table
+    }
+}
+
+impl FeatureTable {
+    /// The columns `names`, in that order, or the names that are missing.
+    pub fn select(&self, names: &[String]) -> std::result::Result<FeatureTable, Vec<String>> {
+        let mut idx = Vec::with_capacity(names.len());
+        let mut missing = Vec::new();
+        for n in names {
+            match self.column(n) {
+                Some(j) => idx.push(j),
+                None => missing.push(n.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+        Ok(FeatureTable {
+            as_of: self.as_of,
+            customer_ids: self.customer_ids.clone(),
+            names: names.to_vec(),
+            x: self
+                .x
+                .select(ndarray::Axis(1), &idx)
+                .as_standard_layout()
+                .into_owned(),
+            churned: self.churned.clone(),
+            label_known: self.label_known,
+        })
+    }
 }
 
 /// The feature rows of the churn population (an order in the last 365 days) at each cut, with a
@@ -298,5 +399,47 @@ pub fn describe(name: &str, value: f64) -> String {
                 format!("{other} = {value:.2}")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(names: &[&str], rows: Vec<Vec<f64>>) -> FeatureTable {
+        let n = rows.len();
+        let x = Array2::from_shape_vec((n, names.len()), rows.concat()).unwrap();
+        FeatureTable {
+            as_of: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            customer_ids: (0..n).map(|i| format!("C{i}")).collect(),
+            names: names.iter().map(|s| s.to_string()).collect(),
+            x,
+            churned: vec![false; n],
+            label_known: true,
+        }
+    }
+
+    #[test]
+    fn contact_features_are_left_out_only_when_no_customer_has_a_contact() {
+        let names = [
+            "recency_days",
+            "complaint_365d",
+            "email_365d",
+            "satisfaction_mean_365d",
+            "days_since_last_contact",
+            "orders_365d",
+        ];
+        // Satisfaction defaults to a neutral 3 and days since last contact to the tenure.
+        let none = table(&names, vec![vec![5.0, 0.0, 0.0, 3.0, 40.0, 2.0]; 3]);
+        let kept = without_absent_contacts(none);
+        assert_eq!(kept.names, vec!["recency_days", "orders_365d"]);
+        assert_eq!(kept.x.row(0).to_vec(), vec![5.0, 2.0]);
+        assert!(kept.x.is_standard_layout());
+        let mut rows = vec![vec![5.0, 0.0, 0.0, 3.0, 40.0, 2.0]; 3];
+        rows[1][2] = 1.0;
+        let some = without_absent_contacts(table(&names, rows));
+        assert_eq!(some.names.len(), names.len());
+        assert!(is_contact_feature("unresolved_complaints_365d"));
+        assert!(!is_contact_feature("orders_365d"));
     }
 }

@@ -507,6 +507,10 @@ impl Target {
                 std::io::stdout(),
             )),
             Some((_, tmp)) => {
+                // A sink or an output in a folder that does not exist yet (`csv:crm/recs.csv`).
+                if let Some(dir) = tmp.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                }
                 let f = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
                 Box::new(std::io::BufWriter::with_capacity(1 << 16, f))
             }

@@ -55,6 +55,8 @@ pub struct Report {
     pub sections: Vec<Section>,
     /// Model artifacts shown (path, one-line summary).
     pub models: Vec<(PathBuf, String)>,
+    /// Warnings a reader must see first (stale sources).
+    pub warnings: Vec<String>,
 }
 
 struct Spec {
@@ -63,6 +65,8 @@ struct Spec {
     needs: &'static [&'static str],
     chart: Option<Chart>,
     lead: &'static str,
+    /// What an empty result means, in the reader's words.
+    empty: &'static str,
 }
 
 fn specs() -> Vec<Spec> {
@@ -79,7 +83,8 @@ fn specs() -> Vec<Spec> {
             query: "report_kpis",
             needs: &["fact_sales"],
             chart: None,
-            lead: "The last 90 days up to the last order day, against the 90 days before.",
+            lead: "The last 90 days up to the last order day, against the 90 days before (whole days, not calendar months, so a partial last month does not distort them). Margin is unknown where unit costs are.",
+            empty: "no sales in this mart",
         },
         Spec {
             title: "Sales trend",
@@ -90,14 +95,16 @@ fn specs() -> Vec<Spec> {
                 value: "revenue",
                 line: true,
             }),
-            lead: "Revenue per month (returns netted).",
+            lead: "Revenue per month (returns netted); a first or last month the data covers only in part is marked (partial) and drawn hollow.",
+            empty: "no sales in this mart",
         },
         Spec {
             title: "Region × category",
             query: "report_region_category",
             needs: &["fact_sales"],
             chart: None,
-            lead: "Revenue and margin by the customer's region and the product category.",
+            lead: "Revenue and margin by the customer's region (their country where no region is known) and the product category.",
+            empty: "no sales in this mart",
         },
         Spec {
             title: "Customer segments",
@@ -105,6 +112,7 @@ fn specs() -> Vec<Spec> {
             needs: &["customer_segments"],
             chart: bars("segment", "customers"),
             lead: "Size and value of the k-means segments.",
+            empty: "no customer has been segmented yet",
         },
         Spec {
             title: "Churn risk",
@@ -112,6 +120,7 @@ fn specs() -> Vec<Spec> {
             needs: &["churn_scores"],
             chart: bars("risk_band", "customers"),
             lead: "Active customers by risk of placing no order in the next 90 days.",
+            empty: "no active customer was scored",
         },
         Spec {
             title: "High-value customers most at risk",
@@ -119,13 +128,15 @@ fn specs() -> Vec<Spec> {
             needs: &["churn_scores", "customer_value", "recommendations"],
             chart: None,
             lead: "High churn risk, highest 12-month value first, with the reasons and the recommended action.",
+            empty: "no high-risk customer with a value estimate",
         },
         Spec {
             title: "Customer value",
             query: "report_clv_distribution",
             needs: &["customer_value"],
             chart: bars("clv_band", "customers"),
-            lead: "Customers by expected value of their next 12 months (BG/NBD + Gamma-Gamma).",
+            lead: "Customers by expected value of their next 12 months (BG/NBD + Gamma-Gamma), in bands of the customers' own distribution (quintiles, the top 5% apart).",
+            empty: "no customer value estimates yet",
         },
         Spec {
             title: "Campaign ROI",
@@ -137,6 +148,7 @@ fn specs() -> Vec<Spec> {
                 line: false,
             }),
             lead: "Margin from contacted customers within 30 days of the contact, against the campaign's cost and against a comparable uncontacted group.",
+            empty: "no campaigns in this mart: no campaign source was loaded, or no contact names a campaign",
         },
         Spec {
             title: "Top association rules",
@@ -144,6 +156,7 @@ fn specs() -> Vec<Spec> {
             needs: &["basket_rules"],
             chart: None,
             lead: "Products bought together far more often than chance (lift = how many times the usual rate).",
+            empty: "no association rule passed the support and confidence thresholds",
         },
         Spec {
             title: "Recommendations by action",
@@ -151,6 +164,7 @@ fn specs() -> Vec<Spec> {
             needs: &["recommendations"],
             chart: bars("action", "customers"),
             lead: "The next-best action chosen for each customer.",
+            empty: "no recommendations yet",
         },
         Spec {
             title: "Data quality",
@@ -158,6 +172,7 @@ fn specs() -> Vec<Spec> {
             needs: &["_quarantine"],
             chart: bars("reason", "rows"),
             lead: "Source rows held back by validation (nothing is dropped silently; see `_quarantine`).",
+            empty: "no source row was quarantined",
         },
     ]
 }
@@ -180,8 +195,13 @@ pub fn mask(column: &str, value: &str) -> String {
     }
 }
 
-/// Runs every section's named query on `catalog`.
-pub async fn build(catalog: &Catalog, models_dir: &Path, show_pii: bool) -> Result<Report> {
+/// Runs every section's named query on `catalog`; `warnings` are shown above the sections.
+pub async fn build(
+    catalog: &Catalog,
+    models_dir: &Path,
+    show_pii: bool,
+    warnings: Vec<String>,
+) -> Result<Report> {
     let mut sections = Vec::new();
     for spec in specs() {
         let mut section = Section {
@@ -217,7 +237,7 @@ pub async fn build(catalog: &Catalog, models_dir: &Path, show_pii: bool) -> Resu
         let batches = crate::query::collect(catalog, &prepared).await?;
         fill(&mut section, &batches, show_pii)?;
         if section.rows.is_empty() {
-            section.missing = Some("no rows".into());
+            section.missing = Some(spec.empty.into());
         }
         sections.push(section);
     }
@@ -270,8 +290,12 @@ pub async fn build(catalog: &Catalog, models_dir: &Path, show_pii: bool) -> Resu
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         sections,
         models,
+        warnings,
     })
 }
+
+/// How a number the data cannot give is shown.
+pub const UNKNOWN: &str = "unknown";
 
 fn fill(section: &mut Section, batches: &[RecordBatch], show_pii: bool) -> Result<()> {
     let opts = FormatOptions::default().with_null("");
@@ -312,6 +336,9 @@ fn fill(section: &mut Section, batches: &[RecordBatch], show_pii: bool) -> Resul
                     Some(v) if v.fract() != 0.0 => crate::query::output::format_float(v),
                     // Whole numbers stored as floats (counts in a KPI column) print as such.
                     Some(v) if v.abs() < 1e15 => format!("{}", v as i64),
+                    // A number the data cannot give (a margin without unit costs): said so,
+                    // never shown as 0 or left blank.
+                    None if numeric[j].is_some() => UNKNOWN.to_string(),
                     _ => f.value(i).to_string(),
                 };
                 row.push(if show_pii { text } else { mask(name, &text) });
@@ -331,6 +358,50 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The largest value of a chart (at least a tiny positive number, for an all-zero chart).
+fn max_value(points: &[(String, f64)]) -> f64 {
+    points.iter().map(|p| p.1).fold(0.0f64, f64::max).max(1e-9)
+}
+
+/// `label` cut to `max` characters with an ellipsis.
+fn short_label(label: &str, max: usize) -> String {
+    if label.chars().count() <= max {
+        return label.to_string();
+    }
+    let mut s: String = label.chars().take(max - 1).collect();
+    s.push('…');
+    s
+}
+
+/// An axis number a reader takes in at a glance: 1456145.80 → "1.46M", 48210 → "48.2k",
+/// 0.25 → "0.25".
+pub fn compact_number(v: f64) -> String {
+    let (scaled, unit) = match v.abs() {
+        a if a >= 1e9 => (v / 1e9, "B"),
+        a if a >= 1e6 => (v / 1e6, "M"),
+        a if a >= 1e4 => (v / 1e3, "k"),
+        _ => (v, ""),
+    };
+    let decimals = match scaled.abs() {
+        a if a >= 100.0 => 0,
+        a if a >= 10.0 => 1,
+        _ => 2,
+    };
+    let mut text = format!("{scaled:.decimals$}");
+    if text.contains('.') {
+        while text.ends_with('0') {
+            text.pop();
+        }
+        if text.ends_with('.') {
+            text.pop();
+        }
+    }
+    if text == "-0" {
+        text = "0".into();
+    }
+    format!("{text}{unit}")
+}
+
 /// An SVG chart of a section (bars, or a line for series), sized for a laptop and print.
 pub fn svg(section: &Section) -> Option<String> {
     let chart = section.chart.as_ref()?;
@@ -345,14 +416,42 @@ pub fn svg(section: &Section) -> Option<String> {
     if points.is_empty() {
         return None;
     }
-    let (w, h, left, bottom, top) = (720.0, 260.0, 70.0, 60.0, 15.0);
-    let max = points.iter().map(|p| p.1).fold(0.0f64, f64::max).max(1e-9);
+    // Labels: cut to a readable length (the full text stays in each mark's tooltip), set
+    // straight when few and short, else at an angle, with the margins they need.
+    const MAX_LABEL: usize = 24;
+    const CHAR_W: f64 = 6.2;
+    let labels: Vec<String> = points
+        .iter()
+        .map(|p| short_label(&p.0, MAX_LABEL))
+        .collect();
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64;
+    let w = 720.0;
+    let slots = w - 80.0;
+    let straight = longest * CHAR_W < slots / points.len() as f64 - 6.0;
+    let angle: f64 = 35.0;
+    let (sin, cos) = (angle.to_radians().sin(), angle.to_radians().cos());
+    let axis_w = (0..=3)
+        .map(|k| compact_number(max_value(&points) * k as f64 / 3.0).len() as f64 * CHAR_W)
+        .fold(0.0, f64::max);
+    let step0 = slots / points.len() as f64;
+    let (bottom, left) = if straight {
+        (34.0, (axis_w + 14.0).max(50.0))
+    } else {
+        (
+            (longest * CHAR_W * sin + 24.0).max(40.0),
+            (axis_w + 14.0)
+                .max(longest * CHAR_W * cos - step0 / 2.0 + 8.0)
+                .max(50.0),
+        )
+    };
+    let (top, plot_h) = (15.0, 185.0);
+    let h = top + plot_h + bottom;
+    let max = max_value(&points);
     let plot_w = w - left - 10.0;
-    let plot_h = h - bottom - top;
     let step = plot_w / points.len() as f64;
     let y = |v: f64| top + plot_h * (1.0 - v / max);
     let mut s = format!(
-        r#"<svg class="chart" role="img" aria-label="{} by {}" viewBox="0 0 {w} {h}" width="100%">"#,
+        r#"<svg class="chart" role="img" aria-label="{} by {}" viewBox="0 0 {w} {h:.0}" width="100%">"#,
         esc(chart.value),
         esc(chart.label)
     );
@@ -361,30 +460,50 @@ pub fn svg(section: &Section) -> Option<String> {
         let v = max * k as f64 / 3.0;
         let _ = write!(
             s,
-            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" font-size="11" text-anchor="end" fill="#555">{}</text>"##,
+            r##"<line x1="{left:.1}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text class="axis" x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="#555">{}</text>"##,
             w - 10.0,
             left - 6.0,
             y(v) + 4.0,
-            crate::query::output::format_float((v * 100.0).round() / 100.0),
+            compact_number(v),
             y = y(v)
         );
     }
+    let partial = |label: &str| label.contains("(partial)");
+    let x_of = |i: usize| left + step * (i as f64 + 0.5);
     if chart.line {
-        let path: Vec<String> = points
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("{:.1},{:.1}", left + step * (i as f64 + 0.5), y(p.1)))
+        // Complete periods as a solid line; a partial first or last period joins it dashed,
+        // and its point is hollow, so that a short month does not read as a collapse.
+        let full: Vec<usize> = (0..points.len())
+            .filter(|i| !partial(&points[*i].0))
             .collect();
-        let _ = write!(
-            s,
-            r##"<polyline class="series" fill="none" stroke="#1f5f99" stroke-width="2" points="{}"/>"##,
-            path.join(" ")
-        );
-        for (i, p) in points.iter().enumerate() {
+        if let (Some(&a), Some(&b)) = (full.first(), full.last()) {
+            let path: Vec<String> = (a..=b)
+                .map(|i| format!("{:.1},{:.1}", x_of(i), y(points[i].1)))
+                .collect();
             let _ = write!(
                 s,
-                r##"<circle class="point" cx="{:.1}" cy="{:.1}" r="3" fill="#1f5f99"><title>{}: {}</title></circle>"##,
-                left + step * (i as f64 + 0.5),
+                r##"<polyline class="series" fill="none" stroke="#1f5f99" stroke-width="2" points="{}"/>"##,
+                path.join(" ")
+            );
+            for (from, to) in [(a.checked_sub(1), a), (Some(b + 1), b)] {
+                if let Some(i) = from.filter(|i| *i < points.len()) {
+                    let _ = write!(
+                        s,
+                        r##"<line class="partial" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#1f5f99" stroke-width="2" stroke-dasharray="4 3"/>"##,
+                        x_of(to),
+                        y(points[to].1),
+                        x_of(i),
+                        y(points[i].1)
+                    );
+                }
+            }
+        }
+        for (i, p) in points.iter().enumerate() {
+            let fill = if partial(&p.0) { "#fff" } else { "#1f5f99" };
+            let _ = write!(
+                s,
+                r##"<circle class="point" cx="{:.1}" cy="{:.1}" r="3" fill="{fill}" stroke="#1f5f99"><title>{}: {}</title></circle>"##,
+                x_of(i),
                 y(p.1),
                 esc(&p.0),
                 crate::query::output::format_float(p.1)
@@ -406,15 +525,22 @@ pub fn svg(section: &Section) -> Option<String> {
     }
     // Labels (every n-th when crowded).
     let every = (points.len() / 12).max(1);
-    for (i, p) in points.iter().enumerate().filter(|(i, _)| i % every == 0) {
-        let x = left + step * (i as f64 + 0.5);
-        let _ = write!(
-            s,
-            r##"<text x="{x:.1}" y="{:.1}" font-size="11" text-anchor="end" transform="rotate(-30 {x:.1} {:.1})" fill="#333">{}</text>"##,
-            h - bottom + 16.0,
-            h - bottom + 16.0,
-            esc(&p.0)
-        );
+    let base = top + plot_h + 16.0;
+    for (i, label) in labels.iter().enumerate().filter(|(i, _)| i % every == 0) {
+        let x = x_of(i);
+        if straight {
+            let _ = write!(
+                s,
+                r##"<text class="label" x="{x:.1}" y="{base:.1}" font-size="11" text-anchor="middle" fill="#333">{}</text>"##,
+                esc(label)
+            );
+        } else {
+            let _ = write!(
+                s,
+                r##"<text class="label" x="{x:.1}" y="{base:.1}" font-size="11" text-anchor="end" transform="rotate(-{angle} {x:.1} {base:.1})" fill="#333">{}</text>"##,
+                esc(label)
+            );
+        }
     }
     s.push_str("</svg>");
     Some(s)
@@ -424,7 +550,7 @@ const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-seri
 h1{font-size:1.7em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:2em;border-bottom:2px solid #1f5f99;padding-bottom:.2em}\
 .meta{color:#666;font-size:.9em}.lead{color:#444}.source{color:#777;font-size:.8em}.callout{background:#fff6d6;border-left:4px solid #e0a800;padding:.5em .8em}\
 table{border-collapse:collapse;width:100%;font-size:.9em;margin:.6em 0}th,td{border:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}\
-td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f1f4f8}.missing{color:#999;font-style:italic}\
+td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f1f4f8}.missing{color:#999;font-style:italic}.warning{background:#fff4e5;border-left:4px solid #e8a33d;padding:.5em .8em}\
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table,svg{page-break-inside:avoid}}";
 
 /// The razor → diaper style call-out for the top rules section: the first rule whose antecedent
@@ -464,6 +590,9 @@ pub fn html(r: &Report) -> String {
         esc(&r.generated_at),
         r.mart_version.map_or("-".into(), |v| v.to_string())
     );
+    for w in &r.warnings {
+        let _ = write!(s, "<p class=\"warning\">Warning: {}</p>", esc(w));
+    }
     for sec in &r.sections {
         let _ = write!(
             s,
@@ -540,6 +669,9 @@ pub fn markdown(r: &Report) -> String {
         r.generated_at,
         r.mart_version.map_or("-".into(), |v| v.to_string())
     );
+    for w in &r.warnings {
+        let _ = write!(s, "\n> **Warning:** {w}\n");
+    }
     let cell = |c: &str| c.replace('|', "\\|");
     for sec in &r.sections {
         let _ = write!(s, "\n## {}\n\n{}\n\n", sec.title, sec.lead);

@@ -41,6 +41,9 @@ fn semicolon_csv_with_decimal_comma_jsonl_and_parquet_sources_load_through_mappi
 [paths]
 source = "export"
 mart = "mart"
+# Three-line files with one bad line each, on purpose.
+[quality]
+max_quarantine_share = 0.5
 [sources.sales]
 path = "orders.csv"
 delimiter = ";"

@@ -6,6 +6,7 @@ mod crash;
 #[cfg(feature = "distributed")]
 mod distributed;
 mod etl;
+mod exports;
 mod formats;
 mod generate;
 mod invoice;

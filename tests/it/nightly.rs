@@ -144,8 +144,8 @@ fn nightly_plans_locks_logs_and_resumes() {
     let html = std::fs::read_to_string(d.join("reports/decision-report.html")).unwrap();
     let md = std::fs::read_to_string(d.join("reports/decision-report.md")).unwrap();
     assert!(!html.contains("not available") && !md.contains("not available"));
-    // No source row was malformed, so the data-quality section says it has no rows.
-    assert!(md.contains("## Data quality") && md.contains("_no rows_"));
+    // No source row was malformed, and the data-quality section says so.
+    assert!(md.contains("## Data quality") && md.contains("_no source row was quarantined_"));
     assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
     assert!(html.matches("<svg").count() >= 5, "charts");
     assert!(html.contains("class=\"bar\"") && html.contains("class=\"series\""));

@@ -309,6 +309,13 @@ fn hostile_source_files_never_panic_and_every_row_is_accounted_for() {
             let target = src.join(target.strip_prefix(&base).unwrap());
             std::fs::write(&target, hostile_file(&texts[e], &head, &lines)).unwrap();
             let mart = work.join("mart");
+            // Row by row, not batch by batch: with the quality gate open, every hostile row
+            // must be loaded or quarantined (the gate itself is tested in `exports`).
+            std::fs::write(
+                work.join("crm-mart.toml"),
+                "[quality]\nmax_quarantine_share = 1.0\n",
+            )
+            .unwrap();
             let out = etl_cmd(&work, &src, &mart).arg("--quiet").output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr).to_string();
             prop_assert!(!stderr.contains("panicked"), "{entity}: {stderr}");
