@@ -593,15 +593,20 @@ pub(super) fn read_csv(file: &Path, data: Vec<u8>, dialect: &Dialect) -> Result<
         rows_read += 1;
         let raw_bytes = &body[s..e];
         let raw = || String::from_utf8_lossy(raw_bytes).into_owned();
-        if std::str::from_utf8(raw_bytes).is_err() {
-            let (col, field) = rec
-                .iter()
-                .enumerate()
-                .find(|(_, f)| std::str::from_utf8(f).is_err())
-                .unwrap_or((0, &[][..]));
-            let pos = std::str::from_utf8(field)
-                .err()
-                .map_or(0, |err| err.valid_up_to());
+        // Fields are validated once and kept as text; the record is UTF-8 exactly when its
+        // fields are (the bytes between them, delimiters and quotes, are ASCII).
+        let mut fields: Vec<&str> = Vec::with_capacity(width);
+        let mut bad = None;
+        for (j, f) in rec.iter().enumerate() {
+            match std::str::from_utf8(f) {
+                Ok(t) => fields.push(t),
+                Err(err) => {
+                    bad = Some((j, f, err.valid_up_to()));
+                    break;
+                }
+            }
+        }
+        if let Some((col, field, pos)) = bad {
             rejects.push(Reject {
                 line,
                 raw: raw(),
@@ -633,12 +638,11 @@ pub(super) fn read_csv(file: &Path, data: Vec<u8>, dialect: &Dialect) -> Result<
             rejects.push(duplicate_reject(line, raw(), first));
             continue;
         }
-        for (b, field) in builders.iter_mut().zip(rec.iter()) {
+        for (b, field) in builders.iter_mut().zip(&fields) {
             if field.is_empty() {
                 b.append_null();
             } else {
-                // Checked above: the whole record is UTF-8, so each of its fields is.
-                b.append_value(std::str::from_utf8(field).unwrap_or_default());
+                b.append_value(field);
             }
         }
         spans.push((base + s, base + e));

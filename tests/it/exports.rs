@@ -733,3 +733,64 @@ fn nightly_warns_when_no_new_source_file_arrived_for_too_long() {
     let md = std::fs::read_to_string(d.path().join("reports/decision-report.md")).unwrap();
     assert!(!md.contains("**Warning:**"), "fresh sources: no warning");
 }
+
+#[test]
+fn contacts_take_their_customer_from_a_lookup_file() {
+    let d = tempfile::tempdir().unwrap();
+    // Activities name a case; the case names the customer.
+    write(
+        &d.path().join("export/sales.csv"),
+        "order_id,line_no,order_ts,customer_id,product_id,quantity,unit_price\nO1,1,2024-01-03 10:00:00,C1,P1,1,2.00\nO2,1,2024-01-04 10:00:00,C2,P1,1,2.00\n",
+    );
+    write(
+        &d.path().join("export/activities.csv"),
+        "activity,case_ref,when,kind\nA1,K-1,2024-01-05 09:00:00,complaint\nA2,K-2,2024-01-06 09:00:00,inquiry\nA3,K-1,2024-01-07 09:00:00,service\n",
+    );
+    write(
+        &d.path().join("export/cases.csv"),
+        "case_no;account\nK-1;C1\nK-2;C2\nK-3;C2\n",
+    );
+    write(
+        &d.path().join("crm-mart.toml"),
+        r#"
+[paths]
+source = "export"
+mart = "mart"
+[sources.contacts]
+path = "activities.csv"
+[sources.contacts.lookup.cases]
+path = "cases.csv"
+delimiter = ";"
+key = "case_no"
+on = "case_ref"
+[sources.contacts.columns]
+contact_id = "activity"
+contact_ts = "when"
+customer_id = "account"
+contact_type = "kind"
+"#,
+    );
+    etl_here(d.path()).success();
+    let mart = d.path().join("mart");
+    let out = cmd(d.path())
+        .args([
+            "query",
+            "--format",
+            "csv",
+            "SELECT k.contact_id, c.customer_id, k.contact_type FROM fact_contacts k \
+             JOIN dim_customer c ON c.customer_key = k.customer_key ORDER BY 1",
+        ])
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout).trim(),
+        "contact_id,customer_id,contact_type\nA1,C1,complaint\nA2,C2,inquiry\nA3,C1,service"
+    );
+    let files = scalar(
+        &mart,
+        "_etl_runs",
+        "SELECT files FROM _etl_runs WHERE entity = 'contacts'",
+    );
+    assert!(files.contains("\"lookup\":\"cases\""), "{files}");
+    assert!(files.contains("\"rows_unused\":1"), "{files}");
+}
