@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+mod recommend;
+
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use crm_mart::cli::{
@@ -24,7 +26,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Churn(a) => churn(cli, &a.action),
         Command::Value(a) => value(cli, a),
         Command::Basket(a) => basket(cli, a),
-        Command::Recommend(a) => recommend(cli, a),
+        Command::Recommend(a) => recommend::run(cli, a),
         Command::Report(a) => report(cli, a),
         Command::Models(a) => match a.action {
             ModelsAction::List => models_list(cli),
@@ -241,7 +243,7 @@ fn query(cli: &Cli, a: &QueryArgs) -> Result<()> {
 
 /// The async runtime of a command. Its threads get deep stacks: serialising and planning a long
 /// query (a Ballista job's plan goes through protobuf recursively) outgrows the default 2 MiB.
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(32 << 20)
@@ -514,186 +516,6 @@ fn report(cli: &Cli, a: &crm_mart::cli::ReportArgs) -> Result<()> {
             t.elapsed().as_secs_f64()
         );
     }
-    Ok(())
-}
-
-fn recommend(cli: &Cli, a: &RecommendArgs) -> Result<()> {
-    use crm_mart::crm::{self, Sink};
-    use crm_mart::mart::catalog;
-    use crm_mart::mart::delta::Mart;
-    use crm_mart::ml::clv::input::{epoch_day, from_epoch_day};
-    use crm_mart::query::output::{self, Format};
-    use crm_mart::recommend::{self, RecOptions};
-
-    let t = std::time::Instant::now();
-    let settings = Settings::resolve(cli.config.as_deref(), None, a.mart.as_deref())?;
-    let opts = RecOptions {
-        top: a.top as usize,
-        min_support: a.min_support,
-        min_confidence: a.min_confidence,
-        ..Default::default()
-    };
-    let rt = runtime()?;
-    let mart = Mart::new(&settings.mart_dir);
-    let cat = rt.block_on(catalog::open(&settings.engine, &mart, None, &[]))?;
-    let history = rt.block_on(recommend::load_history(&cat, a.as_of))?;
-    let segments = rt.block_on(recommend::segments(&cat, &history))?;
-    if a.evaluate {
-        // Rolling holdouts: fold 1 is the last --holdout-days, fold 2 the days before, …; each
-        // is predicted from the history before it. Segments are recomputed at each cut so that
-        // the holdout does not leak into them: the stored segmentation's k (or k = 5 when there
-        // is none).
-        let k = segments
-            .values()
-            .collect::<std::collections::BTreeSet<_>>()
-            .len()
-            .max(2);
-        let k = if segments.is_empty() { 5 } else { k };
-        let index: std::collections::HashMap<&str, u32> = history
-            .customers
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.as_str(), i as u32))
-            .collect();
-        let holdout = a.holdout_days as i32;
-        let mut folds = Vec::new();
-        for fold in 1..=a.folds as i32 {
-            let cut = history.last_day() - fold * holdout;
-            let seg = rt.block_on(crm_mart::ml::segment::run(
-                &cat,
-                &crm_mart::ml::segment::SegmentOptions {
-                    as_of: Some(from_epoch_day(cut)),
-                    k: Some(k),
-                    seed: 42,
-                    n_runs: 4,
-                },
-            ))?;
-            let at_cut: std::collections::HashMap<u32, String> = seg
-                .rows
-                .iter()
-                .filter_map(|r| {
-                    index
-                        .get(r.customer_id.as_str())
-                        .map(|i| (*i, seg.cluster_names[r.cluster].clone()))
-                })
-                .collect();
-            let (ours, base) = recommend::evaluate(&history, cut, holdout, &at_cut, &opts)?;
-            folds.push((from_epoch_day(cut), ours, base));
-        }
-        let ours = recommend::Eval::pooled(&folds.iter().map(|f| f.1).collect::<Vec<_>>());
-        let base = recommend::Eval::pooled(&folds.iter().map(|f| f.2).collect::<Vec<_>>());
-        let mut tb = Table::new();
-        tb.load_preset(UTF8_FULL_CONDENSED);
-        let top = opts.top;
-        tb.set_header([
-            "holdout after",
-            "recommender",
-            "customers",
-            &format!("hit rate@{top}"),
-            &format!("precision@{top}"),
-        ]);
-        let rows = folds
-            .iter()
-            .map(|(cut, o, b)| (cut.to_string(), *o, *b))
-            .chain(std::iter::once(("pooled".to_string(), ours, base)));
-        for (label, o, b) in rows {
-            for (name, e) in [("rules + segment taste", o), ("popularity baseline", b)] {
-                tb.add_row(vec![
-                    label.clone(),
-                    name.to_string(),
-                    e.customers.to_string(),
-                    format!("{:.4}", e.hit_rate),
-                    format!("{:.4}", e.precision),
-                ]);
-            }
-        }
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{tb}")?;
-        writeln!(
-            out,
-            "{} holdouts of {} days; pooled hit rate {:+.1}% and precision {:+.1}% against the baseline",
-            a.folds,
-            a.holdout_days,
-            (ours.hit_rate / base.hit_rate - 1.0) * 100.0,
-            (ours.precision / base.precision - 1.0) * 100.0
-        )?;
-        return Ok(());
-    }
-    let cut = a.as_of.map(epoch_day).unwrap_or_else(|| history.last_day());
-    let churn = rt.block_on(recommend::lookup_f64(
-        &cat,
-        "churn_scores",
-        "churn_probability",
-    ))?;
-    let clv = rt.block_on(recommend::lookup_f64(&cat, "customer_value", "clv_12m"))?;
-    let rules = recommend::mine_rules(&history, cut, &opts);
-    let picks = recommend::recommend(&history, cut, &rules, &segments, &opts);
-    let actions = recommend::actions(&history, cut, &churn, &clv, &segments);
-    let generated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let run_id = format!(
-        "rec-{}-v{}-{}",
-        from_epoch_day(cut).format("%Y%m%d"),
-        cat.mart_version.unwrap_or(0),
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-    );
-    let batch = recommend::to_batch(&history, &picks, &actions, &generated_at, &run_id)?;
-    let version =
-        rt.block_on(mart.replace("recommendations", vec![batch.clone()], "crm-mart-recommend"))?;
-    let mut written = Vec::new();
-    let sinks = if a.sink.is_empty() {
-        &settings.sinks
-    } else {
-        &a.sink
-    };
-    for sink in sinks {
-        let rows = match sink {
-            Sink::Csv(p) | Sink::Jsonl(p) => {
-                let format = if matches!(sink, Sink::Csv(_)) {
-                    Format::Csv
-                } else {
-                    Format::Jsonl
-                };
-                rt.block_on(output::write_batch(batch.clone(), format, p))?
-                    .rows
-            }
-            other => crm::write(other, &batch, &run_id, &generated_at)? as u64,
-        };
-        written.push(format!("{rows} rows to {sink}"));
-    }
-    if cli.quiet {
-        return Ok(());
-    }
-    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
-    for a in actions.iter().flatten() {
-        *counts.entry(a.action).or_default() += 1;
-    }
-    let with_rule = picks
-        .iter()
-        .filter(|p| {
-            p.first()
-                .is_some_and(|x| x.reason.contains("% of baskets with"))
-        })
-        .count();
-    let mut tb = Table::new();
-    tb.load_preset(UTF8_FULL_CONDENSED);
-    tb.set_header(["next-best action", "customers"]);
-    for (k, v) in &counts {
-        tb.add_row(vec![k.to_string(), v.to_string()]);
-    }
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{tb}")?;
-    eprintln!(
-        "{} customers as of {}: {} rules mined, {with_rule} customers with a rule-based first pick; recommendations version {version}, run {run_id}{}; {:.1}s",
-        actions.iter().flatten().count(),
-        from_epoch_day(cut),
-        rules.len(),
-        if written.is_empty() {
-            String::new()
-        } else {
-            format!("; {}", written.join(", "))
-        },
-        t.elapsed().as_secs_f64()
-    );
     Ok(())
 }
 
@@ -1302,7 +1124,7 @@ fn nightly(cli: &Cli, a: &crm_mart::cli::NightlyArgs) -> Result<()> {
         ("basket", "product-level association rules → basket_rules".into()),
         (
             "recommend",
-            format!("top 10 products and a next-best action per customer → recommendations; {sinks}"),
+            format!("replenish and cross-sell lists and a next-best action under the contact policy per customer → recommendations; {sinks}"),
         ),
         (
             "report",
@@ -1533,7 +1355,7 @@ fn run_stage(cli: &Cli, a: &crm_mart::cli::NightlyArgs, stage: &str, retrain: bo
                 top: 15,
             },
         ),
-        "recommend" => recommend(
+        "recommend" => recommend::run(
             cli,
             &RecommendArgs {
                 mart: a.mart.clone(),
@@ -1543,8 +1365,7 @@ fn run_stage(cli: &Cli, a: &crm_mart::cli::NightlyArgs, stage: &str, retrain: bo
                 evaluate: false,
                 holdout_days: 30,
                 folds: 3,
-                min_support: 0.002,
-                min_confidence: 0.05,
+                cross_sell_products: 1000,
             },
         ),
         "report" => {

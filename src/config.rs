@@ -43,6 +43,9 @@ pub struct ConfigFile {
     /// Data-quality limits of a batch.
     #[serde(default)]
     pub quality: QualitySection,
+    /// Who may be contacted, and when not.
+    #[serde(default)]
+    pub policy: PolicySection,
 }
 
 /// `[quality]`: when a batch is refused, and when the sources count as stale.
@@ -77,6 +80,22 @@ impl Default for Quality {
             stale_after_days: None,
         }
     }
+}
+
+/// `[policy]`: the contact policy of the next-best action (defaults in
+/// [`crate::recommend::policy::Policy`]).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// A complaint at most this many days old whose outcome is `unresolved` → `service_recovery`.
+    pub service_recovery_days: Option<u32>,
+    /// More outbound contacts than this in `contact_window_days` → `rest`.
+    pub max_outbound_contacts: Option<u32>,
+    /// The window of the contact-fatigue cap, in days.
+    pub contact_window_days: Option<u32>,
+    /// Market only to customers with an explicit opt-in (`email_opt_in` or `phone_opt_in` true);
+    /// by default an unknown consent does not suppress, an explicit `false` on both does.
+    pub require_opt_in: Option<bool>,
 }
 
 /// `[nightly]`.
@@ -471,6 +490,8 @@ pub struct Settings {
     pub nightly_log: PathBuf,
     /// Data-quality limits.
     pub quality: Quality,
+    /// The contact policy of the next-best action.
+    pub policy: crate::recommend::policy::Policy,
 }
 
 /// Default configuration file name, looked up in the working directory.
@@ -602,7 +623,28 @@ impl Settings {
             },
             stale_after_days: parsed.quality.stale_after_days,
         };
+        let defaults = crate::recommend::policy::Policy::default();
+        let p = &parsed.policy;
+        let policy = crate::recommend::policy::Policy {
+            service_recovery_days: p
+                .service_recovery_days
+                .unwrap_or(defaults.service_recovery_days),
+            max_outbound_contacts: p
+                .max_outbound_contacts
+                .unwrap_or(defaults.max_outbound_contacts),
+            contact_window_days: p
+                .contact_window_days
+                .unwrap_or(defaults.contact_window_days),
+            require_opt_in: p.require_opt_in.unwrap_or(defaults.require_opt_in),
+        };
+        if policy.contact_window_days == 0 {
+            return Err(Error::config(
+                &cfg_path,
+                "[policy] contact_window_days = 0 counts no contact; use a number of days ≥ 1, e.g. 30",
+            ));
+        }
         Ok(Settings {
+            policy,
             quality,
             retrain_after_days: parsed.nightly.retrain_after_days.unwrap_or(30),
             nightly_log,

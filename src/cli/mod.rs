@@ -118,31 +118,29 @@ pub struct RecommendArgs {
     /// Cut, YYYY-MM-DD (default: the last order day).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub as_of: Option<chrono::NaiveDate>,
-    /// Products per customer.
+    /// Products per customer and kind (replenish, cross_sell).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub top: u32,
     /// Also write to SINK: sqlite:PATH, postgres://…, csv:PATH or jsonl:PATH (repeatable;
     /// replaces the `[crm] sinks` of crm-mart.toml).
     #[arg(long, value_name = "SINK")]
     pub sink: Vec<crate::crm::Sink>,
-    /// Compare with a popularity baseline on --folds successive holdouts of --holdout-days at the
-    /// end of the history (hit rate and precision at --top, per holdout and pooled); writes
-    /// nothing.
+    /// Compare both lists with the baselines (global popularity, personal popularity, item
+    /// co-occurrence) on --folds successive holdouts of --holdout-days at the end of the history
+    /// (hit rate and precision at --top, per kind, per holdout and pooled); writes nothing.
     #[arg(long)]
     pub evaluate: bool,
-    /// Length of each of the evaluation's holdouts.
+    /// Length of each of the evaluation's holdouts, and the window the repurchase model predicts.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub holdout_days: u32,
     /// Number of holdouts: the last --holdout-days, the ones before, and so on; each is
-    /// predicted from the history before it, with segments recomputed at its start.
+    /// predicted from the history before it.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=24))]
     pub folds: u32,
-    /// Minimum support of the mined rules (fraction of baskets, or a count ≥ 1).
-    #[arg(long, default_value_t = 0.002)]
-    pub min_support: f64,
-    /// Minimum confidence of the mined rules.
-    #[arg(long, default_value_t = 0.05)]
-    pub min_confidence: f64,
+    /// Products the cross-sell model covers (the most-bought ones): its cost grows with the cube
+    /// of this once per run and linearly per customer, whatever the catalogue's size.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=20000))]
+    pub cross_sell_products: u32,
 }
 
 /// `crm-mart basket`.

@@ -69,10 +69,13 @@ impl std::fmt::Display for Sink {
 const SQLITE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS recommendations (
     customer_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
     rank INTEGER NOT NULL,
     product_id TEXT,
     product_name TEXT,
     score REAL,
+    expected_value REAL,
+    value_basis TEXT,
     reason TEXT NOT NULL,
     action TEXT NOT NULL,
     churn_probability REAL,
@@ -80,7 +83,7 @@ CREATE TABLE IF NOT EXISTS recommendations (
     segment TEXT,
     generated_at TEXT NOT NULL,
     run_id TEXT NOT NULL,
-    PRIMARY KEY (customer_id, rank)
+    PRIMARY KEY (customer_id, kind, rank)
 );
 CREATE TABLE IF NOT EXISTS recommendation_runs (
     run_id TEXT PRIMARY KEY,
@@ -89,6 +92,13 @@ CREATE TABLE IF NOT EXISTS recommendation_runs (
     rows INTEGER NOT NULL
 );
 ";
+
+/// The columns written, in order.
+const COLUMNS: &str = "customer_id, kind, rank, product_id, product_name, score, expected_value, value_basis, reason, action, churn_probability, clv_12m, segment, generated_at, run_id";
+
+/// A `recommendations` table of an earlier layout (without `kind`) is renamed to this, and a new
+/// one created, so that nothing the CRM holds is lost.
+const PREVIOUS_LAYOUT: &str = "recommendations_before_kind";
 
 /// Writes the `recommendations` rows of one run to `sink`; returns the rows written. In a
 /// database, one transaction replaces every previous row of each customer in the batch and records
@@ -106,10 +116,13 @@ pub fn write(sink: &Sink, batch: &RecordBatch, run_id: &str, generated_at: &str)
 /// One `recommendations` row, as the databases take it.
 struct Row {
     customer_id: Option<String>,
+    kind: Option<String>,
     rank: i64,
     product_id: Option<String>,
     product_name: Option<String>,
     score: Option<f64>,
+    expected_value: Option<f64>,
+    value_basis: Option<String>,
     reason: Option<String>,
     action: Option<String>,
     churn_probability: Option<f64>,
@@ -122,6 +135,7 @@ struct Row {
 fn rows(batch: &RecordBatch) -> Result<Vec<Row>> {
     let col = |name: &str| batch.column_by_name(name).expect("recommendations column");
     let text = |name: &str| arrow::compute::cast(col(name), &DataType::Utf8);
+    let (kind, basis) = (text("kind")?, text("value_basis")?);
     let (cid, pid, pname, reason, action, seg, gen_at, rid) = (
         text("customer_id")?,
         text("product_id")?,
@@ -144,10 +158,13 @@ fn rows(batch: &RecordBatch) -> Result<Vec<Row>> {
     Ok((0..batch.num_rows())
         .map(|i| Row {
             customer_id: s(&cid, i),
+            kind: s(&kind, i),
             rank: rank.value(i),
             product_id: s(&pid, i),
             product_name: s(&pname, i),
             score: f("score", i),
+            expected_value: f("expected_value", i),
+            value_basis: s(&basis, i),
             reason: s(&reason, i),
             action: s(&action, i),
             churn_probability: f("churn_probability", i),
@@ -184,9 +201,31 @@ fn write_sqlite(
     let mut conn = rusqlite::Connection::open(path).map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(err)?;
-    conn.execute_batch(SQLITE_SCHEMA).map_err(err)?;
     let tx = conn.transaction().map_err(err)?;
     {
+        let old_layout: bool = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recommendations'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(err)?
+            > 0
+            && tx
+                .query_row(
+                    "SELECT count(*) FROM pragma_table_info('recommendations') WHERE name = 'kind'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(err)?
+                == 0;
+        if old_layout {
+            tx.execute_batch(&format!(
+                "ALTER TABLE recommendations RENAME TO {PREVIOUS_LAYOUT};"
+            ))
+            .map_err(err)?;
+        }
+        tx.execute_batch(SQLITE_SCHEMA).map_err(err)?;
         let mut del = tx
             .prepare("DELETE FROM recommendations WHERE customer_id = ?1")
             .map_err(err)?;
@@ -194,18 +233,21 @@ fn write_sqlite(
             del.execute([c]).map_err(err)?;
         }
         let mut ins = tx
-            .prepare(
-                "INSERT INTO recommendations (customer_id, rank, product_id, product_name, score, reason, action, churn_probability, clv_12m, segment, generated_at, run_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )
+            .prepare(&format!(
+                "INSERT INTO recommendations ({COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            ))
             .map_err(err)?;
         for r in &rows {
             ins.execute(rusqlite::params![
                 r.customer_id,
+                r.kind,
                 r.rank,
                 r.product_id,
                 r.product_name,
                 r.score,
+                r.expected_value,
+                r.value_basis,
                 r.reason,
                 r.action,
                 r.churn_probability,
@@ -230,10 +272,13 @@ fn write_sqlite(
 const POSTGRES_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS recommendations (
     customer_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
     rank BIGINT NOT NULL,
     product_id TEXT,
     product_name TEXT,
     score DOUBLE PRECISION,
+    expected_value DOUBLE PRECISION,
+    value_basis TEXT,
     reason TEXT NOT NULL,
     action TEXT NOT NULL,
     churn_probability DOUBLE PRECISION,
@@ -241,7 +286,7 @@ CREATE TABLE IF NOT EXISTS recommendations (
     segment TEXT,
     generated_at TEXT NOT NULL,
     run_id TEXT NOT NULL,
-    PRIMARY KEY (customer_id, rank)
+    PRIMARY KEY (customer_id, kind, rank)
 );
 CREATE TABLE IF NOT EXISTS recommendation_runs (
     run_id TEXT PRIMARY KEY,
@@ -291,28 +336,46 @@ fn write_postgres(
     let mut client = postgres_config(url, sink)?
         .connect(postgres::NoTls)
         .map_err(err)?;
-    client.batch_execute(POSTGRES_SCHEMA).map_err(err)?;
     let mut tx = client.transaction().map_err(err)?;
+    let old_layout = tx
+        .query_one(
+            "SELECT count(*) FILTER (WHERE column_name = 'kind'), count(*) \
+             FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'recommendations'",
+            &[],
+        )
+        .map_err(err)?;
+    if old_layout.get::<_, i64>(0) == 0 && old_layout.get::<_, i64>(1) > 0 {
+        tx.batch_execute(&format!(
+            "ALTER TABLE recommendations RENAME TO {PREVIOUS_LAYOUT}; \
+             ALTER TABLE {PREVIOUS_LAYOUT} RENAME CONSTRAINT recommendations_pkey TO {PREVIOUS_LAYOUT}_pkey;"
+        ))
+        .map_err(err)?;
+    }
+    tx.batch_execute(POSTGRES_SCHEMA).map_err(err)?;
     tx.execute(
         "DELETE FROM recommendations WHERE customer_id = ANY($1)",
         &[&customers],
     )
     .map_err(err)?;
     let ins = tx
-        .prepare(
-            "INSERT INTO recommendations (customer_id, rank, product_id, product_name, score, reason, action, churn_probability, clv_12m, segment, generated_at, run_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
+        .prepare(&format!(
+            "INSERT INTO recommendations ({COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ))
         .map_err(err)?;
     for r in &rows {
         tx.execute(
             &ins,
             &[
                 &r.customer_id,
+                &r.kind,
                 &r.rank,
                 &r.product_id,
                 &r.product_name,
                 &r.score,
+                &r.expected_value,
+                &r.value_basis,
                 &r.reason,
                 &r.action,
                 &r.churn_probability,

@@ -224,10 +224,13 @@ pub fn schema(name: &str) -> SchemaRef {
         ],
         "recommendations" => vec![
             f("customer_id", Utf8, false),
+            f("kind", Utf8, false),
             f("rank", Int64, false),
             f("product_id", Utf8, true),
             f("product_name", Utf8, true),
             f("score", Float64, true),
+            f("expected_value", Float64, true),
+            f("value_basis", Utf8, true),
             f("reason", Utf8, false),
             f("action", Utf8, false),
             f("churn_probability", Float64, true),

@@ -163,7 +163,7 @@ fn specs() -> Vec<Spec> {
             query: "report_actions",
             needs: &["recommendations"],
             chart: bars("action", "customers"),
-            lead: "The next-best action chosen for each customer.",
+            lead: "The next-best action of each customer, and the customers the contact policy held back (opted out, an open complaint, contacted too often).",
             empty: "no recommendations yet",
         },
         Spec {

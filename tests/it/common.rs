@@ -131,3 +131,19 @@ pub fn snapshot(mart: &Path) -> Vec<String> {
     }
     out
 }
+
+/// The pooled (hit rate, precision) of `kind` and `recommender` in `recommend --evaluate`'s table.
+pub fn pooled_eval(table: &str, kind: &str, recommender: &str) -> (f64, f64) {
+    let line = table
+        .lines()
+        .find(|l| {
+            let cells: Vec<&str> = l.split('┆').map(|c| c.trim_matches(['│', ' '])).collect();
+            cells.len() == 6 && cells[0] == "pooled" && cells[1] == kind && cells[2] == recommender
+        })
+        .unwrap_or_else(|| panic!("no pooled row for {kind} / {recommender} in\n{table}"));
+    let v: Vec<f64> = line
+        .split('┆')
+        .filter_map(|c| c.trim_matches(['│', ' ']).parse().ok())
+        .collect();
+    (v[v.len() - 2], v[v.len() - 1])
+}

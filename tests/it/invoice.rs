@@ -329,6 +329,43 @@ fn the_real_invoice_line_export_loads_and_the_nightly_report_reads_right() {
             .all(|r| !r.contains("contact") && !r.contains("complaint")),
         "{reasons:?}"
     );
+    // The night wrote both kinds of pick, each with its expected revenue (no costs here).
+    let kinds = rows(&sql(
+        &mart,
+        "recommendations",
+        "SELECT kind, count(DISTINCT customer_id), min(value_basis), max(value_basis) \
+         FROM recommendations WHERE kind <> 'none' GROUP BY kind ORDER BY kind",
+    ));
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    for k in &kinds {
+        let f: Vec<&str> = k.split('|').collect();
+        assert!(f[1].parse::<u64>().unwrap() > 2000, "{kinds:?}");
+        assert_eq!(&f[2..], ["revenue", "revenue"], "{kinds:?}");
+    }
+    // Recommendations against the baselines on the three monthly holdouts ending 2011-09-10,
+    // 2011-10-10 and 2011-11-09 (pooled, deterministic): replenish ≥ 1.03 × personal popularity
+    // (0.8224), cross_sell ≥ 1.15 × item co-occurrence on products new to the customer (0.3144).
+    let out = cmd(d.path())
+        .args(["recommend", "--evaluate"])
+        .assert()
+        .success();
+    let table = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for cut in ["2011-09-10", "2011-10-10", "2011-11-09"] {
+        assert!(table.contains(cut), "{table}");
+    }
+    let personal = crate::common::pooled_eval(&table, "replenish", "personal popularity");
+    let ours = crate::common::pooled_eval(
+        &table,
+        "replenish",
+        "crm-mart replenish (+ cross_sell to fill)",
+    );
+    assert!((personal.0 - 0.8224).abs() < 5e-4, "{table}");
+    assert!(ours.0 >= 1.03 * personal.0, "{table}");
+    let co = crate::common::pooled_eval(&table, "cross_sell", "item co-occurrence");
+    let cross = crate::common::pooled_eval(&table, "cross_sell", "crm-mart cross_sell");
+    assert!((co.0 - 0.3144).abs() < 5e-4, "{table}");
+    assert!(cross.0 >= 1.15 * co.0 && cross.1 > co.1, "{table}");
+
     // Axis numbers are readable in the HTML charts.
     let html = std::fs::read_to_string(d.path().join("reports/decision-report.html")).unwrap();
     let axis: Vec<&str> = html
