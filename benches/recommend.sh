@@ -3,7 +3,8 @@
 # real invoice-line export (Online Retail; deterministic, so printed once), and the wall time and
 # peak RSS of `recommend` (both models fitted, cross-sell calibrated, rows written) and of
 # `recommend --evaluate` (three folds), medians of RUNS, on that mart and on the 100,000-customer
-# mart of benches/etl.sh.
+# mart of benches/etl.sh; then `recommend` on a synthetic export with a 20,000-product catalogue
+# (benches/large_catalogue.py: 20,000 customers).
 # usage: benches/recommend.sh [RUNS (default 5)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,17 +20,19 @@ echo "== Online Retail: recommend --evaluate"
 "$bin" -q recommend --mart "$real/mart" --evaluate
 timed() { # label, then the command
   local label=$1; shift
-  local times=() rss=()
-  for _ in $(seq "$runs"); do
-    out=$( { /usr/bin/time -f '%e %M' "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
-    times+=("${out% *}"); rss+=("${out#* }")
-  done
-  med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-  echo "$label: median_s=$(med "${times[@]}") runs_s=$(IFS=,; echo "${times[*]}") peak_rss_mb=$(( $(med "${rss[@]}") / 1024 ))"
+  echo -n "$label: "
+  python3 benches/run_timed.py "$runs" "true" -- "$@"
 }
-for m in "$real" "$generated"; do
-  lines=$("$bin" query --mart "$m/mart" --format csv "SELECT count(*) FROM fact_sales" 2>/dev/null | tail -1)
-  echo "== $(basename "$m"): $lines sales lines"
+large=$PWD/target/bench-large-catalogue
+if [ ! -d "$large/mart/fact_sales" ]; then
+  mkdir -p "$large"
+  python3 benches/large_catalogue.py "$large/lines.csv" 20000 20000
+  sed -e 's|online_retail.csv.gz|lines.csv|' -e 's|^sinks = .*|sinks = []|' "$real/crm-mart.toml" > "$large/crm-mart.toml"
+  (cd "$large" && "$bin" -q etl)
+fi
+for m in "$real" "$generated" "$large"; do
+  size=$("$bin" query --mart "$m/mart" --format csv "SELECT count(*) || ' sales lines, ' || count(DISTINCT product_key) || ' products, ' || count(DISTINCT customer_key) || ' customers' FROM fact_sales" 2>/dev/null | tail -1)
+  echo "== $(basename "$m"): $size"
   timed "recommend" "$bin" -q recommend --mart "$m/mart" --sink "csv:$m/recommendations.csv"
   timed "recommend --evaluate" "$bin" -q recommend --mart "$m/mart" --evaluate
 done

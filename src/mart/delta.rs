@@ -220,9 +220,11 @@ impl Mart {
         } else {
             batches
         };
+        // The table is wholly derived: a run of a newer layout replaces the old one's columns.
         let table = table
             .write(batches)
             .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
             .with_commit_properties(
                 CommitProperties::default()
                     .with_application_transaction(Transaction::new(stage, next)),
@@ -367,5 +369,52 @@ impl AppendWriter {
         )
         .await?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn a_replaced_table_takes_the_new_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let mart = Mart::new(dir.path());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        // An earlier layout: one column.
+        let old = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "rank",
+                DataType::Int64,
+                false,
+            )])),
+            vec![Arc::new(Int64Array::from(vec![1, 2]))],
+        )
+        .unwrap();
+        rt.block_on(mart.replace("recommendations", vec![old], "test"))
+            .unwrap();
+        let empty = RecordBatch::new_empty(schema::schema("recommendations"));
+        let v = rt
+            .block_on(mart.replace("recommendations", vec![empty], "test"))
+            .unwrap();
+        assert_eq!(v, 1);
+        // The new columns are there, the old rows gone.
+        let b = rt
+            .block_on(mart.query(
+                "recommendations",
+                "SELECT count(kind), count(expected_value), count(*) FROM recommendations",
+            ))
+            .unwrap();
+        let counts = b[0]
+            .column(2)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(counts.value(0), 0);
     }
 }
