@@ -36,6 +36,10 @@ impl Default for ReplenishParams {
 /// Fewer positive examples than this and the model falls back to order counts.
 const MIN_POSITIVES: usize = 20;
 
+/// Customers per training window at most (every k-th of those who bought in it): bounds the
+/// model's cost at any number of customers.
+const MAX_TRAINING_CUSTOMERS: usize = 5_000;
+
 /// Number of features.
 const FEATURES: usize = 20;
 
@@ -53,7 +57,10 @@ struct Demand {
     repeat: Vec<f64>,
 }
 
-fn demand(views: &[CustomerOrders], cut: i32, window: i32, n_products: usize) -> Demand {
+/// One customer's orders (day, products), oldest first.
+type Orders<'a> = &'a [(i32, Vec<u32>)];
+
+fn demand(views: &[Orders], cut: i32, window: i32, n_products: usize) -> Demand {
     let mut recent = vec![0u32; n_products];
     let mut all = vec![0u32; n_products];
     let mut before = vec![0u32; n_products];
@@ -63,7 +70,7 @@ fn demand(views: &[CustomerOrders], cut: i32, window: i32, n_products: usize) ->
     let mut late: Vec<bool> = vec![false; n_products];
     for v in views {
         let mut touched = Vec::new();
-        for (day, items) in &v.orders {
+        for (day, items) in v.iter() {
             let is_recent = *day > cut - window;
             recent_orders += is_recent as u32;
             for &p in items {
@@ -117,16 +124,16 @@ pub struct Timing {
 
 /// Per product the customer bought: its timing and features.
 fn customer_features(
-    v: &CustomerOrders,
+    orders: Orders,
     cut: i32,
     window: i32,
     d: &Demand,
 ) -> Vec<(u32, Timing, [f64; FEATURES])> {
-    let n = v.orders.len();
+    let n = orders.len();
     if n == 0 {
         return Vec::new();
     }
-    let (first_day, last_day) = (v.orders[0].0, v.orders[n - 1].0);
+    let (first_day, last_day) = (orders[0].0, orders[n - 1].0);
     let gap = if n > 1 {
         (last_day - first_day) as f64 / (n - 1) as f64
     } else {
@@ -134,7 +141,7 @@ fn customer_features(
     };
     // product → (orders, first, last, orders in the last 90 days, decayed counts)
     let mut per: rustc_hash::FxHashMap<u32, (u32, i32, i32, u32, [f64; 4])> = Default::default();
-    for (day, items) in &v.orders {
+    for (day, items) in orders {
         let age = (cut - day) as f64;
         let w = DECAYS.map(|t| (-age / t).exp());
         for &p in items {
@@ -148,7 +155,7 @@ fn customer_features(
             }
         }
     }
-    let last_order = &v.orders[n - 1].1;
+    let last_order = &orders[n - 1].1;
     let mut out: Vec<(u32, Timing, [f64; FEATURES])> = per
         .into_iter()
         .map(|(p, (k, first, last, k90, dk))| {
@@ -220,24 +227,41 @@ impl RepurchaseModel {
         let w = params.window_days;
         let mut x: Vec<[f64; FEATURES]> = Vec::new();
         let mut y: Vec<bool> = Vec::new();
-
+        // Every window is a prefix of each customer's orders up to the cut.
+        let views = h.orders_until(cut);
         for j in 0..params.training_windows as i32 {
             // The latest window ends at the cut; each earlier one starts `training_step_days`
             // before the next.
             let t = cut - w - j * params.training_step_days;
-            let views = h.orders_until(t);
-            let truth = h.bought_after(t, w);
-            let d = demand(&views, t, w, h.products.len());
-            let rows: Vec<Vec<([f64; FEATURES], bool)>> = views
+            let before: Vec<Orders> = views
+                .iter()
+                .map(|v| &v.orders[..v.orders.partition_point(|o| o.0 <= t)])
+                .collect();
+            let d = demand(&before, t, w, h.products.len());
+            // Customers who bought before and in the window; at most MAX_TRAINING_CUSTOMERS of
+            // them, every k-th.
+            let active: Vec<usize> = (0..views.len())
+                .filter(|c| {
+                    let o = &views[*c].orders;
+                    !before[*c].is_empty() && o.get(before[*c].len()).is_some_and(|x| x.0 <= t + w)
+                })
+                .collect();
+            let stride = active.len().div_ceil(MAX_TRAINING_CUSTOMERS).max(1);
+            let rows: Vec<Vec<([f64; FEATURES], bool)>> = active
                 .par_iter()
-                .zip(&truth)
-                .map(|(v, tr)| {
-                    if tr.is_empty() {
-                        return Vec::new();
-                    }
-                    customer_features(v, t, w, &d)
+                .step_by(stride)
+                .map(|&c| {
+                    let o = &views[c].orders;
+                    let start = before[c].len();
+                    let end = o.partition_point(|x| x.0 <= t + w);
+                    let mut bought: Vec<u32> = o[start..end]
+                        .iter()
+                        .flat_map(|x| x.1.iter().copied())
+                        .collect();
+                    bought.sort_unstable();
+                    customer_features(before[c], t, w, &d)
                         .into_iter()
-                        .map(|(p, _, f)| (f, tr.contains(&p)))
+                        .map(|(p, _, f)| (f, bought.binary_search(&p).is_ok()))
                         .collect()
                 })
                 .collect();
@@ -265,11 +289,12 @@ impl RepurchaseModel {
             mean[f] = m;
             sd[f] = if v > 1e-18 { v.sqrt() } else { 1.0 };
         }
-        let z: Vec<[f64; FEATURES]> = x
-            .iter()
-            .map(|r| std::array::from_fn(|f| (r[f] - mean[f]) / sd[f]))
-            .collect();
-        let weights = fit_logistic(&z, &y, params.l2);
+        for r in &mut x {
+            for f in 0..FEATURES {
+                r[f] = (r[f] - mean[f]) / sd[f];
+            }
+        }
+        let weights = fit_logistic(&x, &y, params.l2);
         RepurchaseModel {
             mean,
             sd,
@@ -293,11 +318,12 @@ impl RepurchaseModel {
         window: i32,
         top: usize,
     ) -> Vec<Vec<Repurchase>> {
-        let d = demand(views, cut, window, h.products.len());
+        let slices: Vec<Orders> = views.iter().map(|v| v.orders.as_slice()).collect();
+        let d = demand(&slices, cut, window, h.products.len());
         views
             .par_iter()
             .map(|v| {
-                let mut out: Vec<Repurchase> = customer_features(v, cut, window, &d)
+                let mut out: Vec<Repurchase> = customer_features(&v.orders, cut, window, &d)
                     .into_iter()
                     .map(|(p, timing, x)| {
                         let score = match &self.weights {
@@ -534,7 +560,7 @@ mod tests {
             all: vec![0.0; 3],
             repeat: vec![0.0; 3],
         };
-        let f = customer_features(&v, 100, 30, &d);
+        let f = customer_features(&v.orders, 100, 30, &d);
         assert_eq!(f.len(), 3);
         let (p, t, x) = &f[0];
         assert_eq!(*p, 0);
