@@ -13,27 +13,7 @@ venv=$(realpath "$(../shared/tools/baselines-venv.sh)")
 work=$PWD/target/bench-real-export
 mkdir -p "$work"
 cp ../shared/datasets/online_retail/online_retail.csv.gz "$work/"
-cat > "$work/crm-mart.toml" <<'TOML'
-[paths]
-source = "."
-mart = "mart"
-[crm]
-sinks = ["csv:crm/recommendations.csv"]
-[sources.sales]
-path = "online_retail.csv.gz"
-timestamp_format = "%Y-%m-%d %H:%M:%S"
-return_when_order_id_starts_with = "C"
-allow_anonymous_customer = true
-[sources.sales.columns]
-order_id = "InvoiceNo"
-product_id = "StockCode"
-product_name = "Description"
-quantity = "Quantity"
-order_ts = "InvoiceDate"
-unit_price = "UnitPrice"
-customer_id = "CustomerID"
-customer_country = "Country"
-TOML
+cp benches/online_retail.toml "$work/crm-mart.toml"
 cat > "$work/duckdb.sql" <<'SQL'
 CREATE TABLE lines AS
 SELECT DISTINCT * FROM read_csv('online_retail.csv.gz', header = true, all_varchar = true);

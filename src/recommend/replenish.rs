@@ -414,28 +414,14 @@ fn diversify(v: &CustomerOrders, ranked: Vec<Repurchase>, top: usize) -> Vec<Rep
 /// Logistic regression with a ridge penalty (`l2` / 2 × |w|², intercept free): weights, then the
 /// intercept.
 pub fn fit_logistic<const D: usize>(z: &[[f64; D]], y: &[bool], l2: f64) -> Vec<f64> {
-    fit_logistic_weighted(z, y, None, l2)
-}
-
-/// [`fit_logistic`] with a weight per row (the loss of row i counts `weights[i]` times).
-pub fn fit_logistic_weighted<const D: usize>(
-    z: &[[f64; D]],
-    y: &[bool],
-    weights: Option<&[f64]>,
-    l2: f64,
-) -> Vec<f64> {
-    let ones = vec![1.0f64; if weights.is_some() { 0 } else { z.len() }];
-    let rw: &[f64] = weights.unwrap_or(&ones);
-    let total: f64 = rw.iter().sum();
     let f = |w: &[f64]| -> (f64, Vec<f64>) {
         let (loss, grad) = z
             .par_chunks(4096)
             .zip(y.par_chunks(4096))
-            .zip(rw.par_chunks(4096))
-            .map(|((zs, ys), ws)| {
+            .map(|(zs, ys)| {
                 let mut g = vec![0.0f64; D + 1];
                 let mut loss = 0.0f64;
-                for ((x, &label), &wt) in zs.iter().zip(ys).zip(ws) {
+                for (x, &label) in zs.iter().zip(ys) {
                     let s: f64 = x.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + w[D];
                     // log(1 + e^s) − y s, computed without overflow.
                     let softplus = if s > 0.0 {
@@ -443,8 +429,8 @@ pub fn fit_logistic_weighted<const D: usize>(
                     } else {
                         s.exp().ln_1p()
                     };
-                    loss += wt * (softplus - if label { s } else { 0.0 });
-                    let r = wt * (1.0 / (1.0 + (-s).exp()) - label as u8 as f64);
+                    loss += softplus - if label { s } else { 0.0 };
+                    let r = 1.0 / (1.0 + (-s).exp()) - label as u8 as f64;
                     for (gi, xi) in g.iter_mut().zip(x) {
                         *gi += r * xi;
                     }
@@ -469,7 +455,7 @@ pub fn fit_logistic_weighted<const D: usize>(
             grad[k] += l2 * w[k];
         }
         // Per row, so that the tolerance does not depend on the number of rows.
-        let n = total.max(1e-12);
+        let n = z.len().max(1) as f64;
         (loss / n, grad.into_iter().map(|g| g / n).collect())
     };
     optim::bfgs(

@@ -162,32 +162,8 @@ fn a_fact_file_cut_into_slices_loads_exactly_as_one() {
     );
 }
 
-/// The mapping of the README for the real invoice-line export (the shared copy writes ISO
-/// timestamps), read straight from the gzip file.
-const REAL_EXPORT_CONFIG: &str = r#"
-[paths]
-source = "."
-mart = "mart"
-
-[crm]
-sinks = ["csv:crm/recommendations.csv"]
-
-[sources.sales]
-path = "online_retail.csv.gz"
-timestamp_format = "%Y-%m-%d %H:%M:%S"
-return_when_order_id_starts_with = "C"
-allow_anonymous_customer = true
-
-[sources.sales.columns]
-order_id = "InvoiceNo"
-product_id = "StockCode"
-product_name = "Description"
-quantity = "Quantity"
-order_ts = "InvoiceDate"
-unit_price = "UnitPrice"
-customer_id = "CustomerID"
-customer_country = "Country"
-"#;
+/// The mapping of the README for the real invoice-line export (shared with the benchmark).
+const REAL_EXPORT_CONFIG: &str = include_str!("../../benches/online_retail.toml");
 
 /// The real UCI Online Retail export (541,909 lines), end to end: every line accounted for,
 /// revenue equal to an independent computation to the cent, then the whole nightly job and a
