@@ -17,6 +17,15 @@ pub enum Error {
         /// What was wrong and what would be accepted.
         message: String,
     },
+    /// A parameter of a library call that cannot work. `field` is the parameter's name in its
+    /// Params struct; the command line names it by its flag instead.
+    #[error("{field} {why}")]
+    Params {
+        /// The parameter, e.g. `as_of`.
+        field: &'static str,
+        /// Its value and what would be accepted, e.g. `2031-01-01 is after the last order day`.
+        why: String,
+    },
     /// A file or directory could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -107,6 +116,14 @@ impl Error {
         }
     }
 
+    /// A parameter that cannot work.
+    pub fn params(field: &'static str, why: impl Into<String>) -> Self {
+        Error::Params {
+            field,
+            why: why.into(),
+        }
+    }
+
     /// An error in the user's query.
     pub fn query(message: impl Into<String>) -> Self {
         Error::Query {
@@ -144,6 +161,7 @@ impl Error {
         match self {
             Error::Running { .. } => 3,
             Error::Usage { .. }
+            | Error::Params { .. }
             | Error::Io { .. }
             | Error::Config { .. }
             | Error::Source { .. }

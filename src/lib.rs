@@ -6,14 +6,15 @@
 //! [`sample`] generator makes realistic sources with planted patterns.
 
 pub mod basket;
-pub mod cli;
 pub mod config;
 pub mod crm;
 pub mod error;
 pub mod etl;
 pub mod mart;
 pub mod ml;
+pub mod pipeline;
 pub mod query;
 pub mod recommend;
 pub mod report;
 pub mod sample;
+pub mod util;

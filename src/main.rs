@@ -1,6 +1,7 @@
 //! The `crm-mart` binary: parse the command line, run the command, map the outcome to an exit
 //! code (0 ok, 1 bad input or usage, 2 internal error).
 
+mod cli;
 mod commands;
 
 use std::process::ExitCode;
@@ -12,7 +13,9 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
-use crm_mart::cli::{Cli, LogFormat};
+use cli::{Cli, Command, LogFormat};
+use crm_mart::config::Settings;
+use crm_mart::pipeline::Ctx;
 
 /// mimalloc gives freed memory back to the OS 10 ms after it is freed; the ETL frees and reuses
 /// hundreds of megabytes per source file, so pages went back and forth and the kernel zeroing
@@ -50,7 +53,7 @@ fn main() -> ExitCode {
     };
     init_logging(&cli);
     quiet_caught_dependency_panics();
-    match commands::run(&cli) {
+    match context(&cli).and_then(|ctx| commands::run(&cli, ctx.as_ref())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if is_broken_pipe(&e) {
@@ -65,7 +68,7 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(1);
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", with_flags(&e));
             if format!("{e:#}").contains("Resources exhausted") {
                 eprintln!(
                     "the query needs more memory than its limit of {} MB; raise it with \
@@ -80,6 +83,47 @@ fn main() -> ExitCode {
                 .unwrap_or(2);
             ExitCode::from(code as u8)
         }
+    }
+}
+
+/// The settings, resolved once (from `--config` and the command's `--source` / `--mart`), and
+/// the runtime every command runs in; None for `generate`, which reads no settings.
+fn context(cli: &Cli) -> anyhow::Result<Option<Ctx>> {
+    let (source, mart) = match &cli.command {
+        Command::Generate(_) => return Ok(None),
+        Command::Etl(a) => (a.source.as_deref(), a.mart.as_deref()),
+        Command::Nightly(a) => (a.source.as_deref(), a.mart.as_deref()),
+        Command::Query(a) => (None, a.mart.as_deref()),
+        Command::Segment(a) => (None, a.mart.as_deref()),
+        Command::Features(a) => (None, a.cut.mart.as_deref()),
+        Command::Churn(a) => match &a.action {
+            cli::ChurnAction::Train(a) => (None, a.cut.mart.as_deref()),
+            cli::ChurnAction::Score(a) => (None, a.mart.as_deref()),
+        },
+        Command::Value(a) => (None, a.mart.as_deref()),
+        Command::Basket(a) => (None, a.mart.as_deref()),
+        Command::Recommend(a) => (None, a.mart.as_deref()),
+        Command::Report(a) => (None, a.mart.as_deref()),
+        Command::Models(_) => (None, None),
+    };
+    let settings = Settings::resolve(cli.config.as_deref(), source, mart)?;
+    Ok(Some(Ctx::new(settings)?))
+}
+
+/// The error chain, with a library parameter named by its command-line flag (`as_of 2031-01-01
+/// is …` → `--as-of 2031-01-01 is …`).
+fn with_flags(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    match e
+        .chain()
+        .find_map(|c| c.downcast_ref::<crm_mart::error::Error>())
+    {
+        Some(crm_mart::error::Error::Params { field, why }) => text.replacen(
+            &format!("{field} {why}"),
+            &format!("{} {why}", cli::flag(field)),
+            1,
+        ),
+        _ => text,
     }
 }
 

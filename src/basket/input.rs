@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 use crate::error::{Error, Result};
 
 /// Layout of a basket file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BasketFormat {
     /// One basket per line, items separated by commas (e.g. the Groceries data).
     Basket,
@@ -16,6 +16,21 @@ pub enum BasketFormat {
     Fimi,
     /// A CSV with a header, one row per (basket, item).
     Long,
+}
+
+impl BasketFormat {
+    /// Every layout.
+    pub const ALL: [BasketFormat; 3] =
+        [BasketFormat::Basket, BasketFormat::Fimi, BasketFormat::Long];
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BasketFormat::Basket => "basket",
+            BasketFormat::Fimi => "fimi",
+            BasketFormat::Long => "long",
+        }
+    }
 }
 
 /// Baskets with interned items.
@@ -140,8 +155,8 @@ pub fn read(
                     })
             };
             let (bi, ii) = (
-                find(basket_col, "--basket-col")?,
-                find(item_col, "--item-col")?,
+                find(basket_col, "the basket column")?,
+                find(item_col, "the item column")?,
             );
             let mut by_basket: FxHashMap<String, usize> = FxHashMap::default();
             for rec in rdr.records() {

@@ -28,7 +28,7 @@ use input::{Baskets, Interner};
 use rules::Rule;
 
 /// Item level of a mart basket analysis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     /// Products (rules name product ids and names).
     Product,
@@ -39,6 +39,9 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level.
+    pub const ALL: [Level; 3] = [Level::Product, Level::Subcategory, Level::Category];
+
     /// The name used in queries and tables.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,7 +61,7 @@ pub async fn from_mart(
 ) -> Result<(Baskets, Vec<String>)> {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::DataType;
-    let day = |d: NaiveDate| ScalarValue::Date32(Some(crate::ml::clv::input::epoch_day(d)));
+    let day = |d: NaiveDate| ScalarValue::Date32(Some(crate::util::dates::epoch_day(d)));
     let mut values = HashMap::new();
     values.insert(
         "level".to_string(),
@@ -172,5 +175,42 @@ pub fn to_batch(
     Ok(RecordBatch::try_new(
         crate::mart::schema::schema("basket_rules"),
         cols,
+    )?)
+}
+
+/// Frequent itemsets as rows (items by name, size, count, support), the most frequent first.
+pub fn itemsets_to_batch(
+    sets: &[fpgrowth::Itemset],
+    names: &[String],
+    transactions: usize,
+) -> Result<RecordBatch> {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("items", DataType::Utf8, false),
+        Field::new("size", DataType::Int64, false),
+        Field::new("count", DataType::Int64, false),
+        Field::new("support", DataType::Float64, false),
+    ]));
+    let items = sets.iter().map(|s| {
+        s.items
+            .iter()
+            .map(|i| names[*i as usize].as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(items)),
+            Arc::new(Int64Array::from_iter_values(
+                sets.iter().map(|s| s.items.len() as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                sets.iter().map(|s| s.count as i64),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                sets.iter().map(|s| s.count as f64 / transactions as f64),
+            )),
+        ],
     )?)
 }

@@ -72,6 +72,17 @@ pub struct RuleOptions {
     pub prune_redundant: bool,
 }
 
+impl RuleOptions {
+    /// The defaults (`basket` and the nightly stage).
+    pub const DEFAULT: Self = RuleOptions {
+        min_confidence: 0.1,
+        min_lift: 0.0,
+        max_antecedent: 0,
+        max_rules: 100_000,
+        prune_redundant: true,
+    };
+}
+
 /// Lookup of itemset counts by their (sorted) items.
 pub struct Counts {
     map: FxHashMap<Vec<u32>, u64>,

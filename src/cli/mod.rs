@@ -1,8 +1,21 @@
-//! Command-line types (clap only; no logic). One Args struct per command.
+//! Command-line types (clap only; no logic), in the binary only: one Args struct per command.
+//! Defaults come from the library's params (`default_value_t = SegmentOptions::DEFAULT.seed`),
+//! and the library's closed sets are parsed by their names ([`one_of`]).
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
+use crm_mart::basket::Level;
+use crm_mart::basket::input::BasketFormat;
+use crm_mart::basket::rules::RuleOptions;
+use crm_mart::ml::churn::TrainOptions;
+use crm_mart::ml::clv::ValueOptions;
+use crm_mart::ml::clv::input::{Column, Delimiter};
+use crm_mart::ml::segment::SegmentOptions;
+use crm_mart::pipeline::{BasketParams, EvaluationParams};
+use crm_mart::recommend::RecOptions;
+use crm_mart::report::Format as ReportFormat;
 
 /// crm-mart: sales and contact history → a Delta Lake star schema → decisions.
 #[derive(Debug, Clone, Parser)]
@@ -70,22 +83,12 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
     /// Formats, comma-separated: html, xlsx, md.
-    #[arg(long, value_delimiter = ',', default_value = "html,xlsx,md")]
+    #[arg(long, value_delimiter = ',', default_value = "html,xlsx,md",
+          value_parser = one_of(&ReportFormat::ALL, ReportFormat::as_str))]
     pub format: Vec<ReportFormat>,
     /// Show e-mail addresses and phone numbers instead of masking them.
     #[arg(long)]
     pub show_pii: bool,
-}
-
-/// A report file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    /// decision-report.html: one self-contained page with inline CSS and SVG charts.
-    Html,
-    /// decision-report.xlsx: one sheet per section with native charts.
-    Xlsx,
-    /// decision-report.md: for the terminal and e-mail.
-    Md,
 }
 
 /// `crm-mart nightly`.
@@ -119,27 +122,27 @@ pub struct RecommendArgs {
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub as_of: Option<chrono::NaiveDate>,
     /// Products per customer and kind (replenish, cross_sell).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = RecOptions::DEFAULT.top as u32, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub top: u32,
     /// Also write to SINK: sqlite:PATH, postgres://…, csv:PATH or jsonl:PATH (repeatable;
     /// replaces the `[crm] sinks` of crm-mart.toml).
     #[arg(long, value_name = "SINK")]
-    pub sink: Vec<crate::crm::Sink>,
+    pub sink: Vec<crm_mart::crm::Sink>,
     /// Compare both lists with the baselines (global popularity, personal popularity, item
     /// co-occurrence) on --folds successive holdouts of --holdout-days at the end of the history
     /// (hit rate and precision at --top, per kind, per holdout and pooled); writes nothing.
     #[arg(long)]
     pub evaluate: bool,
     /// Length of each of the evaluation's holdouts, and the window the repurchase model predicts.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = RecOptions::DEFAULT.replenish.window_days as u32, value_parser = clap::value_parser!(u32).range(1..))]
     pub holdout_days: u32,
     /// Number of holdouts: the last --holdout-days, the ones before, and so on; each is
     /// predicted from the history before it.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=24))]
+    #[arg(long, default_value_t = EvaluationParams::DEFAULT_FOLDS, value_parser = clap::value_parser!(u32).range(1..=24))]
     pub folds: u32,
     /// Products the cross-sell model covers (the most-bought ones): its cost grows with the cube
     /// of this once per run and linearly per customer, whatever the catalogue's size.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=20000))]
+    #[arg(long, default_value_t = RecOptions::DEFAULT.cross_sell.max_products as u32, value_parser = clap::value_parser!(u32).range(1..=20000))]
     pub cross_sell_products: u32,
 }
 
@@ -150,8 +153,8 @@ pub struct BasketArgs {
     #[arg(long, value_name = "DIR")]
     pub mart: Option<PathBuf>,
     /// Item level of the mart's baskets.
-    #[arg(long, value_enum, default_value_t = crate::basket::Level::Product)]
-    pub level: crate::basket::Level,
+    #[arg(long, default_value = "product", value_parser = one_of(&Level::ALL, Level::as_str))]
+    pub level: Level,
     /// First order day of the mart's baskets, YYYY-MM-DD.
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub from: Option<chrono::NaiveDate>,
@@ -162,8 +165,8 @@ pub struct BasketArgs {
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
     /// Layout of --input.
-    #[arg(long, value_enum, default_value_t = crate::basket::input::BasketFormat::Basket)]
-    pub input_format: crate::basket::input::BasketFormat,
+    #[arg(long, default_value = "basket", value_parser = one_of(&BasketFormat::ALL, BasketFormat::as_str))]
+    pub input_format: BasketFormat,
     /// Basket id column of a `long` --input.
     #[arg(long, value_name = "COL", default_value = "basket")]
     pub basket_col: String,
@@ -171,22 +174,22 @@ pub struct BasketArgs {
     #[arg(long, value_name = "COL", default_value = "item")]
     pub item_col: String,
     /// Minimum support: a fraction of the baskets (< 1) or a count of baskets (≥ 1).
-    #[arg(long, default_value_t = 0.005)]
+    #[arg(long, default_value_t = BasketParams::DEFAULT.min_support)]
     pub min_support: f64,
     /// Minimum confidence of a rule.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = RuleOptions::DEFAULT.min_confidence)]
     pub min_confidence: f64,
     /// Minimum lift of a rule (0 = none).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = RuleOptions::DEFAULT.min_lift)]
     pub min_lift: f64,
     /// Largest itemset (0 = no limit).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = BasketParams::DEFAULT.max_len)]
     pub max_len: usize,
     /// Largest antecedent of a rule (0 = no limit).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = RuleOptions::DEFAULT.max_antecedent)]
     pub max_antecedent: usize,
     /// Keep at most this many rules, the best by lift (0 = all); bounds memory.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = RuleOptions::DEFAULT.max_rules)]
     pub max_rules: usize,
     /// Keep rules whose confidence does not beat a more general rule with the same consequent.
     #[arg(long)]
@@ -201,7 +204,7 @@ pub struct BasketArgs {
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
     /// Rules printed on the terminal.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = crate::commands::basket::TOP_RULES)]
     pub top: usize,
 }
 
@@ -230,20 +233,20 @@ pub struct ValueArgs {
     #[arg(long, value_enum, default_value_t = ValueInput::Transactions)]
     pub input_format: ValueInput,
     /// Field separator of --input.
-    #[arg(long, value_enum, default_value_t = crate::ml::clv::input::Delimiter::Auto)]
-    pub delimiter: crate::ml::clv::input::Delimiter,
+    #[arg(long, default_value = "auto", value_parser = one_of(&Delimiter::ALL, Delimiter::as_str))]
+    pub delimiter: Delimiter,
     /// --input has no header line (columns are then given by position).
     #[arg(long)]
     pub no_header: bool,
     /// Customer id column of --input: a header name or a 1-based position.
     #[arg(long, value_name = "COL", default_value = "customer_id")]
-    pub customer_col: crate::ml::clv::input::Column,
+    pub customer_col: Column,
     /// Transaction date column of --input.
     #[arg(long, value_name = "COL", default_value = "date")]
-    pub date_col: crate::ml::clv::input::Column,
+    pub date_col: Column,
     /// Transaction amount column of --input.
     #[arg(long, value_name = "COL", default_value = "amount")]
-    pub amount_col: crate::ml::clv::input::Column,
+    pub amount_col: Column,
     /// chrono format of the dates in --input (default: YYYY-MM-DD[ time] or YYYYMMDD).
     #[arg(long, value_name = "FORMAT")]
     pub date_format: Option<String>,
@@ -251,13 +254,13 @@ pub struct ValueArgs {
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub calibration_end: Option<chrono::NaiveDate>,
     /// Length of the holdout period of the check when --calibration-end is not given; 0 skips it.
-    #[arg(long, default_value_t = 182)]
+    #[arg(long, default_value_t = ValueOptions::DEFAULT.holdout_days)]
     pub holdout_days: u32,
     /// Monthly discount rate of the 12-month CLV.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = ValueOptions::DEFAULT.discount_rate)]
     pub discount_rate: f64,
     /// L2 penalty on the model parameters (0 = plain maximum likelihood).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = ValueOptions::DEFAULT.penalizer)]
     pub penalizer: f64,
     /// Write the per-customer values to FILE (csv, json, jsonl, parquet or xlsx by extension).
     #[arg(long, short, value_name = "FILE")]
@@ -278,7 +281,7 @@ pub struct CutArgs {
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub as_of: Option<chrono::NaiveDate>,
     /// Days without an order that count as churned.
-    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(7..=730))]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT.horizon_days, value_parser = clap::value_parser!(u32).range(7..=730))]
     pub horizon_days: u32,
 }
 
@@ -320,7 +323,7 @@ pub struct ChurnTrainArgs {
     #[command(flatten)]
     pub cut: CutArgs,
     /// Seed of the random forest.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT.seed)]
     pub seed: u64,
 }
 
@@ -366,10 +369,10 @@ pub struct SegmentArgs {
     #[arg(long, default_value = "auto", value_parser = parse_k)]
     pub k: KChoice,
     /// Seed of the k-means initialisation and the silhouette sample.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = SegmentOptions::DEFAULT.seed)]
     pub seed: u64,
     /// k-means initialisations per k (the best is kept).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100))]
+    #[arg(long, default_value_t = SegmentOptions::DEFAULT.n_runs as u64, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub n_runs: u64,
 }
 
@@ -488,4 +491,21 @@ fn parse_rate(s: &str) -> Result<f64, String> {
         Ok(r) if (0.0..=0.5).contains(&r) => Ok(r),
         _ => Err(format!("'{s}' is not a share between 0 and 0.5, e.g. 0.02")),
     }
+}
+
+/// A parser of one of a library enum's values by name (`possible values` in the help).
+pub fn one_of<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(all.iter().map(|t| name(*t))).map(move |s| {
+        *all.iter()
+            .find(|t| name(**t) == s)
+            .expect("a possible value")
+    })
+}
+
+/// The command-line flag of a library parameter: `as_of` → `--as-of`.
+pub fn flag(field: &str) -> String {
+    format!("--{}", field.replace('_', "-"))
 }

@@ -26,7 +26,7 @@ use super::{Loaded, bridge};
 use crate::config::SourceMapping;
 use crate::error::{Error, Result};
 use crate::mart::delta::Mart;
-use crate::mart::schema;
+use crate::mart::schema::{self, MartTable};
 
 /// Natural keys of facts already in the mart (from other batches), and of those loaded in this
 /// batch. A key of the first kind is a restatement (an update, if its content changed); a key
@@ -90,8 +90,7 @@ fn key_hash(key: impl Hash) -> u64 {
 /// duplicates of themselves.)
 pub async fn existing_keys(mart: &Mart, batch_id: &str) -> Result<FactKeys> {
     let mut keys = FactKeys::default();
-    let sql = format!("SELECT order_id, line_no FROM fact_sales WHERE batch_id <> '{batch_id}'");
-    for b in super::utf8(mart.query("fact_sales", &sql).await?)? {
+    for b in super::utf8(mart.fact_keys(MartTable::FactSales, batch_id).await?)? {
         let o = super::str_col(&b, "order_id")?;
         let l = b
             .column_by_name("line_no")
@@ -101,8 +100,7 @@ pub async fn existing_keys(mart: &Mart, batch_id: &str) -> Result<FactKeys> {
             keys.sales.insert(key_hash((o.value(i), l.value(i))));
         }
     }
-    let sql = format!("SELECT contact_id FROM fact_contacts WHERE batch_id <> '{batch_id}'");
-    for b in super::utf8(mart.query("fact_contacts", &sql).await?)? {
+    for b in super::utf8(mart.fact_keys(MartTable::FactContacts, batch_id).await?)? {
         let c = super::str_col(&b, "contact_id")?;
         for i in 0..b.num_rows() {
             keys.contacts.insert(key_hash(c.value(i)));

@@ -20,12 +20,11 @@ pub mod facts;
 pub mod lookup;
 pub mod read;
 pub mod restate;
-pub mod spec;
 pub mod validate;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -36,10 +35,11 @@ use polars::prelude::{AnyValue, Column};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::config::{ENTITIES, Settings, glob_files};
+use crate::config::{ENTITIES, Settings, glob_files, spec};
 use crate::error::{Error, Result};
 use crate::mart::delta::{AppendWriter, Mart, WriteMode};
 use crate::mart::schema;
+use crate::util::fs::{FileLock, lock_file};
 use dims::{Cell, Dim};
 use read::{FileRows, Reject};
 use validate::Typed;
@@ -125,65 +125,17 @@ pub struct Loaded {
     pub typed: Typed,
 }
 
-/// Holds the mart's lock for the lifetime of a run.
-pub struct MartLock {
-    _file: File,
-}
-
 /// Takes the mart's exclusive lock, or says who holds it.
-pub fn lock_mart(mart: &Path) -> Result<MartLock> {
+pub fn lock_mart(mart: &Path) -> Result<FileLock> {
     lock_file(mart, ".lock", |path, holder| Error::Locked { path, holder })
-}
-
-/// Takes an exclusive lock on `dir/name` (created as needed) and records our process id in it,
-/// or returns `busy(path, holder)`. The lock is released when the process ends, however it ends.
-pub fn lock_file(
-    dir: &Path,
-    name: &str,
-    busy: impl Fn(PathBuf, String) -> Error,
-) -> Result<MartLock> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join(name);
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => {
-            file.set_len(0).map_err(|e| Error::io(&path, e))?;
-            write!(file, "{}", std::process::id()).map_err(|e| Error::io(&path, e))?;
-            Ok(MartLock { _file: file })
-        }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            Err(busy(path, holder.trim().to_string()))
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
-    }
 }
 
 /// When the last batch that brought new source files finished (None for a mart never loaded).
 pub async fn last_batch_at(mart: &Mart) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
-    let batches = mart
-        .query(
-            "_etl_runs",
-            "SELECT max(finished_at) AS last FROM _etl_runs",
-        )
-        .await?;
-    for b in &batches {
-        let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Int64)?;
-        if let Some(c) = c.as_any().downcast_ref::<Int64Array>()
-            && !c.is_empty()
-            && !c.is_null(0)
-        {
-            return Ok(chrono::DateTime::from_timestamp_micros(c.value(0)));
-        }
-    }
-    Ok(None)
+    Ok(mart
+        .last_finished_at()
+        .await?
+        .and_then(chrono::DateTime::from_timestamp_micros))
 }
 
 /// The warning `nightly` and the report give when no new source file arrived for more than
@@ -553,32 +505,23 @@ fn quarantine_row(batch_id: &str, source: &str, file: &str, r: &Reject) -> Vec<C
     ]
 }
 
-/// Runs one ETL batch. `progress` shows bars on stderr.
-pub fn run(settings: &Settings, progress: bool) -> Result<EtlReport> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Invariant(format!("starting the async runtime: {e}")))?;
-    rt.block_on(run_async(settings, progress))
+/// A source file of this batch: its entity, path and content hash.
+type NewFile = (&'static str, PathBuf, String);
+
+/// What the source directory holds that the mart has not loaded.
+struct Discovered {
+    /// The files no earlier batch loaded (the same content twice counts once).
+    new_files: Vec<NewFile>,
+    /// Files loaded by earlier batches.
+    already: usize,
+    /// The last batch's sequence number.
+    max_seq: i64,
+    /// Per entity: whether any file exists for it.
+    has_source: BTreeMap<&'static str, bool>,
 }
 
-async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
-    let started = Instant::now();
-    let started_at = chrono::Utc::now().timestamp_micros();
-    if !settings.source_dir.is_dir() {
-        return Err(Error::source(
-            &settings.source_dir,
-            "source directory not found; pass --source DIR or set [paths] source in crm-mart.toml",
-        ));
-    }
-    let _lock = lock_mart(&settings.mart_dir)?;
-    let mart = Mart::new(&settings.mart_dir);
-    let cfg_path = settings
-        .config_file
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("crm-mart.toml"));
-
-    // 1. Discover files and their hashes; keep those no earlier batch loaded.
+/// The source files and what of them is new.
+async fn new_files(settings: &Settings, mart: &Mart) -> Result<Discovered> {
     let mut discovered: Vec<(&'static str, PathBuf)> = Vec::new();
     let mut has_source: BTreeMap<&'static str, bool> = BTreeMap::new();
     for e in ENTITIES {
@@ -627,22 +570,28 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
             new_files.push((entity, path, h));
         }
     }
-    if new_files.is_empty() {
-        return Ok(EtlReport {
-            files_already_loaded: already,
-            seconds: started.elapsed().as_secs_f64(),
-            ..Default::default()
-        });
-    }
-    // Every file must be loadable (readable, required columns present) before any work or any
-    // commit: a broken file stops the run with the mart untouched.
-    let all_lookups = lookup_files(settings)?;
+    Ok(Discovered {
+        new_files,
+        already,
+        max_seq,
+        has_source,
+    })
+}
+
+/// Every file must be loadable (readable, required columns present) before any work or any
+/// commit: a broken file stops the run with the mart untouched.
+fn check_loadable(
+    settings: &Settings,
+    new_files: &[NewFile],
+    all_lookups: &[(&'static str, String, Vec<PathBuf>)],
+    cfg_path: &Path,
+) -> Result<()> {
     let mut lookup_columns: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (entity, name, files) in &all_lookups {
+    for (entity, name, files) in all_lookups {
         let l = &settings.mapping(entity).lookup[name];
         let reading = l.reading(settings.mapping(entity));
         for f in files {
-            let cols = read::columns_of(f, &reading, &cfg_path)?;
+            let cols = read::columns_of(f, &reading, cfg_path)?;
             lookup_columns.entry(entity).or_default().extend(cols);
         }
     }
@@ -650,7 +599,7 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
         .par_iter()
         .map(|(entity, path, _)| {
             let mapping = settings.mapping(entity);
-            let mut found = read::columns_of(path, mapping, &cfg_path)?;
+            let mut found = read::columns_of(path, mapping, cfg_path)?;
             found.extend(lookup_columns.get(entity).into_iter().flatten().cloned());
             if read::format_of(path, mapping) == crate::config::SourceFormat::Jsonl {
                 return Ok(()); // JSON keys vary by line: checked on the full read
@@ -658,21 +607,18 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
             validate::check_columns(entity, path, &found, mapping)
         })
         .collect::<Result<Vec<()>>>()?;
-    let mut sorted_hashes: Vec<&str> = new_files.iter().map(|(_, _, h)| h.as_str()).collect();
-    sorted_hashes.sort();
-    let batch_id = hex(&Sha256::digest(sorted_hashes.join("\n").as_bytes()))[..16].to_string();
-    let seq = max_seq + 1;
-    tracing::info!(
-        batch_id,
-        seq,
-        files = new_files.len(),
-        elapsed_s = started.elapsed().as_secs_f64(),
-        "loading batch"
-    );
+    Ok(())
+}
 
-    // Lookups of the entities with new files, read once for the batch.
+/// The lookup files of the entities with new files, read once for the batch.
+fn read_lookups(
+    settings: &Settings,
+    new_files: &[NewFile],
+    all_lookups: &[(&'static str, String, Vec<PathBuf>)],
+    cfg_path: &Path,
+) -> Result<BTreeMap<&'static str, Vec<lookup::Lookup>>> {
     let mut lookups: BTreeMap<&'static str, Vec<lookup::Lookup>> = BTreeMap::new();
-    for (entity, name, files) in &all_lookups {
+    for (entity, name, files) in all_lookups {
         if !new_files.iter().any(|(e, _, _)| e == entity) {
             continue;
         }
@@ -686,11 +632,63 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
             &mapping.lookup[name],
             mapping,
             &files,
-            &cfg_path,
+            cfg_path,
             settings.quality.max_quarantine_share,
         )?;
         lookups.entry(entity).or_default().push(l);
     }
+    Ok(lookups)
+}
+
+/// Runs one ETL batch. `progress` shows bars on stderr.
+pub async fn run(settings: &Settings, progress: bool) -> Result<EtlReport> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now().timestamp_micros();
+    if !settings.source_dir.is_dir() {
+        return Err(Error::source(
+            &settings.source_dir,
+            "source directory not found; pass --source DIR or set [paths] source in crm-mart.toml",
+        ));
+    }
+    let _lock = lock_mart(&settings.mart_dir)?;
+    let mart = Mart::new(&settings.mart_dir);
+    let cfg_path = settings
+        .config_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("crm-mart.toml"));
+
+    // 1. Discover files and their hashes; keep those no earlier batch loaded.
+    let Discovered {
+        new_files,
+        already,
+        max_seq,
+        has_source,
+    } = new_files(settings, &mart).await?;
+    if new_files.is_empty() {
+        return Ok(EtlReport {
+            files_already_loaded: already,
+            seconds: started.elapsed().as_secs_f64(),
+            ..Default::default()
+        });
+    }
+    // Every file must be loadable (readable, required columns present) before any work or any
+    // commit: a broken file stops the run with the mart untouched.
+    let all_lookups = lookup_files(settings)?;
+    check_loadable(settings, &new_files, &all_lookups, &cfg_path)?;
+    let mut sorted_hashes: Vec<&str> = new_files.iter().map(|(_, _, h)| h.as_str()).collect();
+    sorted_hashes.sort();
+    let batch_id = hex(&Sha256::digest(sorted_hashes.join("\n").as_bytes()))[..16].to_string();
+    let seq = max_seq + 1;
+    tracing::info!(
+        batch_id,
+        seq,
+        files = new_files.len(),
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "loading batch"
+    );
+
+    // Lookups of the entities with new files, read once for the batch.
+    let lookups = read_lookups(settings, &new_files, &all_lookups, &cfg_path)?;
 
     // 2. Dimension files: read and type (in parallel), then apply to the dimensions.
     let bar = progress_bar(progress, new_files.len() as u64, "loading");
@@ -954,27 +952,10 @@ async fn run_async(settings: &Settings, progress: bool) -> Result<EtlReport> {
     } = acc;
 
     // 6. dim_date covers whole years around every fact date, old and new.
-    let existing_dates = mart
-        .query(
-            "dim_date",
-            "SELECT min(date_key) AS lo, max(date_key) AS hi FROM dim_date",
-        )
-        .await?;
-    let mut range: Option<(i32, i32)> = None;
-    for b in &existing_dates {
-        if let (Some(lo), Some(hi)) = (
-            b.column(0)
-                .as_any()
-                .downcast_ref::<arrow::array::Int32Array>(),
-            b.column(1)
-                .as_any()
-                .downcast_ref::<arrow::array::Int32Array>(),
-        ) && b.num_rows() > 0
-            && !lo.is_null(0)
-        {
-            range = Some((lo.value(0) / 10000, hi.value(0) / 10000));
-        }
-    }
+    let mut range = mart
+        .date_key_range()
+        .await?
+        .map(|(lo, hi)| (lo / 10000, hi / 10000));
     let old_range = range;
     for d in &dates {
         let y = d / 10000;

@@ -10,8 +10,8 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::read::{FileRows, LINE_COL, RawText, Reject};
-use super::spec::{self, ColumnSpec, Kind, Rule};
 use crate::config::SourceMapping;
+use crate::config::spec::{self, ColumnSpec, Kind, Rule};
 use crate::error::{Error, Result};
 
 /// Column holding each surviving row's index into its `FileRows` (for the raw text).

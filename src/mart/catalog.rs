@@ -37,17 +37,21 @@ impl FromStr for Attachment {
 
     fn from_str(s: &str) -> Result<Self> {
         let Some((name, path)) = s.split_once('=') else {
-            return Err(Error::usage(format!(
-                "--table '{s}' has no '='; use NAME=PATH, e.g. --table targets=targets.csv"
-            )));
+            return Err(Error::params(
+                "table",
+                format!("'{s}' has no '='; use NAME=PATH, e.g. targets=targets.csv"),
+            ));
         };
         if !is_identifier(name) {
-            return Err(Error::usage(format!(
-                "--table name '{name}' is not a plain SQL name; use lower-case letters, digits and _ (starting with a letter or _)"
-            )));
+            return Err(Error::params(
+                "table",
+                format!(
+                    "name '{name}' is not a plain SQL name; use lower-case letters, digits and _ (starting with a letter or _)"
+                ),
+            ));
         }
         if path.is_empty() {
-            return Err(Error::usage(format!("--table {name}= has no path")));
+            return Err(Error::params("table", format!("{name}= has no path")));
         }
         Ok(Attachment {
             name: name.to_string(),
@@ -144,10 +148,13 @@ pub async fn open(
                     (Some(a), Some(b)) => format!("batches {} to {}", a.0, b.0),
                     _ => "no batches yet".to_string(),
                 };
-                return Err(Error::usage(format!(
-                    "--as-of-version {n}: the mart at {} has {known} (see SELECT seq, batch_id, finished_at FROM _etl_runs)",
-                    root.display()
-                )));
+                return Err(Error::params(
+                    "as_of_version",
+                    format!(
+                        "{n}: the mart at {} has {known} (see SELECT seq, batch_id, finished_at FROM _etl_runs)",
+                        root.display()
+                    ),
+                ));
             }
             Some(n)
         }
@@ -174,10 +181,13 @@ pub async fn open(
     }
     for a in attachments {
         if tables.iter().any(|t| t.name == a.name) {
-            return Err(Error::usage(format!(
-                "--table {}: a table of that name is already registered; choose another name",
-                a.name
-            )));
+            return Err(Error::params(
+                "table",
+                format!(
+                    "{}: a table of that name is already registered; choose another name",
+                    a.name
+                ),
+            ));
         }
         let source = attach(&ctx, a, engine.is_distributed()).await?;
         tables.push(TableInfo {
@@ -395,13 +405,12 @@ fn files_view(
 async fn attach(ctx: &SessionContext, a: &Attachment, distributed: bool) -> Result<TableSource> {
     let p = &a.path;
     if !p.exists() {
-        return Err(Error::usage(format!(
-            "--table {}={}: no such file or directory",
-            a.name,
-            p.display()
-        )));
+        return Err(Error::params(
+            "table",
+            format!("{}={}: no such file or directory", a.name, p.display()),
+        ));
     }
-    let bad = |what: String| Error::usage(format!("--table {}={}: {what}", a.name, p.display()));
+    let bad = |what: String| Error::params("table", format!("{}={}: {what}", a.name, p.display()));
     if p.join("_delta_log").is_dir() {
         let table = load(p, None)
             .await

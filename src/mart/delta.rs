@@ -15,7 +15,7 @@ use deltalake::kernel::{Action, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableBuilder, ensure_table_uri};
 
-use super::schema;
+use super::schema::{self, MartTable};
 use crate::error::{Error, Result};
 
 /// Application id of the ETL's Delta transactions.
@@ -94,6 +94,20 @@ impl Mart {
         let provider = table.table_provider().await?;
         ctx.register_table(name, provider)?;
         Ok(ctx.sql(sql).await?.collect().await?)
+    }
+
+    /// Rows of `table` (None when it does not exist).
+    pub async fn row_count(&self, table: MartTable) -> Result<Option<i64>> {
+        let name = table.name();
+        let batches = self
+            .query(name, &format!("SELECT count(*) FROM {name}"))
+            .await?;
+        let Some(b) = batches.first() else {
+            return Ok(None);
+        };
+        let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Int64)?;
+        let c = c.as_any().downcast_ref::<arrow::array::Int64Array>();
+        Ok(c.filter(|c| !c.is_empty()).map(|c| c.value(0)))
     }
 
     /// Whether table `name` already has batch `seq`'s write.
@@ -212,7 +226,13 @@ impl Mart {
     /// Replaces the whole content of model-output table `name` (created if missing) with
     /// `batches` in one commit; earlier contents stay readable by time travel. `stage` names the
     /// writer in the commit's application transaction.
-    pub async fn replace(&self, name: &str, batches: Vec<RecordBatch>, stage: &str) -> Result<i64> {
+    pub async fn replace(
+        &self,
+        table: MartTable,
+        batches: Vec<RecordBatch>,
+        stage: &str,
+    ) -> Result<i64> {
+        let name = table.name();
         let table = self.open_for_write(name).await?;
         let next = table.version().map(|v| v as i64 + 1).unwrap_or(0);
         let batches = if batches.is_empty() {
@@ -396,11 +416,11 @@ mod tests {
             vec![Arc::new(Int64Array::from(vec![1, 2]))],
         )
         .unwrap();
-        rt.block_on(mart.replace("recommendations", vec![old], "test"))
+        rt.block_on(mart.replace(MartTable::Recommendations, vec![old], "test"))
             .unwrap();
         let empty = RecordBatch::new_empty(schema::schema("recommendations"));
         let v = rt
-            .block_on(mart.replace("recommendations", vec![empty], "test"))
+            .block_on(mart.replace(MartTable::Recommendations, vec![empty], "test"))
             .unwrap();
         assert_eq!(v, 1);
         // The new columns are there, the old rows gone.

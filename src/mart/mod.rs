@@ -3,4 +3,5 @@
 pub mod catalog;
 pub mod delta;
 pub mod engine;
+mod reads;
 pub mod schema;

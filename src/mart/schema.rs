@@ -1,4 +1,4 @@
-//! The mart contract (DESIGN.md) as Arrow schemas: one function per table.
+//! The mart contract (docs/design.md) as Arrow schemas: one function per table.
 //!
 //! Timestamps are stored as Delta `timestamp` (microseconds, UTC label); source times carry no
 //! zone and are stored as given. Facts carry one extra column, `month_key` (yyyymm), that
@@ -36,21 +36,140 @@ pub const ETL_TABLES: &[&str] = &[
 
 /// The natural key of a fact table, as `column = source.column` conditions.
 pub fn natural_key(table: &str) -> Vec<String> {
-    let cols: &[&str] = match table {
-        "fact_sales" => &["order_id", "line_no"],
-        "fact_contacts" => &["contact_id"],
-        _ => &[],
-    };
-    cols.iter()
-        .map(|c| format!("target.{c} = source.{c}"))
-        .collect()
+    MartTable::from_name(table)
+        .map(MartTable::natural_key)
+        .unwrap_or_default()
 }
 
-/// Schema of mart table `name`.
+/// Every table of the mart: the ETL's dimensions, facts and run records, and the model outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MartTable {
+    /// `dim_date`: the calendar.
+    DimDate,
+    /// `dim_product`: products (type 1).
+    DimProduct,
+    /// `dim_store`: stores (type 1).
+    DimStore,
+    /// `dim_campaign`: campaigns (type 1).
+    DimCampaign,
+    /// `dim_customer`: customers (type 2).
+    DimCustomer,
+    /// `fact_sales`: order lines.
+    FactSales,
+    /// `fact_contacts`: contacts.
+    FactContacts,
+    /// `_quarantine`: rows that could not be loaded.
+    Quarantine,
+    /// `_etl_runs`: one row per ETL batch.
+    EtlRuns,
+    /// `customer_segments`: segment output.
+    CustomerSegments,
+    /// `churn_scores`: churn output.
+    ChurnScores,
+    /// `customer_value`: CLV output.
+    CustomerValue,
+    /// `basket_rules`: association rules.
+    BasketRules,
+    /// `recommendations`: recommendations and next-best actions.
+    Recommendations,
+}
+
+impl MartTable {
+    /// Every table: dimensions, facts and run records in the ETL's commit order, then the model
+    /// outputs.
+    pub const ALL: [MartTable; 14] = [
+        MartTable::DimDate,
+        MartTable::DimProduct,
+        MartTable::DimStore,
+        MartTable::DimCampaign,
+        MartTable::DimCustomer,
+        MartTable::FactSales,
+        MartTable::FactContacts,
+        MartTable::Quarantine,
+        MartTable::EtlRuns,
+        MartTable::CustomerSegments,
+        MartTable::ChurnScores,
+        MartTable::CustomerValue,
+        MartTable::BasketRules,
+        MartTable::Recommendations,
+    ];
+
+    /// Its name in the mart directory and in SQL.
+    pub fn name(self) -> &'static str {
+        match self {
+            MartTable::DimDate => "dim_date",
+            MartTable::DimProduct => "dim_product",
+            MartTable::DimStore => "dim_store",
+            MartTable::DimCampaign => "dim_campaign",
+            MartTable::DimCustomer => "dim_customer",
+            MartTable::FactSales => "fact_sales",
+            MartTable::FactContacts => "fact_contacts",
+            MartTable::Quarantine => "_quarantine",
+            MartTable::EtlRuns => "_etl_runs",
+            MartTable::CustomerSegments => "customer_segments",
+            MartTable::ChurnScores => "churn_scores",
+            MartTable::CustomerValue => "customer_value",
+            MartTable::BasketRules => "basket_rules",
+            MartTable::Recommendations => "recommendations",
+        }
+    }
+
+    /// The table called `name`, if it is one of the mart's.
+    pub fn from_name(name: &str) -> Option<MartTable> {
+        MartTable::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Its Arrow schema (the mart contract).
+    pub fn schema(self) -> SchemaRef {
+        let fields = dimension_fields(self)
+            .or_else(|| fact_fields(self))
+            .or_else(|| output_fields(self))
+            .expect("every table has fields");
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Its partition column, if it is partitioned.
+    pub fn partitioning(self) -> Option<&'static str> {
+        match self {
+            MartTable::FactSales | MartTable::FactContacts => Some("month_key"),
+            _ => None,
+        }
+    }
+
+    /// The natural key of a fact table, as `column = source.column` conditions.
+    pub fn natural_key(self) -> Vec<String> {
+        let cols: &[&str] = match self {
+            MartTable::FactSales => &["order_id", "line_no"],
+            MartTable::FactContacts => &["contact_id"],
+            _ => &[],
+        };
+        cols.iter()
+            .map(|c| format!("target.{c} = source.{c}"))
+            .collect()
+    }
+}
+
+impl std::fmt::Display for MartTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Schema of mart table `name` (see [`MartTable::schema`]).
+///
+/// # Panics
+/// When `name` is not a mart table.
 pub fn schema(name: &str) -> SchemaRef {
+    MartTable::from_name(name)
+        .unwrap_or_else(|| panic!("no schema for mart table {name}"))
+        .schema()
+}
+
+/// The fields of a dimension.
+fn dimension_fields(t: MartTable) -> Option<Vec<Field>> {
     use DataType::*;
-    let fields = match name {
-        "dim_date" => vec![
+    Some(match t {
+        MartTable::DimDate => vec![
             f("date_key", Int32, false),
             f("date", Date32, false),
             f("year", Int32, false),
@@ -61,7 +180,34 @@ pub fn schema(name: &str) -> SchemaRef {
             f("day_of_week", Int32, false),
             f("is_weekend", Boolean, false),
         ],
-        "dim_customer" => vec![
+        MartTable::DimProduct => vec![
+            f("product_key", Int64, false),
+            f("product_id", Utf8, false),
+            text("name"),
+            text("category"),
+            text("subcategory"),
+            text("brand"),
+            f("unit_price", Float64, true),
+            f("unit_cost", Float64, true),
+        ],
+        MartTable::DimStore => vec![
+            f("store_key", Int64, false),
+            f("store_id", Utf8, false),
+            text("name"),
+            text("city"),
+            text("region"),
+            text("channel"),
+        ],
+        MartTable::DimCampaign => vec![
+            f("campaign_key", Int64, false),
+            f("campaign_id", Utf8, false),
+            text("name"),
+            text("channel"),
+            f("start_date", Date32, true),
+            f("end_date", Date32, true),
+            f("cost", Float64, true),
+        ],
+        MartTable::DimCustomer => vec![
             f("customer_key", Int64, false),
             f("customer_id", Utf8, false),
             text("name"),
@@ -81,34 +227,15 @@ pub fn schema(name: &str) -> SchemaRef {
             f("valid_to", ts(), false),
             f("is_current", Boolean, false),
         ],
-        "dim_product" => vec![
-            f("product_key", Int64, false),
-            f("product_id", Utf8, false),
-            text("name"),
-            text("category"),
-            text("subcategory"),
-            text("brand"),
-            f("unit_price", Float64, true),
-            f("unit_cost", Float64, true),
-        ],
-        "dim_store" => vec![
-            f("store_key", Int64, false),
-            f("store_id", Utf8, false),
-            text("name"),
-            text("city"),
-            text("region"),
-            text("channel"),
-        ],
-        "dim_campaign" => vec![
-            f("campaign_key", Int64, false),
-            f("campaign_id", Utf8, false),
-            text("name"),
-            text("channel"),
-            f("start_date", Date32, true),
-            f("end_date", Date32, true),
-            f("cost", Float64, true),
-        ],
-        "fact_sales" => vec![
+        _ => return None,
+    })
+}
+
+/// The fields of a fact table or a run record.
+fn fact_fields(t: MartTable) -> Option<Vec<Field>> {
+    use DataType::*;
+    Some(match t {
+        MartTable::FactSales => vec![
             f("order_id", Utf8, false),
             f("line_no", Int64, false),
             f("date_key", Int32, false),
@@ -126,7 +253,7 @@ pub fn schema(name: &str) -> SchemaRef {
             f("batch_id", Utf8, false),
             f("month_key", Int32, false),
         ],
-        "fact_contacts" => vec![
+        MartTable::FactContacts => vec![
             f("contact_id", Utf8, false),
             f("date_key", Int32, false),
             f("contact_ts", ts(), false),
@@ -141,7 +268,7 @@ pub fn schema(name: &str) -> SchemaRef {
             f("batch_id", Utf8, false),
             f("month_key", Int32, false),
         ],
-        "_quarantine" => vec![
+        MartTable::Quarantine => vec![
             f("batch_id", Utf8, false),
             f("source", Utf8, false),
             f("file", Utf8, false),
@@ -151,7 +278,7 @@ pub fn schema(name: &str) -> SchemaRef {
             text("column"),
             text("value"),
         ],
-        "_etl_runs" => vec![
+        MartTable::EtlRuns => vec![
             f("batch_id", Utf8, false),
             f("seq", Int64, false),
             f("entity", Utf8, false),
@@ -165,7 +292,15 @@ pub fn schema(name: &str) -> SchemaRef {
             f("rows_updated", Int64, true),
             f("rows_unchanged", Int64, true),
         ],
-        "customer_segments" => vec![
+        _ => return None,
+    })
+}
+
+/// The fields of a model-output table.
+fn output_fields(t: MartTable) -> Option<Vec<Field>> {
+    use DataType::*;
+    Some(match t {
+        MartTable::CustomerSegments => vec![
             f("customer_id", Utf8, false),
             f("as_of", Date32, false),
             f("recency_days", Float64, false),
@@ -180,7 +315,7 @@ pub fn schema(name: &str) -> SchemaRef {
             f("model_version", Utf8, false),
             f("mart_version", Int64, true),
         ],
-        "churn_scores" => vec![
+        MartTable::ChurnScores => vec![
             f("customer_id", Utf8, false),
             f("as_of", Date32, false),
             f("churn_probability", Float64, false),
@@ -189,7 +324,7 @@ pub fn schema(name: &str) -> SchemaRef {
             f("model_version", Utf8, false),
             f("mart_version", Int64, true),
         ],
-        "customer_value" => vec![
+        MartTable::CustomerValue => vec![
             f("customer_id", Utf8, false),
             f("as_of", Date32, true),
             f("frequency", Int64, false),
@@ -204,7 +339,7 @@ pub fn schema(name: &str) -> SchemaRef {
             f("model_version", Utf8, false),
             f("mart_version", Int64, true),
         ],
-        "basket_rules" => vec![
+        MartTable::BasketRules => vec![
             f("rule_id", Int64, false),
             f("antecedent", Utf8, false),
             f("consequent", Utf8, false),
@@ -222,7 +357,7 @@ pub fn schema(name: &str) -> SchemaRef {
             f("transactions", Int64, false),
             f("mart_version", Int64, true),
         ],
-        "recommendations" => vec![
+        MartTable::Recommendations => vec![
             f("customer_id", Utf8, false),
             f("kind", Utf8, false),
             f("rank", Int64, false),
@@ -239,15 +374,11 @@ pub fn schema(name: &str) -> SchemaRef {
             f("generated_at", Utf8, false),
             f("run_id", Utf8, false),
         ],
-        other => panic!("no schema for mart table {other}"),
-    };
-    Arc::new(Schema::new(fields))
+        _ => return None,
+    })
 }
 
 /// Partition column of `name`, if it is partitioned.
 pub fn partition_column(name: &str) -> Option<&'static str> {
-    match name {
-        "fact_sales" | "fact_contacts" => Some("month_key"),
-        _ => None,
-    }
+    MartTable::from_name(name).and_then(MartTable::partitioning)
 }

@@ -21,14 +21,11 @@ use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::features::{self, FeatureTable};
+use super::features::{self, ACTIVE_DAYS, FeatureTable};
 use super::metrics::{self, CalibrationBin};
 use crate::error::{Error, Result};
 use crate::mart::catalog::Catalog;
 use crate::mart::schema;
-
-/// Customers whose last order is older than this at the cut are not scored.
-pub const ACTIVE_DAYS: f64 = 365.0;
 
 /// Standardisation fitted on the training cut.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -284,6 +281,15 @@ pub struct ChurnModel {
     pub seed: u64,
 }
 
+impl TrainOptions {
+    /// The defaults (`churn train` and the nightly stage).
+    pub const DEFAULT: Self = TrainOptions {
+        as_of: None,
+        horizon_days: 90,
+        seed: 42,
+    };
+}
+
 /// `crm-mart churn train` options.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
@@ -319,12 +325,15 @@ pub async fn cuts(
     let as_of = as_of.unwrap_or(last - chrono::Duration::days(h));
     let train_as_of = as_of - chrono::Duration::days(h);
     if as_of + chrono::Duration::days(h) > last || train_as_of < first {
-        return Err(Error::usage(format!(
-            "--as-of {as_of} with --horizon-days {h}: training needs history before {train_as_of} and sales up to {}, but the mart's sales run from {first} to {last}; choose --as-of between {} and {}",
-            as_of + chrono::Duration::days(h),
-            first + chrono::Duration::days(h + 1),
-            last - chrono::Duration::days(h),
-        )));
+        return Err(Error::params(
+            "as_of",
+            format!(
+                "{as_of}: with a horizon of {h} days, training needs history before {train_as_of} and sales up to {}, but the mart's sales run from {first} to {last}; choose a cut between {} and {}",
+                as_of + chrono::Duration::days(h),
+                first + chrono::Duration::days(h + 1),
+                last - chrono::Duration::days(h),
+            ),
+        ));
     }
     Ok((train_as_of, as_of))
 }
@@ -577,20 +586,51 @@ pub struct Score {
     pub customer_id: String,
     /// P(no order in the horizon).
     pub probability: f64,
-    /// high (≥ 0.5), medium (≥ 0.25) or low.
-    pub band: &'static str,
+    /// Its risk band.
+    pub band: RiskBand,
     /// The three features that push this customer's score up most, in words.
     pub reasons: Vec<String>,
 }
 
-/// Risk band of a probability.
-pub fn band(p: f64) -> &'static str {
-    if p >= 0.5 {
-        "high"
-    } else if p >= 0.25 {
-        "medium"
-    } else {
-        "low"
+/// The risk band of a churn probability: high (≥ 0.5), medium (≥ 0.25) or low.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RiskBand {
+    /// P(churn) ≥ 0.5.
+    High,
+    /// 0.25 ≤ P(churn) < 0.5.
+    Medium,
+    /// P(churn) < 0.25.
+    Low,
+}
+
+impl RiskBand {
+    /// Every band, the riskiest first.
+    pub const ALL: [RiskBand; 3] = [RiskBand::High, RiskBand::Medium, RiskBand::Low];
+
+    /// The band of probability `p`.
+    pub fn of(p: f64) -> RiskBand {
+        if p >= 0.5 {
+            RiskBand::High
+        } else if p >= 0.25 {
+            RiskBand::Medium
+        } else {
+            RiskBand::Low
+        }
+    }
+
+    /// Its name in `churn_scores.risk_band`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskBand::High => "high",
+            RiskBand::Medium => "medium",
+            RiskBand::Low => "low",
+        }
+    }
+}
+
+impl std::fmt::Display for RiskBand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -603,9 +643,10 @@ pub async fn score(
     let (first, last) = features::data_range(catalog).await?;
     let as_of = as_of.unwrap_or(last);
     if as_of < first || as_of > last {
-        return Err(Error::usage(format!(
-            "--as-of {as_of} is outside the mart's sales ({first} to {last})"
-        )));
+        return Err(Error::params(
+            "as_of",
+            format!("{as_of} is outside the mart's sales ({first} to {last})"),
+        ));
     }
     let ft = active(&features::load(catalog, as_of, model.horizon_days).await?)?;
     // The model's features by name: a mart that has since gained contacts offers more
@@ -630,7 +671,7 @@ pub async fn score(
         .map(|(id, (p, r))| Score {
             customer_id: id.clone(),
             probability: *p,
-            band: band(*p),
+            band: RiskBand::of(*p),
             reasons: r,
         })
         .collect();
@@ -697,7 +738,9 @@ pub fn to_batch(
         Arc::new(Float64Array::from_iter_values(
             scores.iter().map(|s| s.probability),
         )),
-        Arc::new(StringArray::from_iter_values(scores.iter().map(|s| s.band))),
+        Arc::new(StringArray::from_iter_values(
+            scores.iter().map(|s| s.band.as_str()),
+        )),
         Arc::new(StringArray::from_iter_values(
             scores.iter().map(|s| s.reasons.join("; ")),
         )),

@@ -13,6 +13,10 @@ use crate::error::{Error, Result};
 use crate::mart::catalog::Catalog;
 use crate::query::{self, Prepared};
 
+/// The active population: customers whose last order is at most this many days before the cut
+/// (the churn model scores and exports only them).
+pub const ACTIVE_DAYS: f64 = 365.0;
+
 /// Columns of `customer_features` that are not model inputs.
 const NOT_FEATURES: &[&str] = &["customer_id", "as_of", "churned", "label_known"];
 
@@ -85,12 +89,8 @@ impl FeatureTable {
 
 /// First and last order day in the mart, or an error for an empty one.
 pub async fn data_range(catalog: &Catalog) -> Result<(NaiveDate, NaiveDate)> {
-    let df = catalog
-        .ctx
-        .sql("SELECT CAST(min(order_ts) AS DATE) AS first, CAST(max(order_ts) AS DATE) AS last FROM fact_sales")
-        .await
-        .map_err(|e| query::query_error(catalog, "data range", e))?;
-    let batches = df.collect().await?;
+    let batches =
+        query::collect(catalog, &query::builtin("sales_range", Default::default())?).await?;
     let b = batches
         .iter()
         .find(|b| b.num_rows() > 0)
@@ -165,9 +165,10 @@ async fn load_uncached(
     let schema = match batches.first() {
         Some(b) => b.schema(),
         None => {
-            return Err(Error::usage(format!(
-                "no customer bought on or before {as_of}; choose a later --as-of"
-            )));
+            return Err(Error::params(
+                "as_of",
+                format!("{as_of}: no customer bought on or before it; choose a later date"),
+            ));
         }
     };
     let names: Vec<String> = schema
@@ -178,9 +179,10 @@ async fn load_uncached(
         .collect();
     let n: usize = batches.iter().map(|b| b.num_rows()).sum();
     if n == 0 {
-        return Err(Error::usage(format!(
-            "no customer bought on or before {as_of}; choose a later --as-of"
-        )));
+        return Err(Error::params(
+            "as_of",
+            format!("{as_of}: no customer bought on or before it; choose a later date"),
+        ));
     }
     let mut x = Array2::<f64>::zeros((n, names.len()));
     let mut ids = Vec::with_capacity(n);
@@ -322,7 +324,7 @@ pub async fn export(
         let prepared = prepare(*as_of, horizon_days)?;
         let df = query::plan(catalog, &prepared)
             .await?
-            .filter(col("recency_days").lt_eq(lit(crate::ml::churn::ACTIVE_DAYS)))?
+            .filter(col("recency_days").lt_eq(lit(ACTIVE_DAYS)))?
             .with_column("split", lit(*split))?;
         let batches = df
             .collect()

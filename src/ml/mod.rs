@@ -12,13 +12,7 @@ pub mod special;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-
-/// Writes `path` through a `.partial` file and a rename, so readers never see half a file.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
+use crate::util::fs::write_atomic;
 
 /// Writes a model as `<dir>/<version>.json` and its card as `<dir>/<version>.md`; returns the
 /// JSON path.

@@ -37,6 +37,16 @@ pub struct SegmentOptions {
     pub n_runs: usize,
 }
 
+impl SegmentOptions {
+    /// The defaults (`segment` and the nightly stage).
+    pub const DEFAULT: Self = SegmentOptions {
+        as_of: None,
+        k: None,
+        seed: 42,
+        n_runs: 4,
+    };
+}
+
 /// One customer's segment.
 #[derive(Debug, Clone)]
 pub struct SegmentRow {
@@ -488,9 +498,10 @@ pub async fn run(catalog: &Catalog, opts: &SegmentOptions) -> Result<Segmentatio
     let (first, last) = features::data_range(catalog).await?;
     let as_of = opts.as_of.unwrap_or(last);
     if as_of < first || as_of > last {
-        return Err(Error::usage(format!(
-            "--as-of {as_of} is outside the mart's sales ({first} to {last})"
-        )));
+        return Err(Error::params(
+            "as_of",
+            format!("{as_of} is outside the mart's sales ({first} to {last})"),
+        ));
     }
     let ft = features::load(catalog, as_of, 90).await?;
     let n = ft.customer_ids.len();
@@ -504,7 +515,7 @@ pub async fn run(catalog: &Catalog, opts: &SegmentOptions) -> Result<Segmentatio
     if let Some(k) = opts.k
         && !(1..=50).contains(&k)
     {
-        return Err(Error::usage(format!("--k {k}: use 1 to 50, or auto")));
+        return Err(Error::params("k", format!("{k}: use 1 to 50, or auto")));
     }
     let (categories, shares) = category_shares(catalog, as_of).await?;
     let (x, inputs) = clustering_matrix(&ft, &categories, &shares)?;

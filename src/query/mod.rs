@@ -52,8 +52,9 @@ pub fn prepare(
     let q: NamedQuery = match text {
         QueryText::Adhoc(sql) => {
             if !params.is_empty() {
-                return Err(Error::usage(
-                    "--param needs a named query (--name) or a SQL file (--file) whose header declares its parameters",
+                return Err(Error::params(
+                    "param",
+                    "needs a named query or a SQL file whose header declares its parameters",
                 ));
             }
             NamedQuery {

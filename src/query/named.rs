@@ -71,6 +71,19 @@ const BUILTIN: &[(&str, &str)] = &[
         "report_quarantine",
         include_str!("../../queries/report_quarantine.sql"),
     ),
+    ("sales_range", include_str!("../../queries/sales_range.sql")),
+    (
+        "customer_clusters",
+        include_str!("../../queries/customer_clusters.sql"),
+    ),
+    (
+        "contact_consent",
+        include_str!("../../queries/contact_consent.sql"),
+    ),
+    (
+        "contact_history",
+        include_str!("../../queries/contact_history.sql"),
+    ),
     (
         "basket_lines",
         include_str!("../../queries/basket_lines.sql"),

@@ -110,9 +110,10 @@ impl ParamSpec {
 pub fn split_assignment(s: &str) -> Result<(String, String)> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(Error::usage(format!(
-            "--param '{s}' is not key=value, e.g. --param window_days=30"
-        ))),
+        _ => Err(Error::params(
+            "param",
+            format!("'{s}' is not key=value, e.g. window_days=30"),
+        )),
     }
 }
 

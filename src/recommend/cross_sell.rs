@@ -18,12 +18,17 @@ pub struct CrossSellParams {
     pub l2: f64,
 }
 
+impl CrossSellParams {
+    /// The defaults (`recommend` and the nightly stage).
+    pub const DEFAULT: Self = CrossSellParams {
+        max_products: 1000,
+        l2: 200.0,
+    };
+}
+
 impl Default for CrossSellParams {
     fn default() -> Self {
-        CrossSellParams {
-            max_products: 1000,
-            l2: 200.0,
-        }
+        Self::DEFAULT
     }
 }
 

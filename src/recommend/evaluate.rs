@@ -7,7 +7,7 @@ use rustc_hash::FxHashSet;
 use super::history::{CustomerOrders, History};
 use super::{Kind, RecOptions};
 use crate::error::{Error, Result};
-use crate::ml::clv::input::from_epoch_day;
+use crate::util::dates::from_epoch_day;
 
 /// Companions per product kept by the co-occurrence baseline.
 pub const COMPANIONS: usize = 30;

@@ -11,7 +11,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
 use crate::mart::catalog::Catalog;
-use crate::ml::clv::input::epoch_day;
+use crate::mart::schema::MartTable;
+use crate::util::dates::epoch_day;
 
 /// One purchased product line.
 #[derive(Debug, Clone, Copy)]
@@ -254,17 +255,18 @@ pub async fn load_history(catalog: &Catalog, as_of: Option<NaiveDate>) -> Result
 /// `customer_id → value` of a float column of a mart table, empty when the table is missing.
 pub async fn lookup_f64(
     catalog: &Catalog,
-    table: &str,
+    table: MartTable,
     column: &str,
 ) -> Result<HashMap<String, f64>> {
     let mut out = HashMap::new();
-    if !catalog.tables.iter().any(|t| t.name == table) {
+    if !catalog.tables.iter().any(|t| t.name == table.name()) {
         return Ok(out);
     }
     let batches = catalog
         .ctx
-        .sql(&format!("SELECT customer_id, {column} FROM {table}"))
+        .table(table.name())
         .await?
+        .select_columns(&["customer_id", column])?
         .collect()
         .await?;
     for b in &batches {
@@ -292,12 +294,8 @@ pub async fn segments(catalog: &Catalog, h: &History) -> Result<HashMap<u32, Str
         .enumerate()
         .map(|(i, c)| (c.as_str(), i as u32))
         .collect();
-    let batches = catalog
-        .ctx
-        .sql("SELECT customer_id, cluster_name FROM customer_segments")
-        .await?
-        .collect()
-        .await?;
+    let prepared = crate::query::builtin("customer_clusters", HashMap::new())?;
+    let batches = crate::query::collect(catalog, &prepared).await?;
     for b in &batches {
         let id = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
         let s = arrow::compute::cast(b.column(1), &DataType::Utf8)?;

@@ -65,13 +65,18 @@ pub struct RecOptions {
     pub cross_sell: CrossSellParams,
 }
 
+impl RecOptions {
+    /// The defaults (`recommend` and the nightly stage).
+    pub const DEFAULT: Self = RecOptions {
+        top: 10,
+        replenish: ReplenishParams::DEFAULT,
+        cross_sell: CrossSellParams::DEFAULT,
+    };
+}
+
 impl Default for RecOptions {
     fn default() -> Self {
-        RecOptions {
-            top: 10,
-            replenish: ReplenishParams::default(),
-            cross_sell: CrossSellParams::default(),
-        }
+        Self::DEFAULT
     }
 }
 

@@ -7,9 +7,11 @@ use std::collections::HashMap;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Date32Type};
 
+use datafusion::scalar::ScalarValue;
+
 use crate::error::Result;
 use crate::mart::catalog::Catalog;
-use crate::ml::clv::input::from_epoch_day;
+use crate::util::dates::from_epoch_day;
 
 /// A customer's next-best action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,29 +80,7 @@ impl std::fmt::Display for Action {
     }
 }
 
-/// `[policy]` of crm-mart.toml.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    /// A complaint at most this many days old whose outcome is `unresolved` → service recovery.
-    pub service_recovery_days: u32,
-    /// More outbound contacts than this in `contact_window_days` → rest.
-    pub max_outbound_contacts: u32,
-    /// The window of the fatigue cap, in days.
-    pub contact_window_days: u32,
-    /// Market only with an explicit opt-in.
-    pub require_opt_in: bool,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            service_recovery_days: 30,
-            max_outbound_contacts: 3,
-            contact_window_days: 30,
-            require_opt_in: false,
-        }
-    }
-}
+pub use crate::config::Policy;
 
 /// What the mart says of a customer's consent and recent contacts.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -206,15 +186,8 @@ pub async fn contact_states(
     let mut out: HashMap<String, ContactState> = HashMap::new();
     let has = |t: &str| catalog.tables.iter().any(|x| x.name == t);
     if has("dim_customer") {
-        let batches = catalog
-            .ctx
-            .sql(
-                "SELECT customer_id, do_not_contact, email_opt_in, phone_opt_in \
-                 FROM dim_customer WHERE is_current",
-            )
-            .await?
-            .collect()
-            .await?;
+        let prepared = crate::query::builtin("contact_consent", HashMap::new())?;
+        let batches = crate::query::collect(catalog, &prepared).await?;
         for b in &batches {
             let id = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
             let id = id.as_string::<i32>();
@@ -232,17 +205,13 @@ pub async fn contact_states(
     }
     if has("fact_contacts") && has("dim_customer") && has("dim_date") {
         let window = policy.contact_window_days.max(policy.service_recovery_days) as i32;
-        let sql = format!(
-            "SELECT c.customer_id, k.contact_id, d.date, k.direction, k.contact_type, k.outcome, \
-             k.channel \
-             FROM fact_contacts k \
-             JOIN dim_customer c ON c.customer_key = k.customer_key \
-             JOIN dim_date d ON d.date_key = k.date_key \
-             WHERE d.date <= DATE '{cut}' AND d.date > DATE '{cut}' - INTERVAL '{window} days' \
-             ORDER BY k.contact_ts, k.contact_id",
-            cut = from_epoch_day(cut)
-        );
-        let batches = catalog.ctx.sql(&sql).await?.collect().await?;
+        let day = |d: i32| ScalarValue::Date32(Some(d));
+        let values = HashMap::from([
+            ("as_of".to_string(), day(cut)),
+            ("after".to_string(), day(cut - window)),
+        ]);
+        let prepared = crate::query::builtin("contact_history", values)?;
+        let batches = crate::query::collect(catalog, &prepared).await?;
         for b in &batches {
             let s = |i: usize| arrow::compute::cast(b.column(i), &DataType::Utf8);
             let (id, cid, dir, kind, outcome, channel) = (s(0)?, s(1)?, s(3)?, s(4)?, s(5)?, s(6)?);

@@ -22,14 +22,19 @@ pub struct ReplenishParams {
     pub l2: f64,
 }
 
+impl ReplenishParams {
+    /// The defaults (`recommend` and the nightly stage).
+    pub const DEFAULT: Self = ReplenishParams {
+        window_days: 30,
+        training_windows: 9,
+        training_step_days: 10,
+        l2: 100.0,
+    };
+}
+
 impl Default for ReplenishParams {
     fn default() -> Self {
-        ReplenishParams {
-            window_days: 30,
-            training_windows: 9,
-            training_step_days: 10,
-            l2: 100.0,
-        }
+        Self::DEFAULT
     }
 }
 

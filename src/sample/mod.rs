@@ -1,6 +1,6 @@
 //! The synthetic data generator behind `crm-mart generate`.
 //!
-//! It writes the six source entities in the canonical CSV shape (DESIGN.md, source contract) and
+//! It writes the six source entities in the canonical CSV shape (docs/design.md, source contract) and
 //! plants the patterns the models must find. Every value is a pure function of the seed and the
 //! entity's identity (customer index, month), never of the number of months or customers asked
 //! for, so that:
@@ -379,16 +379,19 @@ fn campaign_exposure(seed: u64, p: &Profile, k: i32) -> (bool, bool) {
 /// Writes the whole dataset.
 pub fn generate(settings: &GenerateSettings) -> Result<GenerateSummary> {
     if settings.customers == 0 {
-        return Err(Error::usage("--customers must be at least 1"));
+        return Err(Error::params("customers", "must be at least 1"));
     }
     if settings.months == 0 {
-        return Err(Error::usage("--months must be at least 1"));
+        return Err(Error::params("months", "must be at least 1"));
     }
     if !(0.0..=0.5).contains(&settings.dirty_rate) {
-        return Err(Error::usage(format!(
-            "--dirty-rate {} is out of range: use a share between 0 and 0.5",
-            settings.dirty_rate
-        )));
+        return Err(Error::params(
+            "dirty_rate",
+            format!(
+                "{} is out of range: use a share between 0 and 0.5",
+                settings.dirty_rate
+            ),
+        ));
     }
     let out = &settings.out;
     fs::create_dir_all(out.join("sales")).map_err(|e| Error::io(out, e))?;

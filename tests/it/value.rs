@@ -29,7 +29,7 @@ fn sample_spec() -> InputSpec {
 }
 
 fn day(s: &str) -> i32 {
-    input::epoch_day(s.parse().unwrap())
+    crm_mart::util::dates::epoch_day(s.parse().unwrap())
 }
 
 fn close(got: f64, want: f64, tol: f64, what: &str) {

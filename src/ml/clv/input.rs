@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
+use crate::util::dates::epoch_day;
+
 use crate::error::{Error, Result};
 
 /// Field separator of an input file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delimiter {
     /// From the first line: comma, else tab, else semicolon, else runs of whitespace.
     Auto,
@@ -21,6 +23,28 @@ pub enum Delimiter {
     Semicolon,
     /// Runs of spaces or tabs (fixed-width logs such as CDNOW's).
     Whitespace,
+}
+
+impl Delimiter {
+    /// Every choice.
+    pub const ALL: [Delimiter; 5] = [
+        Delimiter::Auto,
+        Delimiter::Comma,
+        Delimiter::Tab,
+        Delimiter::Semicolon,
+        Delimiter::Whitespace,
+    ];
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delimiter::Auto => "auto",
+            Delimiter::Comma => "comma",
+            Delimiter::Tab => "tab",
+            Delimiter::Semicolon => "semicolon",
+            Delimiter::Whitespace => "whitespace",
+        }
+    }
 }
 
 /// A column named in the header, or its 1-based position.
@@ -119,16 +143,6 @@ impl Transactions {
             amount,
         });
     }
-}
-
-/// Days since 1970-01-01.
-pub fn epoch_day(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
-}
-
-/// The date of an epoch day.
-pub fn from_epoch_day(d: i32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(d as i64)
 }
 
 /// Parses a date with `format`, or by default YYYY-MM-DD (optionally followed by a time) or
@@ -643,6 +657,7 @@ pub fn read_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::dates::from_epoch_day;
 
     fn spec(path: &Path, delimiter: Delimiter) -> InputSpec {
         InputSpec {

@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::mart::catalog::Catalog;
+use crate::util::dates::{epoch_day, from_epoch_day};
 use bgnbd::{BgNbd, Rft};
 use gamma_gamma::GammaGamma;
-use input::{Transactions, epoch_day, from_epoch_day};
+use input::Transactions;
 
 /// Days per time unit of the models (weeks).
 pub const DAYS_PER_UNIT: f64 = 7.0;
@@ -313,6 +314,17 @@ pub struct ValueOptions {
     pub penalizer: f64,
 }
 
+impl ValueOptions {
+    /// The defaults (`value` and the nightly stage).
+    pub const DEFAULT: Self = ValueOptions {
+        as_of: None,
+        calibration_end: None,
+        holdout_days: 182,
+        discount_rate: 0.01,
+        penalizer: 0.0,
+    };
+}
+
 /// Predictions for one customer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prediction {
@@ -388,13 +400,16 @@ fn fit_and_predict(
     mart_version: Option<i64>,
 ) -> Result<ValueRun> {
     if !(0.0..1.0).contains(&opts.discount_rate) {
-        return Err(Error::usage(format!(
-            "--discount-rate {} must be in [0, 1) (a monthly rate, e.g. 0.01)",
-            opts.discount_rate
-        )));
+        return Err(Error::params(
+            "discount_rate",
+            format!(
+                "{} must be in [0, 1) (a monthly rate, e.g. 0.01)",
+                opts.discount_rate
+            ),
+        ));
     }
     if !(opts.penalizer >= 0.0 && opts.penalizer.is_finite()) {
-        return Err(Error::usage("--penalizer must be ≥ 0"));
+        return Err(Error::params("penalizer", "must be ≥ 0"));
     }
     bgnbd::validate(s.rft(), &s.ids)?;
     let started = std::time::Instant::now();
@@ -550,22 +565,28 @@ pub fn run_transactions(
     let last = txns.rows.iter().map(|t| t.day).max().expect("non-empty");
     let as_of = opts.as_of.map(epoch_day).unwrap_or(last);
     if as_of < first {
-        return Err(Error::usage(format!(
-            "--as-of {} is before the first transaction ({})",
-            from_epoch_day(as_of),
-            from_epoch_day(first)
-        )));
+        return Err(Error::params(
+            "as_of",
+            format!(
+                "{} is before the first transaction ({})",
+                from_epoch_day(as_of),
+                from_epoch_day(first)
+            ),
+        ));
     }
     let cal_end = match opts.calibration_end {
         Some(c) => {
             let c = epoch_day(c);
             if c < first || c >= as_of {
-                return Err(Error::usage(format!(
-                    "--calibration-end {} must fall between the first transaction ({}) and the as-of date ({})",
-                    from_epoch_day(c),
-                    from_epoch_day(first),
-                    from_epoch_day(as_of)
-                )));
+                return Err(Error::params(
+                    "calibration_end",
+                    format!(
+                        "{} must fall between the first transaction ({}) and the as-of date ({})",
+                        from_epoch_day(c),
+                        from_epoch_day(first),
+                        from_epoch_day(as_of)
+                    ),
+                ));
             }
             Some(c)
         }
@@ -648,10 +669,13 @@ pub async fn from_mart(catalog: &Catalog, as_of: Option<NaiveDate>) -> Result<Tr
         }
     }
     if txns.rows.is_empty() {
-        return Err(Error::usage(match as_of {
-            Some(d) => format!("no purchases in the mart on or before {d}; choose a later --as-of"),
-            None => "the mart has no sales; run crm-mart etl first".to_string(),
-        }));
+        return Err(match as_of {
+            Some(d) => Error::params(
+                "as_of",
+                format!("{d}: no purchases in the mart on or before it; choose a later date"),
+            ),
+            None => Error::usage("the mart has no sales; run crm-mart etl first"),
+        });
     }
     Ok(txns)
 }

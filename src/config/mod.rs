@@ -5,6 +5,13 @@
 //! column names. Relative paths in the file are relative to the file's own directory, so a
 //! scheduled job can run from anywhere with `--config /path/to/crm-mart.toml`.
 
+mod policy;
+mod sink;
+pub mod spec;
+
+pub use policy::Policy;
+pub use sink::Sink;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -83,7 +90,7 @@ impl Default for Quality {
 }
 
 /// `[policy]`: the contact policy of the next-best action (defaults in
-/// [`crate::recommend::policy::Policy`]).
+/// [`Policy`]).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySection {
@@ -483,7 +490,7 @@ pub struct Settings {
     /// The SQL engine.
     pub engine: crate::mart::engine::EngineSpec,
     /// Default CRM sinks of `recommend`.
-    pub sinks: Vec<crate::crm::Sink>,
+    pub sinks: Vec<Sink>,
     /// Churn model age (days) after which `nightly` retrains.
     pub retrain_after_days: u32,
     /// The nightly run log.
@@ -491,13 +498,21 @@ pub struct Settings {
     /// Data-quality limits.
     pub quality: Quality,
     /// The contact policy of the next-best action.
-    pub policy: crate::recommend::policy::Policy,
+    pub policy: Policy,
 }
 
 /// Default configuration file name, looked up in the working directory.
 pub const DEFAULT_CONFIG: &str = "crm-mart.toml";
 
 impl Settings {
+    /// Where the nightly job writes the decision report: `reports/` beside the mart.
+    pub fn reports_dir(&self) -> PathBuf {
+        self.mart_dir
+            .parent()
+            .map(|p| p.join("reports"))
+            .unwrap_or_else(|| "reports".into())
+    }
+
     /// Resolve settings from an explicit config path (or `./crm-mart.toml` if present) and the
     /// command-line overrides.
     pub fn resolve(
@@ -591,13 +606,13 @@ impl Settings {
         };
         let mut sinks = Vec::new();
         for raw in &parsed.crm.sinks {
-            let sink: crate::crm::Sink = raw
+            let sink: Sink = raw
                 .parse()
                 .map_err(|e: String| Error::config(&cfg_path, format!("[crm] sinks: {e}")))?;
             sinks.push(match sink {
-                crate::crm::Sink::Sqlite(p) => crate::crm::Sink::Sqlite(rel(&p)),
-                crate::crm::Sink::Csv(p) => crate::crm::Sink::Csv(rel(&p)),
-                crate::crm::Sink::Jsonl(p) => crate::crm::Sink::Jsonl(rel(&p)),
+                Sink::Sqlite(p) => Sink::Sqlite(rel(&p)),
+                Sink::Csv(p) => Sink::Csv(rel(&p)),
+                Sink::Jsonl(p) => Sink::Jsonl(rel(&p)),
                 other => other,
             });
         }
@@ -623,9 +638,9 @@ impl Settings {
             },
             stale_after_days: parsed.quality.stale_after_days,
         };
-        let defaults = crate::recommend::policy::Policy::default();
+        let defaults = Policy::default();
         let p = &parsed.policy;
-        let policy = crate::recommend::policy::Policy {
+        let policy = Policy {
             service_recovery_days: p
                 .service_recovery_days
                 .unwrap_or(defaults.service_recovery_days),
@@ -669,7 +684,7 @@ impl Settings {
 fn check_mapping(entity: &str, m: &SourceMapping, cfg: &Path) -> Result<()> {
     let named = |what: String| Error::config(cfg, format!("[sources.{entity}] {what}"));
     m.dialect().map_err(named)?;
-    let canonical = crate::etl::spec::columns(entity);
+    let canonical = spec::columns(entity);
     let known = || {
         canonical
             .iter()
@@ -692,11 +707,7 @@ fn check_mapping(entity: &str, m: &SourceMapping, cfg: &Path) -> Result<()> {
     }
     for column in m.values.keys() {
         match canonical.iter().find(|c| c.name == column) {
-            Some(c)
-                if matches!(
-                    c.kind,
-                    crate::etl::spec::Kind::Text | crate::etl::spec::Kind::Bool
-                ) => {}
+            Some(c) if matches!(c.kind, spec::Kind::Text | spec::Kind::Bool) => {}
             Some(_) => {
                 return Err(named(format!(
                     "values.{column}: value maps apply to text and true/false columns; '{column}' is a number or a date"

@@ -1,0 +1,65 @@
+//! One file per subcommand: read the context, call one library function, render what it
+//! returns. stdout is data, stderr is talk. No SQL, no Arrow schemas, no model loops here.
+
+pub mod basket;
+pub mod churn;
+pub mod etl;
+pub mod features;
+pub mod generate;
+pub mod models;
+pub mod nightly;
+pub mod query;
+pub mod recommend;
+pub mod report;
+pub mod segment;
+pub mod value;
+
+use anyhow::Result;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use crm_mart::pipeline::Ctx;
+
+use crate::cli::{ChurnAction, Cli, Command, ModelsAction};
+
+/// Runs the parsed command; `ctx` is None only for `generate`, which needs no settings.
+pub fn run(cli: &Cli, ctx: Option<&Ctx>) -> Result<()> {
+    let Command::Generate(a) = &cli.command else {
+        let ctx = ctx.expect("every command but generate has a context");
+        return run_with(cli, ctx);
+    };
+    generate::run(cli, a)
+}
+
+fn run_with(cli: &Cli, ctx: &Ctx) -> Result<()> {
+    match &cli.command {
+        Command::Generate(_) => unreachable!("handled before the context"),
+        Command::Etl(_) => etl::run(cli, ctx),
+        Command::Nightly(a) => nightly::run(cli, ctx, a),
+        Command::Query(a) => query::run(cli, ctx, a),
+        Command::Segment(a) => segment::run(cli, ctx, a),
+        Command::Features(a) => features::run(cli, ctx, a),
+        Command::Churn(a) => match &a.action {
+            ChurnAction::Train(a) => churn::train(cli, ctx, a),
+            ChurnAction::Score(a) => churn::score(cli, ctx, a),
+        },
+        Command::Value(a) => value::run(cli, ctx, a),
+        Command::Basket(a) => basket::run(cli, ctx, a),
+        Command::Recommend(a) => recommend::run(cli, ctx, a),
+        Command::Report(a) => report::run(cli, ctx, a),
+        Command::Models(a) => match a.action {
+            ModelsAction::List => models::list(cli, ctx),
+        },
+    }
+}
+
+/// A terminal table with the given header.
+pub fn table<S: ToString>(header: impl IntoIterator<Item = S>) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(
+        header
+            .into_iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>(),
+    );
+    t
+}
