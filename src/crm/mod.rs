@@ -10,33 +10,48 @@ use crate::error::{Error, Result};
 
 pub use crate::config::Sink;
 
-/// The SQLite table of recommendations and the table of runs.
-const SQLITE_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS recommendations (
-    customer_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    rank INTEGER NOT NULL,
-    product_id TEXT,
-    product_name TEXT,
-    score REAL,
-    expected_value REAL,
-    value_basis TEXT,
-    reason TEXT NOT NULL,
-    action TEXT NOT NULL,
-    churn_probability REAL,
-    clv_12m REAL,
-    segment TEXT,
-    generated_at TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    PRIMARY KEY (customer_id, kind, rank)
-);
-CREATE TABLE IF NOT EXISTS recommendation_runs (
-    run_id TEXT PRIMARY KEY,
-    generated_at TEXT NOT NULL,
-    customers INTEGER NOT NULL,
-    rows INTEGER NOT NULL
-);
-";
+/// The columns of the CRM's recommendations table: name, type (`text`, `int`, `real`), and
+/// whether a value is required.
+const TABLE: &[(&str, &str, bool)] = &[
+    ("customer_id", "text", true),
+    ("kind", "text", true),
+    ("rank", "int", true),
+    ("product_id", "text", false),
+    ("product_name", "text", false),
+    ("score", "real", false),
+    ("expected_value", "real", false),
+    ("value_basis", "text", false),
+    ("reason", "text", true),
+    ("action", "text", true),
+    ("churn_probability", "real", false),
+    ("clv_12m", "real", false),
+    ("segment", "text", false),
+    ("generated_at", "text", true),
+    ("run_id", "text", true),
+];
+
+/// The tables of recommendations and of runs in a database's types for integers and reals.
+fn schema_sql(int: &str, real: &str) -> String {
+    let ty = |t: &str| match t {
+        "int" => int,
+        "real" => real,
+        _ => "TEXT",
+    };
+    let columns: String = TABLE
+        .iter()
+        .map(|(name, t, required)| {
+            format!(
+                "    {name} {}{},\n",
+                ty(t),
+                if *required { " NOT NULL" } else { "" }
+            )
+        })
+        .collect();
+    format!(
+        "\nCREATE TABLE IF NOT EXISTS recommendations (\n{columns}    PRIMARY KEY (customer_id, kind, rank)\n);\n\
+         CREATE TABLE IF NOT EXISTS recommendation_runs (\n    run_id TEXT PRIMARY KEY,\n    generated_at TEXT NOT NULL,\n    customers {int} NOT NULL,\n    rows {int} NOT NULL\n);\n"
+    )
+}
 
 /// The columns written, in order.
 const COLUMNS: &str = "customer_id, kind, rank, product_id, product_name, score, expected_value, value_basis, reason, action, churn_probability, clv_12m, segment, generated_at, run_id";
@@ -170,7 +185,8 @@ fn write_sqlite(
             ))
             .map_err(err)?;
         }
-        tx.execute_batch(SQLITE_SCHEMA).map_err(err)?;
+        tx.execute_batch(&schema_sql("INTEGER", "REAL"))
+            .map_err(err)?;
         let mut del = tx
             .prepare("DELETE FROM recommendations WHERE customer_id = ?1")
             .map_err(err)?;
@@ -212,34 +228,6 @@ fn write_sqlite(
     tx.commit().map_err(err)?;
     Ok(batch.num_rows())
 }
-
-/// The PostgreSQL tables (the same as SQLite's).
-const POSTGRES_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS recommendations (
-    customer_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    rank BIGINT NOT NULL,
-    product_id TEXT,
-    product_name TEXT,
-    score DOUBLE PRECISION,
-    expected_value DOUBLE PRECISION,
-    value_basis TEXT,
-    reason TEXT NOT NULL,
-    action TEXT NOT NULL,
-    churn_probability DOUBLE PRECISION,
-    clv_12m DOUBLE PRECISION,
-    segment TEXT,
-    generated_at TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    PRIMARY KEY (customer_id, kind, rank)
-);
-CREATE TABLE IF NOT EXISTS recommendation_runs (
-    run_id TEXT PRIMARY KEY,
-    generated_at TEXT NOT NULL,
-    customers BIGINT NOT NULL,
-    rows BIGINT NOT NULL
-);
-";
 
 /// Connection settings from the URL; a password missing from the URL comes from `PGPASSWORD`.
 fn postgres_config(url: &str, sink: &Sink) -> Result<postgres::Config> {
@@ -297,7 +285,8 @@ fn write_postgres(
         ))
         .map_err(err)?;
     }
-    tx.batch_execute(POSTGRES_SCHEMA).map_err(err)?;
+    tx.batch_execute(&schema_sql("BIGINT", "DOUBLE PRECISION"))
+        .map_err(err)?;
     tx.execute(
         "DELETE FROM recommendations WHERE customer_id = ANY($1)",
         &[&customers],

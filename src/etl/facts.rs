@@ -39,6 +39,21 @@ pub struct FactKeys {
     batch_contacts: HashSet<u64, BuildKeyHasher>,
 }
 
+impl FactKeys {
+    /// Claims an order line's key for this batch; false when an earlier batch loaded it (the
+    /// row restates it).
+    fn claim_sales(&mut self, h: u64) -> bool {
+        self.batch_sales.insert(h);
+        !self.sales.contains(&h)
+    }
+
+    /// Claims a contact's key for this batch; false when an earlier batch loaded it.
+    fn claim_contacts(&mut self, h: u64) -> bool {
+        self.batch_contacts.insert(h);
+        !self.contacts.contains(&h)
+    }
+}
+
 /// Fact rows built from a slice of a file.
 #[derive(Default)]
 pub struct FactRows {
@@ -334,8 +349,7 @@ pub fn sales(
             keep[i] = false;
             continue;
         }
-        ctx.keys.batch_sales.insert(h);
-        if ctx.keys.sales.contains(&h) {
+        if !ctx.keys.claim_sales(h) {
             keep[i] = false;
             restated[i] = true;
         }
@@ -521,8 +535,7 @@ pub fn contacts(
             keep[i] = false;
             continue;
         }
-        ctx.keys.batch_contacts.insert(h);
-        if ctx.keys.contacts.contains(&h) {
+        if !ctx.keys.claim_contacts(h) {
             keep[i] = false;
             restated[i] = true;
         }

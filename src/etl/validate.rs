@@ -139,131 +139,13 @@ pub fn type_rows(entity: &str, rows: &mut FileRows, mapping: &SourceMapping) -> 
             }
         };
         let native = !matches!(src_dtype, DataType::String);
-        // Text is trimmed and blank text is missing; a text column with nothing to trim (the
-        // usual case) is used as it is, without a copy of every value.
-        let raw = if let Some(value) = constant {
-            let v = value.trim();
-            if v.is_empty() {
-                null_of(DataType::String)
-            } else {
-                lit(v.to_string())
-            }
-        } else if native || trimming[i] {
-            let text = col(src).cast(DataType::String).str().strip_chars(lit(NULL));
-            when(text.clone().eq(lit("")))
-                .then(null_of(DataType::String))
-                .otherwise(text)
-        } else {
-            col(src)
-        };
-        // Export words → contract words (case-insensitive); unmapped words stay as they are and
-        // meet the column's rule.
-        let raw = match mapping.values.get(c.name) {
-            Some(map) if !map.is_empty() => {
-                let lower = raw.clone().str().to_lowercase();
-                let mut mapped = raw;
-                for (from, to) in map.iter().rev() {
-                    mapped = when(lower.clone().eq(lit(from.trim().to_lowercase())))
-                        .then(lit(to.trim().to_string()))
-                        .otherwise(mapped);
-                }
-                mapped
-            }
-            _ => raw,
-        };
+        let raw = raw_text(c, mapping, src, constant, native || trimming[i]);
         raws.push(raw.alias(raw_name.as_str()));
         let r = || col(raw_name.as_str());
-        let value = match c.kind {
-            Kind::Text => match c.rule {
-                Rule::OneOf(_) => r().str().to_lowercase(),
-                _ => r(),
-            },
-            Kind::Bool if matches!(src_dtype, DataType::Boolean) && constant.is_none() => col(src),
-            Kind::Bool => {
-                let lower = r().str().to_lowercase();
-                let words = |w: &[&str]| lit(Series::new("w".into(), w.to_vec())).implode(false);
-                when(lower.clone().is_in(words(spec::TRUE_WORDS), false))
-                    .then(lit(true))
-                    .when(lower.is_in(words(spec::FALSE_WORDS), false))
-                    .then(lit(false))
-                    .otherwise(null_of(DataType::Boolean))
-            }
-            _ if native && constant.is_none() && !matches!(src_dtype, DataType::Boolean) => {
-                col(src).cast(dtype.clone())
-            }
-            Kind::Int | Kind::Float => {
-                let mut t = r();
-                if mapping.decimal_comma {
-                    t = t
-                        .str()
-                        .replace_all(lit("."), lit(""), true)
-                        .str()
-                        .replace_all(lit(","), lit("."), true);
-                }
-                t.cast(DataType::Float64)
-            }
-            Kind::Date => r().str().to_date(StrptimeOptions {
-                format: Some(mapping.date_format.as_str().into()),
-                strict: false,
-                exact: true,
-                cache: true,
-            }),
-            Kind::Timestamp => r().str().to_datetime(
-                Some(TimeUnit::Microseconds),
-                None,
-                StrptimeOptions {
-                    format: Some(mapping.timestamp_format.as_str().into()),
-                    strict: false,
-                    exact: true,
-                    cache: true,
-                },
-                lit("raise"),
-            ),
-        };
+        let value = parsed_value(c, mapping, src, src_dtype, constant.is_some(), native, r());
         let parsed_name = format!("{}__val", c.name);
         parsed.push(value.alias(parsed_name.as_str()));
-        let v = || col(parsed_name.as_str());
-        let anonymous_allowed =
-            entity == "sales" && c.name == "customer_id" && mapping.allow_anonymous_customer;
-        if c.required && !derivable(entity, c.name) && !anonymous_allowed {
-            fails.push(
-                when(r().is_null())
-                    .then(code(i, 0))
-                    .otherwise(null_of(DataType::Int32)),
-            );
-        }
-        if c.kind != Kind::Text {
-            let mut bad = r().is_not_null().and(v().is_null());
-            if matches!(c.kind, Kind::Int | Kind::Float) {
-                bad = bad.or(v().is_not_null().and(v().is_finite().not()));
-            }
-            fails.push(
-                when(bad)
-                    .then(code(i, 1))
-                    .otherwise(null_of(DataType::Int32)),
-            );
-        }
-        if c.kind == Kind::Int {
-            let non_int = v().cast(DataType::Int64).cast(DataType::Float64).neq(v());
-            fails.push(
-                when(non_int)
-                    .then(code(i, 3))
-                    .otherwise(null_of(DataType::Int32)),
-            );
-        }
-        let rule_broken = match c.rule {
-            Rule::Any => None,
-            Rule::NonNegative => Some(v().lt(lit(0.0))),
-            Rule::NonZero => Some(v().eq(lit(0.0))),
-            Rule::Between(lo, hi) => Some(v().lt(lit(lo)).or(v().gt(lit(hi)))),
-            Rule::OneOf(words) => {
-                let list = Series::new("w".into(), words.to_vec());
-                Some(v().is_in(lit(list).implode(false), false).not())
-            }
-        };
-        if let Some(b) = rule_broken {
-            fails.push(when(b).then(code(i, 2)).otherwise(null_of(DataType::Int32)));
-        }
+        fails.extend(checks(entity, i, c, mapping, &raw_name, &parsed_name));
     }
     lf = lf.with_columns(raws).with_columns(parsed);
     let fail = if fails.is_empty() {
@@ -273,33 +155,7 @@ pub fn type_rows(entity: &str, rows: &mut FileRows, mapping: &SourceMapping) -> 
     };
     let checked = lf.with_column(fail.alias(CODE_COL)).collect()?;
 
-    // Rejects: few, so building their messages row by row is fine.
-    let failed = checked
-        .clone()
-        .lazy()
-        .filter(col(CODE_COL).is_not_null())
-        .collect()?;
-    let mut rejects = Vec::with_capacity(failed.height());
-    if failed.height() > 0 {
-        let codes = failed.column(CODE_COL)?.i32()?.clone();
-        let row_idx = failed.column(ROW_COL)?.u32()?.clone();
-        let lines = failed.column(LINE_COL)?.u64()?.clone();
-        for k in 0..failed.height() {
-            let code = codes.get(k).unwrap_or(0);
-            let c = &specs[(code / 4) as usize];
-            let raw_col = failed.column(&format!("{}__raw", c.name))?.str()?.clone();
-            let value = raw_col.get(k).map(str::to_string);
-            let (reason, message) = describe(entity, c, code % 4, value.as_deref(), mapping);
-            rejects.push(Reject {
-                line: lines.get(k).unwrap_or(0),
-                raw: rows.raw_of(row_idx.get(k).unwrap_or(0) as usize),
-                code: reason,
-                column: Some(c.name.to_string()),
-                value,
-                message,
-            });
-        }
-    }
+    let rejects = rejects_of(&checked, specs, entity, mapping, rows)?;
     let mut keep: Vec<Expr> = specs
         .iter()
         .map(|c| {
@@ -328,6 +184,206 @@ pub fn type_rows(entity: &str, rows: &mut FileRows, mapping: &SourceMapping) -> 
     };
     let df = lf.select(keep).collect()?;
     Ok(Typed { df, rejects })
+}
+
+/// A column's raw text: a constant of the mapping, or the source column — trimmed, blank as
+/// missing, when `trim` — with export words mapped to contract words (case-insensitive;
+/// unmapped words stay as they are and meet the column's rule).
+fn raw_text(
+    c: &ColumnSpec,
+    mapping: &SourceMapping,
+    src: &str,
+    constant: Option<&String>,
+    trim: bool,
+) -> Expr {
+    // Text is trimmed and blank text is missing; a text column with nothing to trim (the
+    // usual case) is used as it is, without a copy of every value.
+    let raw = if let Some(value) = constant {
+        let v = value.trim();
+        if v.is_empty() {
+            null_of(DataType::String)
+        } else {
+            lit(v.to_string())
+        }
+    } else if trim {
+        let text = col(src).cast(DataType::String).str().strip_chars(lit(NULL));
+        when(text.clone().eq(lit("")))
+            .then(null_of(DataType::String))
+            .otherwise(text)
+    } else {
+        col(src)
+    };
+    // Export words → contract words (case-insensitive); unmapped words stay as they are and
+    // meet the column's rule.
+    match mapping.values.get(c.name) {
+        Some(map) if !map.is_empty() => {
+            let lower = raw.clone().str().to_lowercase();
+            let mut mapped = raw;
+            for (from, to) in map.iter().rev() {
+                mapped = when(lower.clone().eq(lit(from.trim().to_lowercase())))
+                    .then(lit(to.trim().to_string()))
+                    .otherwise(mapped);
+            }
+            mapped
+        }
+        _ => raw,
+    }
+}
+
+/// A column's value of its contract type, parsed from the raw text `r` (or taken as it is from
+/// a native source column).
+fn parsed_value(
+    c: &ColumnSpec,
+    mapping: &SourceMapping,
+    src: &str,
+    src_dtype: &DataType,
+    constant: bool,
+    native: bool,
+    r: Expr,
+) -> Expr {
+    let dtype = target_dtype(c.kind);
+    let r = || r.clone();
+    match c.kind {
+        Kind::Text => match c.rule {
+            Rule::OneOf(_) => r().str().to_lowercase(),
+            _ => r(),
+        },
+        Kind::Bool if matches!(src_dtype, DataType::Boolean) && !constant => col(src),
+        Kind::Bool => {
+            let lower = r().str().to_lowercase();
+            let words = |w: &[&str]| lit(Series::new("w".into(), w.to_vec())).implode(false);
+            when(lower.clone().is_in(words(spec::TRUE_WORDS), false))
+                .then(lit(true))
+                .when(lower.is_in(words(spec::FALSE_WORDS), false))
+                .then(lit(false))
+                .otherwise(null_of(DataType::Boolean))
+        }
+        _ if native && !constant && !matches!(src_dtype, DataType::Boolean) => {
+            col(src).cast(dtype.clone())
+        }
+        Kind::Int | Kind::Float => {
+            let mut t = r();
+            if mapping.decimal_comma {
+                t = t
+                    .str()
+                    .replace_all(lit("."), lit(""), true)
+                    .str()
+                    .replace_all(lit(","), lit("."), true);
+            }
+            t.cast(DataType::Float64)
+        }
+        Kind::Date => r().str().to_date(StrptimeOptions {
+            format: Some(mapping.date_format.as_str().into()),
+            strict: false,
+            exact: true,
+            cache: true,
+        }),
+        Kind::Timestamp => r().str().to_datetime(
+            Some(TimeUnit::Microseconds),
+            None,
+            StrptimeOptions {
+                format: Some(mapping.timestamp_format.as_str().into()),
+                strict: false,
+                exact: true,
+                cache: true,
+            },
+            lit("raise"),
+        ),
+    }
+}
+
+/// The checks of column `i`, each a failure code where it fails: missing, unparseable, not an
+/// integer, against its rule.
+fn checks(
+    entity: &str,
+    i: usize,
+    c: &ColumnSpec,
+    mapping: &SourceMapping,
+    raw_name: &str,
+    parsed_name: &str,
+) -> Vec<Expr> {
+    let r = || col(raw_name);
+    let mut fails = Vec::new();
+    let v = || col(parsed_name);
+    let anonymous_allowed =
+        entity == "sales" && c.name == "customer_id" && mapping.allow_anonymous_customer;
+    if c.required && !derivable(entity, c.name) && !anonymous_allowed {
+        fails.push(
+            when(r().is_null())
+                .then(code(i, 0))
+                .otherwise(null_of(DataType::Int32)),
+        );
+    }
+    if c.kind != Kind::Text {
+        let mut bad = r().is_not_null().and(v().is_null());
+        if matches!(c.kind, Kind::Int | Kind::Float) {
+            bad = bad.or(v().is_not_null().and(v().is_finite().not()));
+        }
+        fails.push(
+            when(bad)
+                .then(code(i, 1))
+                .otherwise(null_of(DataType::Int32)),
+        );
+    }
+    if c.kind == Kind::Int {
+        let non_int = v().cast(DataType::Int64).cast(DataType::Float64).neq(v());
+        fails.push(
+            when(non_int)
+                .then(code(i, 3))
+                .otherwise(null_of(DataType::Int32)),
+        );
+    }
+    let rule_broken = match c.rule {
+        Rule::Any => None,
+        Rule::NonNegative => Some(v().lt(lit(0.0))),
+        Rule::NonZero => Some(v().eq(lit(0.0))),
+        Rule::Between(lo, hi) => Some(v().lt(lit(lo)).or(v().gt(lit(hi)))),
+        Rule::OneOf(words) => {
+            let list = Series::new("w".into(), words.to_vec());
+            Some(v().is_in(lit(list).implode(false), false).not())
+        }
+    };
+    if let Some(b) = rule_broken {
+        fails.push(when(b).then(code(i, 2)).otherwise(null_of(DataType::Int32)));
+    }
+    fails
+}
+
+/// The failed rows with their reasons (few, so building their messages row by row is fine).
+fn rejects_of(
+    checked: &DataFrame,
+    specs: &[ColumnSpec],
+    entity: &str,
+    mapping: &SourceMapping,
+    rows: &FileRows,
+) -> Result<Vec<Reject>> {
+    let failed = checked
+        .clone()
+        .lazy()
+        .filter(col(CODE_COL).is_not_null())
+        .collect()?;
+    let mut rejects = Vec::with_capacity(failed.height());
+    if failed.height() > 0 {
+        let codes = failed.column(CODE_COL)?.i32()?.clone();
+        let row_idx = failed.column(ROW_COL)?.u32()?.clone();
+        let lines = failed.column(LINE_COL)?.u64()?.clone();
+        for k in 0..failed.height() {
+            let code = codes.get(k).unwrap_or(0);
+            let c = &specs[(code / 4) as usize];
+            let raw_col = failed.column(&format!("{}__raw", c.name))?.str()?.clone();
+            let value = raw_col.get(k).map(str::to_string);
+            let (reason, message) = describe(entity, c, code % 4, value.as_deref(), mapping);
+            rejects.push(Reject {
+                line: lines.get(k).unwrap_or(0),
+                raw: rows.raw_of(row_idx.get(k).unwrap_or(0) as usize),
+                code: reason,
+                column: Some(c.name.to_string()),
+                value,
+                message,
+            });
+        }
+    }
+    Ok(rejects)
 }
 
 /// Whether a text column has a value that trimming changes or that is blank.
