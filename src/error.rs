@@ -108,6 +108,12 @@ pub enum Error {
     Parquet(#[from] parquet::errors::ParquetError),
 }
 
+/// A library parameter named in a message: `‹as_of›`. The command line shows its flag there
+/// instead (`--as-of`).
+pub fn param(field: &str) -> String {
+    format!("‹{field}›")
+}
+
 impl Error {
     /// A usage error.
     pub fn usage(message: impl Into<String>) -> Self {

@@ -113,18 +113,33 @@ fn context(cli: &Cli) -> anyhow::Result<Option<Ctx>> {
 /// The error chain, with a library parameter named by its command-line flag (`as_of 2031-01-01
 /// is …` → `--as-of 2031-01-01 is …`).
 fn with_flags(e: &anyhow::Error) -> String {
-    let text = format!("{e:#}");
-    match e
+    let mut text = format!("{e:#}");
+    if let Some(crm_mart::error::Error::Params { field, why }) = e
         .chain()
         .find_map(|c| c.downcast_ref::<crm_mart::error::Error>())
     {
-        Some(crm_mart::error::Error::Params { field, why }) => text.replacen(
+        text = text.replacen(
             &format!("{field} {why}"),
             &format!("{} {why}", cli::flag(field)),
             1,
-        ),
-        _ => text,
+        );
     }
+    flags_for_params(&text)
+}
+
+/// Every parameter a library message names (`‹as_of›`, [`crm_mart::error::param`]) as its flag.
+fn flags_for_params(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('‹') {
+        let after = &rest[i + '‹'.len_utf8()..];
+        let Some(n) = after.find('›') else { break };
+        out.push_str(&rest[..i]);
+        out.push_str(&cli::flag(&after[..n]));
+        rest = &after[n + '›'.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The operating system's reason when `e` is a failed write to storage: no space, a file too

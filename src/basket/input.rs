@@ -155,8 +155,8 @@ pub fn read(
                     })
             };
             let (bi, ii) = (
-                find(basket_col, "the basket column")?,
-                find(item_col, "the item column")?,
+                find(basket_col, &crate::error::param("basket_col"))?,
+                find(item_col, &crate::error::param("item_col"))?,
             );
             let mut by_basket: FxHashMap<String, usize> = FxHashMap::default();
             for rec in rdr.records() {

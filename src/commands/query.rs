@@ -30,23 +30,7 @@ pub fn run(cli: &Cli, ctx: &Ctx, a: &QueryArgs) -> Result<()> {
         .iter()
         .map(|t| t.parse())
         .collect::<crm_mart::error::Result<_>>()?;
-    let format = Format::choose(a.format.as_deref(), a.output.as_deref(), Format::Table)?;
-    let stdout_tty = a.output.is_none() && std::io::stdout().is_terminal();
-    let output = OutputOptions {
-        format,
-        path: a.output.clone(),
-        max_rows: match a.max_rows {
-            Some(0) => None,
-            Some(n) => Some(n),
-            None if stdout_tty => Some(40),
-            None => None,
-        },
-        width: if stdout_tty {
-            comfy_table::Table::new().width()
-        } else {
-            None
-        },
-    };
+    let output = output_options(a)?;
     let params = QueryParams {
         prepared,
         engine,
@@ -92,6 +76,28 @@ pub fn run(cli: &Cli, ctx: &Ctx, a: &QueryArgs) -> Result<()> {
         t.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Where the result goes and how: a table of at most 40 rows as wide as the terminal when
+/// stdout is one, else every row in the chosen format.
+fn output_options(a: &QueryArgs) -> Result<OutputOptions> {
+    let format = Format::choose(a.format.as_deref(), a.output.as_deref(), Format::Table)?;
+    let stdout_tty = a.output.is_none() && std::io::stdout().is_terminal();
+    Ok(OutputOptions {
+        format,
+        path: a.output.clone(),
+        max_rows: match a.max_rows {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None if stdout_tty => Some(40),
+            None => None,
+        },
+        width: if stdout_tty {
+            comfy_table::Table::new().width()
+        } else {
+            None
+        },
+    })
 }
 
 /// The named queries with their parameters.

@@ -233,3 +233,19 @@ pub(super) fn read_lookups(
     }
     Ok(lookups)
 }
+
+/// The batch of `new_files`: every file checked loadable, the batch id (a hash of the files'
+/// hashes), and the lookups of the entities with new files, read once for the batch.
+pub(super) fn batch_of(
+    settings: &Settings,
+    new_files: &[NewFile],
+    cfg_path: &Path,
+) -> Result<(String, BTreeMap<&'static str, Vec<lookup::Lookup>>)> {
+    let all_lookups = lookup_files(settings)?;
+    check_loadable(settings, new_files, &all_lookups, cfg_path)?;
+    let mut sorted_hashes: Vec<&str> = new_files.iter().map(|(_, _, h)| h.as_str()).collect();
+    sorted_hashes.sort();
+    let batch_id = hex(&Sha256::digest(sorted_hashes.join("\n").as_bytes()))[..16].to_string();
+    let lookups = read_lookups(settings, new_files, &all_lookups, cfg_path)?;
+    Ok((batch_id, lookups))
+}

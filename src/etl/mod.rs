@@ -235,16 +235,9 @@ pub async fn run(settings: &Settings, progress: bool) -> Result<EtlReport> {
             ..Default::default()
         });
     }
-    let all_lookups = discover::lookup_files(settings)?;
-    discover::check_loadable(settings, &new_files, &all_lookups, &cfg_path)?;
-    let mut sorted_hashes: Vec<&str> = new_files.iter().map(|(_, _, h)| h.as_str()).collect();
-    sorted_hashes.sort();
-    let batch_id =
-        discover::hex(&Sha256::digest(sorted_hashes.join("\n").as_bytes()))[..16].to_string();
+    let (batch_id, lookups) = discover::batch_of(settings, &new_files, &cfg_path)?;
     let seq = max_seq + 1;
     tracing::info!(batch_id, seq, files = new_files.len(), "loading batch");
-    // Lookups of the entities with new files, read once for the batch.
-    let lookups = discover::read_lookups(settings, &new_files, &all_lookups, &cfg_path)?;
 
     // 2. Dimension files, then 3. fact files.
     let loader = load::Loader {

@@ -39,7 +39,10 @@ impl FromStr for Attachment {
         let Some((name, path)) = s.split_once('=') else {
             return Err(Error::params(
                 "table",
-                format!("'{s}' has no '='; use NAME=PATH, e.g. targets=targets.csv"),
+                format!(
+                    "'{s}' has no '='; use NAME=PATH, e.g. {} targets=targets.csv",
+                    crate::error::param("table")
+                ),
             ));
         };
         if !is_identifier(name) {

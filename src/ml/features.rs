@@ -165,10 +165,10 @@ async fn load_uncached(
     let schema = match batches.first() {
         Some(b) => b.schema(),
         None => {
-            return Err(Error::params(
-                "as_of",
-                format!("{as_of}: no customer bought on or before it; choose a later date"),
-            ));
+            return Err(Error::usage(format!(
+                "no customer bought on or before {as_of}; choose a later {}",
+                crate::error::param("as_of")
+            )));
         }
     };
     let names: Vec<String> = schema
@@ -179,10 +179,10 @@ async fn load_uncached(
         .collect();
     let n: usize = batches.iter().map(|b| b.num_rows()).sum();
     if n == 0 {
-        return Err(Error::params(
-            "as_of",
-            format!("{as_of}: no customer bought on or before it; choose a later date"),
-        ));
+        return Err(Error::usage(format!(
+            "no customer bought on or before {as_of}; choose a later {}",
+            crate::error::param("as_of")
+        )));
     }
     let mut x = Array2::<f64>::zeros((n, names.len()));
     let mut ids = Vec::with_capacity(n);

@@ -201,12 +201,7 @@ pub fn run(
         reset_peak_rss();
         let result = run_stage(ctx, stage, plan.retrain_why.is_some(), p.progress);
         let peak_rss_mb = peak_rss_mb();
-        let mut rows = serde_json::Map::new();
-        for table in stage.tables() {
-            if let Ok(Some(n)) = ctx.block_on(mart.row_count(*table)) {
-                rows.insert(table.name().to_string(), n.into());
-            }
-        }
+        let rows = row_counts(ctx, &mart, stage);
         let elapsed = t.elapsed().as_secs_f64();
         let (status, error) = match &result {
             Ok(_) => ("ok", serde_json::Value::Null),
@@ -214,8 +209,7 @@ pub fn run(
         };
         // After the load: are the sources still arriving?
         let warning = if stage == Stage::Etl && result.is_ok() {
-            let last = ctx.block_on(crate::etl::last_batch_at(&mart))?;
-            crate::etl::stale_warning(last, chrono::Utc::now(), s.quality.stale_after_days)
+            staleness(ctx, &mart)?
         } else {
             None
         };
@@ -255,6 +249,31 @@ pub fn run(
         seconds: started.elapsed().as_secs_f64(),
         log_path: plan.log_path.clone(),
     })
+}
+
+/// The warning when no new source file arrived for longer than `[quality] stale_after_days`.
+fn staleness(ctx: &Ctx, mart: &crate::mart::delta::Mart) -> Result<Option<String>> {
+    let last = ctx.block_on(crate::etl::last_batch_at(mart))?;
+    Ok(crate::etl::stale_warning(
+        last,
+        chrono::Utc::now(),
+        ctx.settings.quality.stale_after_days,
+    ))
+}
+
+/// The rows of each table `stage` writes, as the run log records them.
+fn row_counts(
+    ctx: &Ctx,
+    mart: &crate::mart::delta::Mart,
+    stage: Stage,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut rows = serde_json::Map::new();
+    for table in stage.tables() {
+        if let Ok(Some(n)) = ctx.block_on(mart.row_count(*table)) {
+            rows.insert(table.name().to_string(), n.into());
+        }
+    }
+    rows
 }
 
 /// An error with its causes, as `error: cause: cause`.

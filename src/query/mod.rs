@@ -54,7 +54,11 @@ pub fn prepare(
             if !params.is_empty() {
                 return Err(Error::params(
                     "param",
-                    "needs a named query or a SQL file whose header declares its parameters",
+                    format!(
+                        "needs a named query ({}) or a SQL file ({}) whose header declares its parameters",
+                        crate::error::param("name"),
+                        crate::error::param("file")
+                    ),
                 ));
             }
             NamedQuery {

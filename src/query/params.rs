@@ -112,7 +112,10 @@ pub fn split_assignment(s: &str) -> Result<(String, String)> {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(Error::params(
             "param",
-            format!("'{s}' is not key=value, e.g. window_days=30"),
+            format!(
+                "'{s}' is not key=value, e.g. {} window_days=30",
+                crate::error::param("param")
+            ),
         )),
     }
 }

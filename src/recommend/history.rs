@@ -139,13 +139,30 @@ pub async fn load_history(catalog: &Catalog, as_of: Option<NaiveDate>) -> Result
     );
     let prepared = crate::query::builtin("customer_purchases", values)?;
     let batches = crate::query::collect(catalog, &prepared).await?;
+    let (mut h, orders, value) = read_lines(&batches)?;
+    if h.lines.is_empty() {
+        return Err(Error::usage(
+            "no purchases of known customers in the mart; run crm-mart etl first",
+        ));
+    }
+    in_id_order(&mut h, &orders, value);
+    Ok(h)
+}
+
+/// Per product: lines, Σ revenue, Σ margin, whether every line had a margin.
+type ProductValue = (f64, f64, f64, bool);
+
+/// The lines and returns of `customer_purchases`, with customers, products and orders interned
+/// in the order the scan returned them.
+fn read_lines(
+    batches: &[arrow::array::RecordBatch],
+) -> Result<(History, FxHashMap<String, u32>, Vec<ProductValue>)> {
     let mut h = History::default();
     let mut cust: FxHashMap<String, u32> = FxHashMap::default();
     let mut prod: FxHashMap<String, u32> = FxHashMap::default();
     let mut ord: FxHashMap<String, u32> = FxHashMap::default();
-    // Per product: lines, Σ revenue, Σ margin, whether every line had a margin.
-    let mut value: Vec<(f64, f64, f64, bool)> = Vec::new();
-    for b in &batches {
+    let mut value: Vec<ProductValue> = Vec::new();
+    for b in batches {
         let s = |i: usize| arrow::compute::cast(b.column(i), &DataType::Utf8);
         let f = |i: usize| arrow::compute::cast(b.column(i), &DataType::Float64);
         let (c, o, p, n) = (s(0)?, s(1)?, s(3)?, s(4)?);
@@ -201,13 +218,13 @@ pub async fn load_history(catalog: &Catalog, as_of: Option<NaiveDate>) -> Result
             h.lines.push(line);
         }
     }
-    if h.lines.is_empty() {
-        return Err(Error::usage(
-            "no purchases of known customers in the mart; run crm-mart etl first",
-        ));
-    }
-    // Indices in id order, whatever order the scan returned the rows in: ties between products
-    // and customers are then broken the same way on every run.
+    Ok((h, ord, value))
+}
+
+/// Indices in id order, whatever order the scan returned the rows in: ties between products and
+/// customers are then broken the same way on every run. Sets each product's value per line
+/// (margin where every line had one, else revenue).
+fn in_id_order(h: &mut History, ord: &FxHashMap<String, u32>, value: Vec<ProductValue>) {
     let perm = |ids: &[String]| -> (Vec<u32>, Vec<usize>) {
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by(|a, b| ids[*a].cmp(&ids[*b]));
@@ -234,7 +251,7 @@ pub async fn load_history(catalog: &Catalog, as_of: Option<NaiveDate>) -> Result
         .sort_unstable_by_key(|l| (l.customer, l.order, l.product));
     h.products = porder.iter().map(|i| h.products[*i].clone()).collect();
     h.product_names = porder.iter().map(|i| h.product_names[*i].clone()).collect();
-    let value: Vec<(f64, f64, f64, bool)> = porder.iter().map(|i| value[*i]).collect();
+    let value: Vec<ProductValue> = porder.iter().map(|i| value[*i]).collect();
     h.customers = corder.iter().map(|i| h.customers[*i].clone()).collect();
     h.product_value = value
         .iter()
@@ -249,7 +266,6 @@ pub async fn load_history(catalog: &Catalog, as_of: Option<NaiveDate>) -> Result
         })
         .collect();
     h.value_is_margin = value.iter().map(|v| v.3).collect();
-    Ok(h)
 }
 
 /// `customer_id → value` of a float column of a mart table, empty when the table is missing.

@@ -24,6 +24,11 @@ use crate::mart::catalog::Catalog;
 use crate::mart::schema;
 use crate::query::{self, Prepared};
 
+mod model;
+pub use model::*;
+#[cfg(test)]
+mod tests;
+
 /// What `crm-mart segment` was asked for.
 #[derive(Debug, Clone)]
 pub struct SegmentOptions {
@@ -305,192 +310,102 @@ pub fn clustering_matrix(
 /// and default).
 pub const KMEANS_TOL: f64 = 1e-4;
 
-/// Squared Euclidean distance over contiguous rows, for linfa's k-means: the same metric as
-/// linfa's `L2Dist`, without its per-call shape checks and iterator set-up, which dominate the
-/// assignment step on low-dimensional data.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SquaredEuclid;
-
-impl linfa_nn::distance::Distance<f64> for SquaredEuclid {
-    #[inline]
-    fn distance<D: ndarray::Dimension>(
-        &self,
-        a: ndarray::ArrayView<f64, D>,
-        b: ndarray::ArrayView<f64, D>,
-    ) -> f64 {
-        self.rdistance(a, b).sqrt()
-    }
-
-    #[inline]
-    fn rdistance<D: ndarray::Dimension>(
-        &self,
-        a: ndarray::ArrayView<f64, D>,
-        b: ndarray::ArrayView<f64, D>,
-    ) -> f64 {
-        match (a.as_slice(), b.as_slice()) {
-            (Some(x), Some(y)) => {
-                assert_eq!(x.len(), y.len(), "points of different dimensions");
-                x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum()
-            }
-            _ => ndarray::Zip::from(&a)
-                .and(&b)
-                .fold(0.0, |acc, p, q| acc + (p - q) * (p - q)),
-        }
-    }
-
-    #[inline]
-    fn rdist_to_dist(&self, rdist: f64) -> f64 {
-        rdist.sqrt()
-    }
-
-    #[inline]
-    fn dist_to_rdist(&self, dist: f64) -> f64 {
-        dist * dist
-    }
+/// The k-means fit of the chosen k.
+pub struct KFit {
+    /// Clusters.
+    pub k: usize,
+    /// Each row's cluster.
+    pub labels: Vec<usize>,
+    /// Within-cluster sum of squares.
+    pub inertia: f64,
+    /// k × inputs.
+    pub centroids: Array2<f64>,
+    /// The silhouette of each k tried (on a sample of 2,000 rows).
+    pub silhouettes: Vec<(usize, f64)>,
 }
 
-/// k-means with `k` clusters: (labels, inertia = sum of squared distances to the centroids,
-/// centroids). At most 300 iterations per run; see [`KMEANS_TOL`] for the stopping rule.
-pub fn kmeans(
-    x: &Array2<f64>,
-    k: usize,
-    seed: u64,
-    n_runs: usize,
-) -> Result<(Vec<usize>, f64, Array2<f64>)> {
-    let data = DatasetBase::from(x.view());
-    let mean_var = x.var_axis(Axis(0), 0.0).mean().unwrap_or(1.0);
-    // linfa compares the (unsquared) Frobenius distance between successive centroid matrices.
-    let tolerance = (KMEANS_TOL * mean_var).sqrt().max(1e-12);
-    // The initialisations run side by side, each from its own seeded generator (linfa runs
-    // them one after another); the fit with the lowest inertia wins, the first on a tie.
-    let fits = (0..n_runs.max(1) as u64)
-        .into_par_iter()
-        .map(|r| {
-            let seed_r = seed ^ r.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let params = |rng: Xoshiro256Plus| {
-                KMeans::params_with(k, rng, SquaredEuclid)
-                    .n_runs(1)
-                    .max_n_iterations(300)
-                    .tolerance(tolerance)
-            };
-            let rng = Xoshiro256Plus::seed_from_u64(seed_r);
-            let fitted = if x.nrows() > KMEANS_SEED_ROWS {
-                let rows = sample_rows(x.nrows(), KMEANS_SEED_ROWS, seed_r);
-                let sample = x.select(Axis(0), &rows);
-                let warm = params(rng.clone())
-                    .fit(&DatasetBase::from(sample.view()))
-                    .map_err(|e| Error::usage(format!("k-means with k = {k}: {e}")))?;
-                params(rng)
-                    .init_method(KMeansInit::Precomputed(warm.centroids().clone()))
-                    .fit(&data)
-            } else {
-                params(rng).fit(&data)
-            };
-            fitted.map_err(|e| Error::usage(format!("k-means with k = {k}: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let model = fits
-        .into_iter()
-        .reduce(|best, m| {
-            if m.inertia() < best.inertia() {
-                m
-            } else {
-                best
-            }
-        })
-        .expect("at least one run");
-    let labels = model.predict(x).to_vec();
-    // linfa reports the mean squared distance; inertia is the sum (as scikit-learn reports it).
-    let inertia = model.inertia() * x.nrows() as f64;
-    Ok((labels, inertia, model.centroids().clone()))
-}
-
-/// Rows above which each k-means run starts from the centroids of a k-means fit on a seeded
-/// sample of this many rows (k-means++ seeding, Lloyd iterations to the same tolerance) instead
-/// of from k-means++ seeds: the full-data Lloyd iterations then start close to where they end
-/// and need a few passes over millions of rows instead of tens. The result is still a full-data
-/// fit, stopped by the same rule.
-pub const KMEANS_SEED_ROWS: usize = 100_000;
-
-/// Customers on which the automatic choice of k runs at most (a seeded sample of them).
-pub const K_SEARCH_ROWS: usize = 20_000;
-
-/// Rows (at most `max`) picked by a seeded shuffle, for silhouettes.
-fn sample_rows(n: usize, max: usize, seed: u64) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..n).collect();
-    if n <= max {
-        return idx;
-    }
-    let mut s = seed ^ 0x9E37_79B9_7F4A_7C15;
-    for i in (1..n).rev() {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let j = ((s >> 33) as usize) % (i + 1);
-        idx.swap(i, j);
-    }
-    idx.truncate(max);
-    idx.sort_unstable();
-    idx
-}
-
-/// Names clusters from their centroids (standardised inputs): each cluster takes the most
-/// distinctive description not already taken by a larger cluster.
-pub fn name_clusters(centroids: &Array2<f64>, inputs: &[String], sizes: &[usize]) -> Vec<String> {
-    let k = centroids.nrows();
-    let describe = |j: usize, high: bool| -> String {
-        let name = inputs[j].as_str();
-        match (name, high) {
-            ("monetary", true) => "High spenders".into(),
-            ("monetary", false) => "Low spenders".into(),
-            ("frequency", true) => "Frequent buyers".into(),
-            ("frequency", false) => "Occasional buyers".into(),
-            ("recency_days", true) => "Lapsed customers".into(),
-            ("recency_days", false) => "Recently active".into(),
-            ("tenure_days", false) => "New customers".into(),
-            ("tenure_days", true) => "Long-standing customers".into(),
-            ("avg_basket", true) => "Big baskets".into(),
-            ("avg_basket", false) => "Small baskets".into(),
-            ("discount_share", true) => "Bargain hunters".into(),
-            ("discount_share", false) => "Full-price buyers".into(),
-            ("category_breadth", true) => "Broad assortment buyers".into(),
-            ("category_breadth", false) => "Narrow assortment buyers".into(),
-            ("mean_interpurchase_days", true) => "Long gaps between orders".into(),
-            ("mean_interpurchase_days", false) => "Short gaps between orders".into(),
-            (other, true) if other.starts_with("share_") => {
-                format!("{} buyers", &other["share_".len()..])
-            }
-            (other, false) if other.starts_with("share_") => {
-                format!("Few {} purchases", &other["share_".len()..])
-            }
-            (other, h) => format!("{} {other}", if h { "High" } else { "Low" }),
-        }
+/// k-means of the rows of `x` with `opts.k` clusters, or the k in 2..=10 of the best silhouette.
+/// Choosing k fits k-means nine times: on more than K_SEARCH_ROWS rows that search runs on a
+/// seeded sample of them, and the chosen k is then fitted on every row.
+pub fn choose_k(x: &Array2<f64>, opts: &SegmentOptions) -> Result<KFit> {
+    let n = x.nrows();
+    let search = (opts.k.is_none() && n > K_SEARCH_ROWS).then(|| {
+        x.select(
+            Axis(0),
+            &sample_rows(n, K_SEARCH_ROWS, opts.seed ^ 0x5EA7C4),
+        )
+    });
+    let xk = search.as_ref().unwrap_or(x);
+    let sample = sample_rows(xk.nrows(), 2000, opts.seed);
+    let xs = xk.select(Axis(0), &sample);
+    let flat: Vec<f64> = xs.iter().copied().collect();
+    let candidates: Vec<usize> = match opts.k {
+        Some(k) => vec![k],
+        None => (2..=10).collect(),
     };
-    let mut order: Vec<usize> = (0..k).collect();
-    order.sort_by(|a, b| sizes[*b].cmp(&sizes[*a]).then(a.cmp(b)));
-    let mut names = vec![String::new(); k];
-    let mut taken: Vec<String> = Vec::new();
-    for c in order {
-        let mut cands: Vec<(f64, usize)> = centroids
-            .row(c)
-            .iter()
-            .enumerate()
-            .map(|(j, z)| (z.abs(), j))
-            .collect();
-        cands.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut picked = None;
-        for (_, j) in &cands {
-            let d = describe(*j, centroids[[c, *j]] > 0.0);
-            if !taken.contains(&d) {
-                picked = Some(d);
-                break;
-            }
+    // (k, silhouette, labels, inertia, centroids) of the best k so far.
+    type Fit = (usize, f64, Vec<usize>, f64, Array2<f64>);
+    let mut best: Option<Fit> = None;
+    let mut silhouettes = Vec::new();
+    for k in candidates {
+        let (labels, inertia, centroids) = kmeans(xk, k, opts.seed, opts.n_runs)?;
+        let sl: Vec<usize> = sample.iter().map(|i| labels[*i]).collect();
+        let s = metrics::silhouette(&flat, xs.ncols(), &sl).unwrap_or(0.0);
+        silhouettes.push((k, s));
+        if best.as_ref().is_none_or(|b| s > b.1) {
+            best = Some((k, s, labels, inertia, centroids));
         }
-        let name = picked.unwrap_or_else(|| format!("Cluster {c}"));
-        taken.push(name.clone());
-        names[c] = name;
     }
-    names
+    let (k, _, labels, inertia, centroids) = match best.expect("at least one k") {
+        (k, _, _, _, _) if search.is_some() => {
+            let (labels, inertia, centroids) = kmeans(x, k, opts.seed, opts.n_runs)?;
+            (k, 0.0, labels, inertia, centroids)
+        }
+        fit => fit,
+    };
+    Ok(KFit {
+        k,
+        labels,
+        inertia,
+        centroids,
+        silhouettes,
+    })
+}
+
+/// Each customer's RFM scores (quintiles, 5 = best), named segment and cluster.
+fn rfm_rows(ft: &FeatureTable, labels: &[usize]) -> Result<Vec<SegmentRow>> {
+    let n = ft.customer_ids.len();
+    let col = |name: &str| -> Result<Vec<f64>> {
+        let j = ft
+            .column(name)
+            .ok_or_else(|| Error::Invariant(format!("feature {name} missing")))?;
+        Ok(ft.x.column(j).to_vec())
+    };
+    let (rec, freq, mon, margin) = (
+        col("recency_days")?,
+        col("frequency")?,
+        col("monetary")?,
+        col("margin")?,
+    );
+    let (r, f, m) = (
+        quintiles(&rec, false),
+        quintiles(&freq, true),
+        quintiles(&mon, true),
+    );
+    Ok((0..n)
+        .map(|i| SegmentRow {
+            customer_id: ft.customer_ids[i].clone(),
+            recency_days: rec[i],
+            frequency: freq[i] as i64,
+            monetary: mon[i],
+            margin: margin[i],
+            r: r[i],
+            f: f[i],
+            m: m[i],
+            rfm_segment: rfm_segment(r[i], ((f[i] + m[i]) as f64 / 2.0).round() as i32),
+            cluster: labels[i],
+        })
+        .collect())
 }
 
 /// Runs the segmentation over `catalog`.
@@ -519,79 +434,16 @@ pub async fn run(catalog: &Catalog, opts: &SegmentOptions) -> Result<Segmentatio
     }
     let (categories, shares) = category_shares(catalog, as_of).await?;
     let (x, inputs) = clustering_matrix(&ft, &categories, &shares)?;
-    // Choosing k fits k-means nine times: on more than K_SEARCH_ROWS customers that search runs
-    // on a seeded sample of them, and the chosen k is then fitted on everyone.
-    let search = (opts.k.is_none() && n > K_SEARCH_ROWS).then(|| {
-        x.select(
-            Axis(0),
-            &sample_rows(n, K_SEARCH_ROWS, opts.seed ^ 0x5EA7C4),
-        )
-    });
-    let xk = search.as_ref().unwrap_or(&x);
-    let sample = sample_rows(xk.nrows(), 2000, opts.seed);
-    let xs = xk.select(Axis(0), &sample);
-    let flat: Vec<f64> = xs.iter().copied().collect();
-    let candidates: Vec<usize> = match opts.k {
-        Some(k) => vec![k],
-        None => (2..=10).collect(),
-    };
-    // (k, silhouette, labels, inertia, centroids) of the best k so far.
-    type Fit = (usize, f64, Vec<usize>, f64, Array2<f64>);
-    let mut best: Option<Fit> = None;
-    let mut silhouettes = Vec::new();
-    for k in candidates {
-        let (labels, inertia, centroids) = kmeans(xk, k, opts.seed, opts.n_runs)?;
-        let sl: Vec<usize> = sample.iter().map(|i| labels[*i]).collect();
-        let s = metrics::silhouette(&flat, xs.ncols(), &sl).unwrap_or(0.0);
-        silhouettes.push((k, s));
-        if best.as_ref().is_none_or(|b| s > b.1) {
-            best = Some((k, s, labels, inertia, centroids));
-        }
-    }
-    let (k, _, labels, inertia, centroids) = match best.expect("at least one k") {
-        (k, _, _, _, _) if search.is_some() => {
-            let (labels, inertia, centroids) = kmeans(&x, k, opts.seed, opts.n_runs)?;
-            (k, 0.0, labels, inertia, centroids)
-        }
-        fit => fit,
-    };
+    let fit = choose_k(&x, opts)?;
+    let (k, labels, inertia, centroids) = (fit.k, fit.labels, fit.inertia, fit.centroids);
+    let silhouettes = fit.silhouettes;
     let mut sizes = vec![0usize; k];
     for l in &labels {
         sizes[*l] += 1;
     }
     let cluster_names = name_clusters(&centroids, &inputs, &sizes);
 
-    let col = |name: &str| -> Result<Vec<f64>> {
-        let j = ft
-            .column(name)
-            .ok_or_else(|| Error::Invariant(format!("feature {name} missing")))?;
-        Ok(ft.x.column(j).to_vec())
-    };
-    let (rec, freq, mon, margin) = (
-        col("recency_days")?,
-        col("frequency")?,
-        col("monetary")?,
-        col("margin")?,
-    );
-    let (r, f, m) = (
-        quintiles(&rec, false),
-        quintiles(&freq, true),
-        quintiles(&mon, true),
-    );
-    let rows = (0..n)
-        .map(|i| SegmentRow {
-            customer_id: ft.customer_ids[i].clone(),
-            recency_days: rec[i],
-            frequency: freq[i] as i64,
-            monetary: mon[i],
-            margin: margin[i],
-            r: r[i],
-            f: f[i],
-            m: m[i],
-            rfm_segment: rfm_segment(r[i], ((f[i] + m[i]) as f64 / 2.0).round() as i32),
-            cluster: labels[i],
-        })
-        .collect();
+    let rows = rfm_rows(&ft, &labels)?;
     Ok(Segmentation {
         as_of,
         rows,
@@ -644,118 +496,5 @@ impl Segmentation {
             schema::schema("customer_segments"),
             cols,
         )?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quintiles_score_the_best_five() {
-        let v = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0];
-        assert_eq!(quintiles(&v, true), [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
-        assert_eq!(quintiles(&v, false), [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]);
-        // Ties share the score of the first of them.
-        assert_eq!(quintiles(&[1.0, 1.0, 1.0, 2.0, 3.0], true), [3, 3, 3, 4, 5]);
-    }
-
-    #[test]
-    fn rfm_grid_names_every_cell_and_all_eleven_segments() {
-        let mut seen = std::collections::BTreeSet::new();
-        for r in 1..=5 {
-            for fm in 1..=5 {
-                seen.insert(rfm_segment(r, fm));
-            }
-        }
-        assert_eq!(seen.len(), 11, "{seen:?}");
-        assert_eq!(rfm_segment(5, 5), "Champions");
-        assert_eq!(rfm_segment(1, 1), "Lost");
-        assert_eq!(rfm_segment(1, 5), "Can't Lose Them");
-        assert_eq!(rfm_segment(5, 1), "New");
-    }
-
-    #[test]
-    fn kmeans_separates_obvious_clusters_and_names_them() {
-        // Two blobs in (monetary, discount_share) space.
-        let mut x = Array2::<f64>::zeros((40, 2));
-        for i in 0..40 {
-            let hi = i < 20;
-            x[[i, 0]] = if hi { 2.0 } else { -2.0 } + (i % 5) as f64 * 0.01;
-            x[[i, 1]] = if hi { -1.0 } else { 1.0 };
-        }
-        let (labels, _, centroids) = kmeans(&x, 2, 1, 3).unwrap();
-        assert!(labels[..20].iter().all(|l| *l == labels[0]));
-        assert!(labels[20..].iter().all(|l| *l == labels[20]));
-        assert_ne!(labels[0], labels[20]);
-        let names = name_clusters(
-            &centroids,
-            &["monetary".into(), "discount_share".into()],
-            &[20, 20],
-        );
-        assert!(names.contains(&"High spenders".to_string()), "{names:?}");
-        let other = &names[labels[20]];
-        assert!(
-            other == "Low spenders" || other == "Bargain hunters",
-            "{names:?}"
-        );
-    }
-    #[test]
-    fn kmeans_on_more_rows_than_the_warm_start_sample_finds_the_planted_blobs() {
-        // 150,000 points around 5 centres in 4 dimensions, unit-variance noise: above
-        // KMEANS_SEED_ROWS, so each run starts from a fit on a sample.
-        let (n, dims, k) = (150_000usize, 4usize, 5usize);
-        assert!(n > KMEANS_SEED_ROWS);
-        let centres = [
-            [0.0, 0.0, 0.0, 0.0],
-            [8.0, 0.0, 0.0, 0.0],
-            [0.0, 8.0, 0.0, 0.0],
-            [0.0, 0.0, 8.0, 0.0],
-            [4.0, 4.0, 4.0, 8.0],
-        ];
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut uniform = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
-        let mut x = Array2::<f64>::zeros((n, dims));
-        let mut truth = vec![0usize; n];
-        let mut planted_ss = 0.0;
-        for i in 0..n {
-            let c = i % k;
-            truth[i] = c;
-            for j in 0..dims {
-                // Box-Muller.
-                let z =
-                    (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
-                x[[i, j]] = centres[c][j] + z;
-                planted_ss += z * z;
-            }
-        }
-        let (labels, inertia, centroids) = kmeans(&x, k, 42, 2).unwrap();
-        // Every planted centre has a fitted centroid next to it.
-        for c in &centres {
-            let nearest = (0..k)
-                .map(|r| {
-                    (0..dims)
-                        .map(|j| (centroids[[r, j]] - c[j]).powi(2))
-                        .sum::<f64>()
-                })
-                .fold(f64::INFINITY, f64::min);
-            assert!(
-                nearest < 0.01,
-                "centre {c:?}: nearest centroid at {nearest}"
-            );
-        }
-        // The partition is the planted one, and the inertia is the planted noise's (a fit can
-        // only be at or just below it).
-        let ari = metrics::adjusted_rand_index(&labels, &truth);
-        assert!(ari > 0.99, "adjusted Rand index {ari}");
-        assert!(
-            inertia <= planted_ss * 1.001 && inertia >= planted_ss * 0.99,
-            "inertia {inertia} against the planted {planted_ss}"
-        );
     }
 }
