@@ -281,7 +281,10 @@ impl Settings {
 }
 
 /// Every entity's `[sources.<entity>]` (the default mapping where there is none), checked.
-fn resolve_sources(parsed: &ConfigFile, cfg_path: &Path) -> Result<BTreeMap<String, SourceMapping>> {
+fn resolve_sources(
+    parsed: &ConfigFile,
+    cfg_path: &Path,
+) -> Result<BTreeMap<String, SourceMapping>> {
     for name in parsed.sources.keys() {
         if !ENTITIES.contains(&name.as_str()) {
             return Err(Error::config(
@@ -317,7 +320,11 @@ fn resolve_sources(parsed: &ConfigFile, cfg_path: &Path) -> Result<BTreeMap<Stri
 }
 
 /// `[crm] sinks`, with file paths relative to the configuration file.
-fn resolve_sinks(raw: &[String], cfg_path: &Path, rel: &dyn Fn(&Path) -> PathBuf) -> Result<Vec<Sink>> {
+fn resolve_sinks(
+    raw: &[String],
+    cfg_path: &Path,
+    rel: &dyn Fn(&Path) -> PathBuf,
+) -> Result<Vec<Sink>> {
     let mut sinks = Vec::new();
     for raw in raw {
         let sink: Sink = raw

@@ -38,7 +38,6 @@ use arrow::array::{Array, ArrayRef, StringArray};
 use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::{AnyValue, Column};
-use sha2::{Digest, Sha256};
 
 use crate::config::{Settings, spec};
 use crate::error::{Error, Result};

@@ -55,6 +55,70 @@ pub fn compact_number(v: f64) -> String {
     format!("{text}{unit}")
 }
 
+/// Where a chart's marks go: the plot area inside its margins, the slot of each point and the
+/// value scale.
+struct Frame {
+    w: f64,
+    h: f64,
+    left: f64,
+    top: f64,
+    plot_h: f64,
+    step: f64,
+    max: f64,
+    /// Labels set straight (few and short) or at `ANGLE`.
+    straight: bool,
+}
+
+/// The angle of labels that do not fit straight, in degrees.
+const ANGLE: f64 = 35.0;
+
+impl Frame {
+    /// Labels: cut to a readable length (the full text stays in each mark's tooltip), set
+    /// straight when few and short, else at an angle, with the margins they need.
+    fn new(points: &[(String, f64)], labels: &[String]) -> Frame {
+        const CHAR_W: f64 = 6.2;
+        let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64;
+        let w = 720.0;
+        let slots = w - 80.0;
+        let straight = longest * CHAR_W < slots / points.len() as f64 - 6.0;
+        let (sin, cos) = (ANGLE.to_radians().sin(), ANGLE.to_radians().cos());
+        let axis_w = (0..=3)
+            .map(|k| compact_number(max_value(points) * k as f64 / 3.0).len() as f64 * CHAR_W)
+            .fold(0.0, f64::max);
+        let step0 = slots / points.len() as f64;
+        let (bottom, left) = if straight {
+            (34.0, (axis_w + 14.0).max(50.0))
+        } else {
+            (
+                (longest * CHAR_W * sin + 24.0).max(40.0),
+                (axis_w + 14.0)
+                    .max(longest * CHAR_W * cos - step0 / 2.0 + 8.0)
+                    .max(50.0),
+            )
+        };
+        let (top, plot_h) = (15.0, 185.0);
+        let plot_w = w - left - 10.0;
+        Frame {
+            w,
+            h: top + plot_h + bottom,
+            left,
+            top,
+            plot_h,
+            step: plot_w / points.len() as f64,
+            max: max_value(points),
+            straight,
+        }
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        self.top + self.plot_h * (1.0 - v / self.max)
+    }
+
+    fn x_of(&self, i: usize) -> f64 {
+        self.left + self.step * (i as f64 + 0.5)
+    }
+}
+
 /// An SVG chart of a section (bars, or a line for series), sized for a laptop and print.
 pub fn svg(section: &Section) -> Option<String> {
     let chart = section.chart.as_ref()?;
@@ -69,119 +133,108 @@ pub fn svg(section: &Section) -> Option<String> {
     if points.is_empty() {
         return None;
     }
-    // Labels: cut to a readable length (the full text stays in each mark's tooltip), set
-    // straight when few and short, else at an angle, with the margins they need.
     const MAX_LABEL: usize = 24;
-    const CHAR_W: f64 = 6.2;
     let labels: Vec<String> = points
         .iter()
         .map(|p| short_label(&p.0, MAX_LABEL))
         .collect();
-    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64;
-    let w = 720.0;
-    let slots = w - 80.0;
-    let straight = longest * CHAR_W < slots / points.len() as f64 - 6.0;
-    let angle: f64 = 35.0;
-    let (sin, cos) = (angle.to_radians().sin(), angle.to_radians().cos());
-    let axis_w = (0..=3)
-        .map(|k| compact_number(max_value(&points) * k as f64 / 3.0).len() as f64 * CHAR_W)
-        .fold(0.0, f64::max);
-    let step0 = slots / points.len() as f64;
-    let (bottom, left) = if straight {
-        (34.0, (axis_w + 14.0).max(50.0))
-    } else {
-        (
-            (longest * CHAR_W * sin + 24.0).max(40.0),
-            (axis_w + 14.0)
-                .max(longest * CHAR_W * cos - step0 / 2.0 + 8.0)
-                .max(50.0),
-        )
-    };
-    let (top, plot_h) = (15.0, 185.0);
-    let h = top + plot_h + bottom;
-    let max = max_value(&points);
-    let plot_w = w - left - 10.0;
-    let step = plot_w / points.len() as f64;
-    let y = |v: f64| top + plot_h * (1.0 - v / max);
+    let f = Frame::new(&points, &labels);
     let mut s = format!(
-        r#"<svg class="chart" role="img" aria-label="{} by {}" viewBox="0 0 {w} {h:.0}" width="100%">"#,
+        r#"<svg class="chart" role="img" aria-label="{} by {}" viewBox="0 0 {} {:.0}" width="100%">"#,
         esc(chart.value),
-        esc(chart.label)
+        esc(chart.label),
+        f.w,
+        f.h
     );
     // Axis and three gridlines with values.
     for k in 0..=3 {
-        let v = max * k as f64 / 3.0;
+        let v = f.max * k as f64 / 3.0;
         let _ = write!(
             s,
-            r##"<line x1="{left:.1}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text class="axis" x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="#555">{}</text>"##,
-            w - 10.0,
-            left - 6.0,
-            y(v) + 4.0,
+            r##"<line x1="{:.1}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text class="axis" x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="#555">{}</text>"##,
+            f.left,
+            f.w - 10.0,
+            f.left - 6.0,
+            f.y(v) + 4.0,
             compact_number(v),
-            y = y(v)
+            y = f.y(v)
         );
     }
-    let partial = |label: &str| label.contains("(partial)");
-    let x_of = |i: usize| left + step * (i as f64 + 0.5);
     if chart.line {
-        // Complete periods as a solid line; a partial first or last period joins it dashed,
-        // and its point is hollow, so that a short month does not read as a collapse.
-        let full: Vec<usize> = (0..points.len())
-            .filter(|i| !partial(&points[*i].0))
+        line_series(&mut s, &f, &points);
+    } else {
+        bars(&mut s, &f, &points);
+    }
+    x_labels(&mut s, &f, &labels);
+    s.push_str("</svg>");
+    Some(s)
+}
+
+/// Complete periods as a solid line; a partial first or last period joins it dashed, and its
+/// point is hollow, so that a short month does not read as a collapse.
+fn line_series(s: &mut String, f: &Frame, points: &[(String, f64)]) {
+    let partial = |label: &str| label.contains("(partial)");
+    let full: Vec<usize> = (0..points.len())
+        .filter(|i| !partial(&points[*i].0))
+        .collect();
+    if let (Some(&a), Some(&b)) = (full.first(), full.last()) {
+        let path: Vec<String> = (a..=b)
+            .map(|i| format!("{:.1},{:.1}", f.x_of(i), f.y(points[i].1)))
             .collect();
-        if let (Some(&a), Some(&b)) = (full.first(), full.last()) {
-            let path: Vec<String> = (a..=b)
-                .map(|i| format!("{:.1},{:.1}", x_of(i), y(points[i].1)))
-                .collect();
-            let _ = write!(
-                s,
-                r##"<polyline class="series" fill="none" stroke="#1f5f99" stroke-width="2" points="{}"/>"##,
-                path.join(" ")
-            );
-            for (from, to) in [(a.checked_sub(1), a), (Some(b + 1), b)] {
-                if let Some(i) = from.filter(|i| *i < points.len()) {
-                    let _ = write!(
-                        s,
-                        r##"<line class="partial" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#1f5f99" stroke-width="2" stroke-dasharray="4 3"/>"##,
-                        x_of(to),
-                        y(points[to].1),
-                        x_of(i),
-                        y(points[i].1)
-                    );
-                }
+        let _ = write!(
+            s,
+            r##"<polyline class="series" fill="none" stroke="#1f5f99" stroke-width="2" points="{}"/>"##,
+            path.join(" ")
+        );
+        for (from, to) in [(a.checked_sub(1), a), (Some(b + 1), b)] {
+            if let Some(i) = from.filter(|i| *i < points.len()) {
+                let _ = write!(
+                    s,
+                    r##"<line class="partial" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#1f5f99" stroke-width="2" stroke-dasharray="4 3"/>"##,
+                    f.x_of(to),
+                    f.y(points[to].1),
+                    f.x_of(i),
+                    f.y(points[i].1)
+                );
             }
         }
-        for (i, p) in points.iter().enumerate() {
-            let fill = if partial(&p.0) { "#fff" } else { "#1f5f99" };
-            let _ = write!(
-                s,
-                r##"<circle class="point" cx="{:.1}" cy="{:.1}" r="3" fill="{fill}" stroke="#1f5f99"><title>{}: {}</title></circle>"##,
-                x_of(i),
-                y(p.1),
-                esc(&p.0),
-                crate::query::output::format_float(p.1)
-            );
-        }
-    } else {
-        for (i, p) in points.iter().enumerate() {
-            let bw = step * 0.7;
-            let _ = write!(
-                s,
-                r##"<rect class="bar" x="{:.1}" y="{:.1}" width="{bw:.1}" height="{:.1}" fill="#1f5f99"><title>{}: {}</title></rect>"##,
-                left + step * i as f64 + step * 0.15,
-                y(p.1),
-                (top + plot_h - y(p.1)).max(0.0),
-                esc(&p.0),
-                crate::query::output::format_float(p.1)
-            );
-        }
     }
-    // Labels (every n-th when crowded).
-    let every = (points.len() / 12).max(1);
-    let base = top + plot_h + 16.0;
+    for (i, p) in points.iter().enumerate() {
+        let fill = if partial(&p.0) { "#fff" } else { "#1f5f99" };
+        let _ = write!(
+            s,
+            r##"<circle class="point" cx="{:.1}" cy="{:.1}" r="3" fill="{fill}" stroke="#1f5f99"><title>{}: {}</title></circle>"##,
+            f.x_of(i),
+            f.y(p.1),
+            esc(&p.0),
+            crate::query::output::format_float(p.1)
+        );
+    }
+}
+
+/// One bar per point.
+fn bars(s: &mut String, f: &Frame, points: &[(String, f64)]) {
+    for (i, p) in points.iter().enumerate() {
+        let bw = f.step * 0.7;
+        let _ = write!(
+            s,
+            r##"<rect class="bar" x="{:.1}" y="{:.1}" width="{bw:.1}" height="{:.1}" fill="#1f5f99"><title>{}: {}</title></rect>"##,
+            f.left + f.step * i as f64 + f.step * 0.15,
+            f.y(p.1),
+            (f.top + f.plot_h - f.y(p.1)).max(0.0),
+            esc(&p.0),
+            crate::query::output::format_float(p.1)
+        );
+    }
+}
+
+/// The labels under the marks (every n-th when crowded).
+fn x_labels(s: &mut String, f: &Frame, labels: &[String]) {
+    let every = (labels.len() / 12).max(1);
+    let base = f.top + f.plot_h + 16.0;
     for (i, label) in labels.iter().enumerate().filter(|(i, _)| i % every == 0) {
-        let x = x_of(i);
-        if straight {
+        let x = f.x_of(i);
+        if f.straight {
             let _ = write!(
                 s,
                 r##"<text class="label" x="{x:.1}" y="{base:.1}" font-size="11" text-anchor="middle" fill="#333">{}</text>"##,
@@ -190,13 +243,11 @@ pub fn svg(section: &Section) -> Option<String> {
         } else {
             let _ = write!(
                 s,
-                r##"<text class="label" x="{x:.1}" y="{base:.1}" font-size="11" text-anchor="end" transform="rotate(-{angle} {x:.1} {base:.1})" fill="#333">{}</text>"##,
+                r##"<text class="label" x="{x:.1}" y="{base:.1}" font-size="11" text-anchor="end" transform="rotate(-{ANGLE} {x:.1} {base:.1})" fill="#333">{}</text>"##,
                 esc(label)
             );
         }
     }
-    s.push_str("</svg>");
-    Some(s)
 }
 
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
