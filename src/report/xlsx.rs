@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use super::{Report, Section};
 use super::html::callout;
+use super::{Report, Section};
 use crate::error::{Error, Result};
 
 /// A worksheet name for a section: Excel allows 31 characters and no `[]:*?/\`.
@@ -85,11 +85,13 @@ fn section_sheet(
         .map_err(&xerr)?;
     ws.write_string(1, 0, &sec.lead).map_err(&xerr)?;
     if let Some(m) = &sec.missing {
-        ws.write_string_with_format(3, 0, m, &f.note).map_err(&xerr)?;
+        ws.write_string_with_format(3, 0, m, &f.note)
+            .map_err(&xerr)?;
         return Ok(());
     }
     if let Some(c) = callout(sec) {
-        ws.write_string_with_format(2, 0, &c, &f.note).map_err(&xerr)?;
+        ws.write_string_with_format(2, 0, &c, &f.note)
+            .map_err(&xerr)?;
     }
     let top: u32 = 3;
     for (j, c) in sec.columns.iter().enumerate() {

@@ -302,31 +302,40 @@ pub struct ValueRun {
     pub predictions: Vec<Prediction>,
 }
 
-fn fit_and_predict(
-    s: Summary,
-    counts: SummaryCounts,
-    opts: &ValueOptions,
-    source: &str,
-    as_of: Option<NaiveDate>,
-    holdout: std::result::Result<HoldoutCheck, String>,
-    mart_version: Option<i64>,
-) -> Result<ValueRun> {
-    if !(0.0..1.0).contains(&opts.discount_rate) {
-        return Err(Error::params(
-            "discount_rate",
-            format!(
-                "{} must be in [0, 1) (a monthly rate, e.g. 0.01)",
-                opts.discount_rate
-            ),
-        ));
+impl ValueOptions {
+    /// The options, or the first that cannot work.
+    pub fn check(&self) -> Result<&Self> {
+        let opts = self;
+        if !(0.0..1.0).contains(&opts.discount_rate) {
+            return Err(Error::params(
+                "discount_rate",
+                format!(
+                    "{} must be in [0, 1) (a monthly rate, e.g. 0.01)",
+                    opts.discount_rate
+                ),
+            ));
+        }
+        if !(opts.penalizer >= 0.0 && opts.penalizer.is_finite()) {
+            return Err(Error::params("penalizer", "must be ≥ 0"));
+        }
+        Ok(self)
     }
-    if !(opts.penalizer >= 0.0 && opts.penalizer.is_finite()) {
-        return Err(Error::params("penalizer", "must be ≥ 0"));
-    }
-    bgnbd::validate(s.rft(), &s.ids)?;
-    let started = std::time::Instant::now();
-    let (bg, bg_fit) = BgNbd::fit(s.rft(), opts.penalizer)?;
-    let bg_s = started.elapsed().as_secs_f64();
+}
+
+/// The spend model: Gamma-Gamma on the repeat buyers with a positive mean spend, or, where it
+/// cannot be fitted, their mean spend for everyone.
+struct SpendFit {
+    model: Option<GammaGamma>,
+    fit: Option<FitReport>,
+    /// Why the model is not used.
+    fallback: Option<String>,
+    /// The value used without a model.
+    fallback_value: f64,
+    /// Repeat buyers left out (no positive, finite spend).
+    excluded: usize,
+}
+
+fn fit_spend(s: &Summary, penalizer: f64) -> SpendFit {
     // Gamma-Gamma on repeat buyers with a positive mean spend.
     let (mut gx, mut gm) = (Vec::new(), Vec::new());
     let mut excluded = 0;
@@ -345,7 +354,7 @@ fn fit_and_predict(
     } else {
         Some(gm.iter().sum::<f64>() / gm.len() as f64)
     };
-    let (gg, gg_fit, fallback) = match GammaGamma::fit(&gx, &gm, opts.penalizer) {
+    let (gg, gg_fit, fallback) = match GammaGamma::fit(&gx, &gm, penalizer) {
         Ok((g, f)) => (Some(g), Some(f), None),
         Err(e) => (
             None,
@@ -359,10 +368,28 @@ fn fit_and_predict(
         ),
     };
     let fallback_value = mean_spend.unwrap_or(0.0);
-    let gg_s = started.elapsed().as_secs_f64() - bg_s;
+    SpendFit {
+        model: gg,
+        fit: gg_fit,
+        fallback,
+        fallback_value,
+        excluded,
+    }
+}
+
+/// Each customer's P(alive), expected purchases in 90 days and 12 months, expected value and
+/// 12-month CLV discounted monthly at `discount_rate`; an error names the first customer whose
+/// expectation did not converge.
+fn predict(
+    s: &Summary,
+    bg: &BgNbd,
+    spend: &SpendFit,
+    discount_rate: f64,
+) -> Result<Vec<Prediction>> {
+    let (gg, fallback_value) = (spend.model, spend.fallback_value);
     let h90 = 90.0 / DAYS_PER_UNIT;
     let month = DAYS_PER_MONTH / DAYS_PER_UNIT;
-    let d = opts.discount_rate;
+    let d = discount_rate;
     let predictions = (0..s.ids.len())
         .into_par_iter()
         .map(|i| {
@@ -399,18 +426,50 @@ fn fit_and_predict(
             finite.then_some(p)
         })
         .collect::<Vec<Option<Prediction>>>();
-    let predictions = predictions
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            p.ok_or_else(|| {
-                Error::usage(format!(
-                    "customer {}: the expected purchases could not be computed (the hypergeometric series did not converge for frequency {}, recency {:.2}, T {:.2} with r = {:.4}, alpha = {:.4}, a = {:.4}, b = {:.4})",
-                    s.ids[i], s.x[i], s.t_x[i], s.t[i], bg.r, bg.alpha, bg.a, bg.b
-                ))
-            })
+    predictions
+    .into_iter()
+    .enumerate()
+    .map(|(i, p)| {
+        p.ok_or_else(|| {
+            Error::usage(format!(
+                "customer {}: the expected purchases could not be computed (the hypergeometric series did not converge for frequency {}, recency {:.2}, T {:.2} with r = {:.4}, alpha = {:.4}, a = {:.4}, b = {:.4})",
+                s.ids[i], s.x[i], s.t_x[i], s.t[i], bg.r, bg.alpha, bg.a, bg.b
+            ))
         })
-        .collect::<Result<Vec<_>>>()?;
+    })
+    .collect::<Result<Vec<_>>>()
+}
+
+/// The model's version: the cut and the mart version, or the input file's name.
+fn model_version(source: &str, mart_version: Option<i64>, as_of: Option<NaiveDate>) -> String {
+    let stem = Path::new(source)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "input".into());
+    match (mart_version, as_of) {
+        (Some(v), Some(a)) => format!("clv-{}-v{v}", a.format("%Y%m%d")),
+        (_, Some(a)) => format!("clv-{}-{}", a.format("%Y%m%d"), sanitize(&stem)),
+        _ => format!("clv-{}", sanitize(&stem)),
+    }
+}
+
+fn fit_and_predict(
+    s: Summary,
+    counts: SummaryCounts,
+    opts: &ValueOptions,
+    source: &str,
+    as_of: Option<NaiveDate>,
+    holdout: std::result::Result<HoldoutCheck, String>,
+    mart_version: Option<i64>,
+) -> Result<ValueRun> {
+    opts.check()?;
+    bgnbd::validate(s.rft(), &s.ids)?;
+    let started = std::time::Instant::now();
+    let (bg, bg_fit) = BgNbd::fit(s.rft(), opts.penalizer)?;
+    let bg_s = started.elapsed().as_secs_f64();
+    let spend = fit_spend(&s, opts.penalizer);
+    let gg_s = started.elapsed().as_secs_f64() - bg_s;
+    let predictions = predict(&s, &bg, &spend, opts.discount_rate)?;
     tracing::info!(
         customers = s.ids.len(),
         bgnbd_fit_s = bg_s,
@@ -419,15 +478,7 @@ fn fit_and_predict(
         predict_s = started.elapsed().as_secs_f64() - bg_s - gg_s,
         "value models fitted and applied"
     );
-    let stem = Path::new(source)
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "input".into());
-    let version = match (mart_version, as_of) {
-        (Some(v), Some(a)) => format!("clv-{}-v{v}", a.format("%Y%m%d")),
-        (_, Some(a)) => format!("clv-{}-{}", a.format("%Y%m%d"), sanitize(&stem)),
-        _ => format!("clv-{}", sanitize(&stem)),
-    };
+    let version = model_version(source, mart_version, as_of);
     Ok(ValueRun {
         model: ClvModel {
             kind: "crm-mart clv model".into(),
@@ -440,10 +491,10 @@ fn fit_and_predict(
             counts,
             bgnbd: bg,
             bgnbd_fit: bg_fit,
-            gamma_gamma: gg,
-            gamma_gamma_fit: gg_fit,
-            gamma_gamma_excluded: excluded,
-            value_fallback: fallback,
+            gamma_gamma: spend.model,
+            gamma_gamma_fit: spend.fit,
+            gamma_gamma_excluded: spend.excluded,
+            value_fallback: spend.fallback,
             discount_rate: opts.discount_rate,
             penalizer: opts.penalizer,
             holdout,
