@@ -133,64 +133,9 @@ pub(super) fn quality_gate(
             .iter()
             .filter(|r| r[1].as_str() == Some(entity))
             .collect();
-        let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
-        for r in &rows {
-            let code = r[5].as_str().unwrap_or("").split(':').next().unwrap_or("");
-            *reasons.entry(code).or_default() += 1;
-        }
-        let mut reasons: Vec<(&str, u64)> = reasons.into_iter().collect();
-        reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let samples: Vec<String> = rows
-            .iter()
-            .take(3)
-            .map(|r| {
-                let raw: String = r[4].as_str().unwrap_or("").chars().take(100).collect();
-                format!(
-                    "    {} line {}: {}\n      {raw:?}",
-                    r[2].as_str().unwrap_or(""),
-                    match r[3] {
-                        Cell::I64(l) => l,
-                        _ => 0,
-                    },
-                    r[5].as_str().unwrap_or("")
-                )
-            })
-            .collect();
+        let (reasons, samples) = reasons_and_samples(&rows);
         let files: Vec<&str> = s.files.iter().map(|f| f.path.as_str()).collect();
-        // Unknown references point at the dimension file that lacks the ids: name it, it is
-        // usually the file to fix.
-        let mut referenced: Vec<String> = Vec::new();
-        for r in &rows {
-            let reference = r[5].as_str().unwrap_or("").starts_with("unknown_reference");
-            let dim = match r[6].as_str() {
-                Some("customer_id") => "customers",
-                Some("product_id") => "products",
-                Some("store_id") => "stores",
-                Some("campaign_id") => "campaigns",
-                _ => continue,
-            };
-            let Some(d) = stats.get(dim).filter(|_| reference) else {
-                continue;
-            };
-            let note = format!(
-                "the ids are not in {dim} ({}: {} rows read, {} loaded)",
-                d.files
-                    .iter()
-                    .map(|f| f.path.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                d.rows_read,
-                d.rows_loaded
-            );
-            if !referenced.contains(&note) {
-                referenced.push(note);
-            }
-        }
-        let referenced = if referenced.is_empty() {
-            String::new()
-        } else {
-            format!("; for unknown_reference, {}", referenced.join("; "))
-        };
+        let referenced = missing_ids(stats, &rows);
         problems.push(format!(
             "{entity} ({}): {} of {} rows ({:.1}%) would be quarantined, above the limit of {:.1}%; by reason: {}{referenced}\n  first rows:\n{}",
             files.join(", "),
@@ -215,6 +160,71 @@ pub(super) fn quality_gate(
             problems.join("\n")
         ),
     })
+}
+
+/// The quarantined rows' counts per reason (most first) and the first three, in words.
+fn reasons_and_samples<'a>(rows: &[&'a Vec<Cell>]) -> (Vec<(&'a str, u64)>, Vec<String>) {
+    let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in rows {
+        let code = r[5].as_str().unwrap_or("").split(':').next().unwrap_or("");
+        *reasons.entry(code).or_default() += 1;
+    }
+    let mut reasons: Vec<(&str, u64)> = reasons.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let samples: Vec<String> = rows
+        .iter()
+        .take(3)
+        .map(|r| {
+            let raw: String = r[4].as_str().unwrap_or("").chars().take(100).collect();
+            format!(
+                "    {} line {}: {}\n      {raw:?}",
+                r[2].as_str().unwrap_or(""),
+                match r[3] {
+                    Cell::I64(l) => l,
+                    _ => 0,
+                },
+                r[5].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    (reasons, samples)
+}
+
+/// For unknown references: the dimension file that lacks the ids, which is usually the file to
+/// fix.
+fn missing_ids(stats: &BTreeMap<&'static str, EntityStats>, rows: &[&Vec<Cell>]) -> String {
+    let mut referenced: Vec<String> = Vec::new();
+    for r in rows {
+        let reference = r[5].as_str().unwrap_or("").starts_with("unknown_reference");
+        let dim = match r[6].as_str() {
+            Some("customer_id") => "customers",
+            Some("product_id") => "products",
+            Some("store_id") => "stores",
+            Some("campaign_id") => "campaigns",
+            _ => continue,
+        };
+        let Some(d) = stats.get(dim).filter(|_| reference) else {
+            continue;
+        };
+        let note = format!(
+            "the ids are not in {dim} ({}: {} rows read, {} loaded)",
+            d.files
+                .iter()
+                .map(|f| f.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            d.rows_read,
+            d.rows_loaded
+        );
+        if !referenced.contains(&note) {
+            referenced.push(note);
+        }
+    }
+    if referenced.is_empty() {
+        String::new()
+    } else {
+        format!("; for unknown_reference, {}", referenced.join("; "))
+    }
 }
 
 /// A `_quarantine` row.

@@ -208,7 +208,10 @@ pub async fn run(settings: &Settings, progress: bool) -> Result<EtlReport> {
     if !settings.source_dir.is_dir() {
         return Err(Error::source(
             &settings.source_dir,
-            "source directory not found; pass --source DIR or set [paths] source in crm-mart.toml",
+            format!(
+                "source directory not found; pass {} DIR or set [paths] source in crm-mart.toml",
+                crate::error::param("source")
+            ),
         ));
     }
     let _lock = lock_mart(&settings.mart_dir)?;

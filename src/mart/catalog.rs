@@ -127,8 +127,9 @@ pub async fn open(
     let root = mart.root();
     if !root.is_dir() {
         return Err(Error::usage(format!(
-            "mart {} does not exist; load one with `crm-mart etl`, or point --mart at one",
-            root.display()
+            "mart {} does not exist; load one with `crm-mart etl`, or point {} at one",
+            root.display(),
+            crate::error::param("mart")
         )));
     }
     let ctx = engine::session(engine).await?;

@@ -158,7 +158,8 @@ pub async fn session(spec: &EngineSpec) -> Result<SessionContext> {
         #[cfg(not(feature = "distributed"))]
         other => Err(Error::usage(format!(
             "engine {other}: this build of crm-mart has no distributed engine; rebuild with \
-             `--features distributed`, or use --engine local"
+             `--features distributed`, or use {} local",
+            crate::error::param("engine")
         ))),
     }
 }

@@ -131,9 +131,10 @@ pub async fn write(stream: SendableRecordBatchStream, opts: &OutputOptions) -> R
     if opts.path.is_none() && matches!(opts.format, Format::Parquet | Format::Xlsx) {
         use std::io::IsTerminal;
         if std::io::stdout().is_terminal() {
-            return Err(Error::usage(
-                "parquet and xlsx output is binary; give --output FILE (or redirect stdout)",
-            ));
+            return Err(Error::usage(format!(
+                "parquet and xlsx output is binary; give {} FILE (or redirect stdout)",
+                crate::error::param("output")
+            )));
         }
     }
     let target = Target::open(opts.path.as_deref())?;
@@ -388,7 +389,8 @@ async fn write_xlsx(
         let b = b?;
         if row + b.num_rows() as u64 > XLSX_MAX_ROWS {
             return Err(Error::usage(format!(
-                "the result has more than {XLSX_MAX_ROWS} rows, the most one Excel sheet holds; use --format csv or parquet"
+                "the result has more than {XLSX_MAX_ROWS} rows, the most one Excel sheet holds; use {} csv or parquet",
+                crate::error::param("format")
             )));
         }
         // Numbers and times become Excel numbers (times as serial days since 1899-12-30).

@@ -170,8 +170,14 @@ impl BgNbd {
             return Err(Error::usage(format!(
                 "the BG/NBD fit did not converge (after {} iterations the largest gradient \
                  component is {:.2e}; last parameters r = {:.4}, alpha = {:.4}, a = {:.4}, b = {:.4}); \
-                 the data may not support the model — try a small --penalizer such as 0.001",
-                m.iterations, m.grad_norm, p.r, p.alpha, p.a, p.b
+                 the data may not support the model — try a small {} such as 0.001",
+                m.iterations,
+                m.grad_norm,
+                p.r,
+                p.alpha,
+                p.a,
+                p.b,
+                crate::error::param("penalizer")
             )));
         }
         let ll = p.ll_grad(d, &per_x).0;

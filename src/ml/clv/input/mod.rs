@@ -278,7 +278,9 @@ fn resolve(
             Column::Name(n) => {
                 let Some(h) = header else {
                     return Err(Error::usage(format!(
-                        "--{role}-col {n}: the file has no header (--no-header), so give the column's position (1, 2, …)"
+                        "{} {n}: the file has no header ({}), so give the column's position (1, 2, …)",
+                        crate::error::param(&format!("{role}_col")),
+                        crate::error::param("no_header")
                     )));
                 };
                 h.iter()
@@ -371,11 +373,12 @@ impl Layout {
             Error::source(
                 path,
                 format!(
-                    "line {line}, column {}: cannot read the date {d:?} ({}); give --date-format",
+                    "line {line}, column {}: cannot read the date {d:?} ({}); give {}",
                     self.name(di),
                     date_format.map_or("expected YYYY-MM-DD or YYYYMMDD".to_string(), |f| {
                         format!("expected format {f}")
-                    })
+                    }),
+                    crate::error::param("date_format")
                 ),
             )
         })?;
