@@ -194,15 +194,7 @@ impl Settings {
         source: Option<&Path>,
         mart: Option<&Path>,
     ) -> Result<Settings> {
-        let (file, parsed) = match config {
-            Some(p) => (Some(p.to_path_buf()), Some(load_file(p)?)),
-            None if Path::new(DEFAULT_CONFIG).exists() => {
-                let p = PathBuf::from(DEFAULT_CONFIG);
-                let parsed = load_file(&p)?;
-                (Some(p), Some(parsed))
-            }
-            None => (None, None),
-        };
+        let (file, parsed) = find_file(config)?;
         let parsed = parsed.unwrap_or_default();
         let base = file
             .as_ref()
@@ -278,6 +270,19 @@ impl Settings {
     pub fn mapping(&self, entity: &str) -> &SourceMapping {
         &self.sources[entity]
     }
+}
+
+/// The configuration file: `config`, else `./crm-mart.toml` when it exists, else none.
+fn find_file(config: Option<&Path>) -> Result<(Option<PathBuf>, Option<ConfigFile>)> {
+    Ok(match config {
+        Some(p) => (Some(p.to_path_buf()), Some(load_file(p)?)),
+        None if Path::new(DEFAULT_CONFIG).exists() => {
+            let p = PathBuf::from(DEFAULT_CONFIG);
+            let parsed = load_file(&p)?;
+            (Some(p), Some(parsed))
+        }
+        None => (None, None),
+    })
 }
 
 /// Every entity's `[sources.<entity>]` (the default mapping where there is none), checked.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use arrow::array::RecordBatch;
 use chrono::{Datelike, NaiveDate};
 
-use super::accounts::Accounts;
+use super::accounts::{self, Accounts};
 use super::dims::{self, Cell};
 use super::load::{Dims, FactOutput};
 use super::{EntityStats, restate};
@@ -41,6 +41,22 @@ pub(super) async fn resolve_restated(
             "contacts"
         };
         acc.record_restated(entity, &outcome);
+    }
+    Ok(())
+}
+
+/// Refuses a batch whose share of quarantined rows is above `max_share` for an entity
+/// ([`accounts::quality_gate`]); the data files written so far are removed.
+pub(super) async fn refuse_mostly_bad(
+    acc: &Accounts<'_>,
+    facts: &mut FactOutput,
+    max_share: f64,
+) -> Result<()> {
+    if let Err(e) = accounts::quality_gate(&acc.stats, &acc.quarantine, max_share) {
+        for w in std::mem::take(&mut facts.writers).into_values().flatten() {
+            w.abort().await?;
+        }
+        return Err(e);
     }
     Ok(())
 }

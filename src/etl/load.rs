@@ -301,3 +301,66 @@ fn conform_file(
     }
     Ok(late)
 }
+
+/// What a batch's files are loaded against.
+pub(super) struct Batch<'a> {
+    pub settings: &'a Settings,
+    pub lookups: &'a BTreeMap<&'static str, Vec<lookup::Lookup>>,
+    pub cfg_path: &'a Path,
+    pub mart: &'a Mart,
+    pub batch_id: &'a str,
+    pub seq: i64,
+    pub has_source: &'a BTreeMap<&'static str, bool>,
+    /// When the run started (µs), the change time of customers without `updated_at` when the
+    /// batch has no sales.
+    pub started_at: i64,
+    /// Progress bars on stderr.
+    pub progress: bool,
+}
+
+/// Steps 2 and 3: the dimension files applied, then the fact files to Parquet.
+pub(super) async fn load_files(
+    b: &Batch<'_>,
+    new_files: Vec<NewFile>,
+    acc: &mut Accounts<'_>,
+) -> Result<(Dims, FactOutput)> {
+    let started = Instant::now();
+    let loader = Loader {
+        settings: b.settings,
+        lookups: b.lookups,
+        cfg_path: b.cfg_path,
+        bar: super::progress_bar(b.progress, new_files.len() as u64, "loading"),
+    };
+    let (fact_files, dim_files): (Vec<_>, Vec<_>) = new_files
+        .into_iter()
+        .partition(|(e, _, _)| *e == "sales" || *e == "contacts");
+    let mut dims = Dims::read(b.mart).await?;
+    apply_dimension_files(
+        &loader,
+        &mut dims,
+        &dim_files,
+        &fact_files,
+        b.started_at,
+        acc,
+    )?;
+    tracing::info!(
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "dimensions applied"
+    );
+    let target = FactTarget {
+        settings: b.settings,
+        mart: b.mart,
+        batch_id: b.batch_id,
+        seq: b.seq,
+        has_source: b.has_source,
+    };
+    let facts = load_fact_files(&loader, &target, &mut dims, &fact_files, acc).await?;
+    tracing::info!(
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "fact files processed"
+    );
+    if let Some(bar) = &loader.bar {
+        bar.finish_and_clear();
+    }
+    Ok((dims, facts))
+}

@@ -242,66 +242,30 @@ pub async fn run(settings: &Settings, progress: bool) -> Result<EtlReport> {
     tracing::info!(batch_id, seq, files = new_files.len(), "loading batch");
 
     // 2. Dimension files, then 3. fact files.
-    let loader = load::Loader {
-        settings,
-        lookups: &lookups,
-        cfg_path: &cfg_path,
-        bar: progress_bar(progress, new_files.len() as u64, "loading"),
-    };
-    let (fact_files, dim_files): (Vec<_>, Vec<_>) = new_files
-        .into_iter()
-        .partition(|(e, _, _)| *e == "sales" || *e == "contacts");
     let mut acc = Accounts {
         batch_id: &batch_id,
         quarantine: Vec::new(),
         stats: BTreeMap::new(),
     };
-    let mut dims = load::Dims::read(&mart).await?;
-    load::apply_dimension_files(
-        &loader,
-        &mut dims,
-        &dim_files,
-        &fact_files,
-        started_at,
-        &mut acc,
-    )?;
-    tracing::info!(
-        elapsed_s = started.elapsed().as_secs_f64(),
-        "dimensions applied"
-    );
-    let target = load::FactTarget {
+    let batch = load::Batch {
         settings,
+        lookups: &lookups,
+        cfg_path: &cfg_path,
         mart: &mart,
         batch_id: &batch_id,
         seq,
         has_source: &has_source,
+        started_at,
+        progress,
     };
-    let mut facts =
-        load::load_fact_files(&loader, &target, &mut dims, &fact_files, &mut acc).await?;
-    tracing::info!(
-        elapsed_s = started.elapsed().as_secs_f64(),
-        "fact files processed"
-    );
-    if let Some(b) = &loader.bar {
-        b.finish_and_clear();
-    }
+    let (dims, mut facts) = load::load_files(&batch, new_files, &mut acc).await?;
     for (entity, ls) in &lookups {
         for l in ls {
             acc.record_lookup(entity, l)?;
         }
     }
-    // 4. A batch with too many bad rows is refused before anything is committed; the data files
-    //    written so far are removed.
-    if let Err(e) = accounts::quality_gate(
-        &acc.stats,
-        &acc.quarantine,
-        settings.quality.max_quarantine_share,
-    ) {
-        for w in std::mem::take(&mut facts.writers).into_values().flatten() {
-            w.abort().await?;
-        }
-        return Err(e);
-    }
+    // 4. A batch with too many bad rows is refused before anything is committed.
+    commit::refuse_mostly_bad(&acc, &mut facts, settings.quality.max_quarantine_share).await?;
     // 5. Restated facts; 6–7. the calendar and the commits.
     commit::resolve_restated(&mart, &mut facts, &mut acc).await?;
     let Accounts {

@@ -106,6 +106,65 @@ fn content_rows(conv: &RowConverter, table: &str, batch: &RecordBatch) -> Result
     Ok(conv.convert_columns(&cols)?)
 }
 
+/// A file of `table` that holds a key of the restated rows: its removal, its month partition
+/// and its path.
+type Affected = (deltalake::kernel::Remove, Option<i32>, std::path::PathBuf);
+
+/// The files of `table` holding a key in `wanted` (only the key columns are read).
+async fn affected_files(
+    mart: &Mart,
+    table: &'static str,
+    keys: &[&str],
+    wanted: &HashMap<String, (usize, usize)>,
+) -> Result<Vec<Affected>> {
+    let dir = mart.table_dir(table);
+    let Some(delta) = mart.open(table).await? else {
+        return Err(Error::Invariant(format!(
+            "{table}: restated rows but no table"
+        )));
+    };
+    let mut affected: Vec<Affected> = Vec::new();
+    for view in delta.snapshot()?.log_data().iter() {
+        let path = dir.join(view.path().as_ref());
+        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let mask = ProjectionMask::columns(builder.parquet_schema(), keys.iter().copied());
+        let mut holds = false;
+        for b in builder.with_projection(mask).build()? {
+            holds |= keys_of(&b?, keys)?.iter().any(|k| wanted.contains_key(k));
+        }
+        if holds {
+            let month = view
+                .partition_values_map()
+                .get("month_key")
+                .cloned()
+                .flatten()
+                .and_then(|v| v.parse::<i32>().ok());
+            affected.push((view.remove_action(true), month, path));
+        }
+    }
+    Ok(affected)
+}
+
+/// The rows of `batch` that replace a row or whose key was not really loaded.
+async fn write_new_rows(
+    batch: &RecordBatch,
+    keys: &[&str],
+    replaced: &HashSet<String>,
+    found: &HashSet<String>,
+    writer: &mut AppendWriter,
+) -> Result<()> {
+    let take: Vec<bool> = keys_of(batch, keys)?
+        .iter()
+        .map(|key| replaced.contains(key) || !found.contains(key))
+        .collect();
+    let rows = filter_record_batch(batch, &BooleanArray::from(take))?;
+    if rows.num_rows() > 0 {
+        writer.write(&rows).await?;
+    }
+    Ok(())
+}
+
 /// Compares the restated rows of `table` with the mart and queues the updates in `writer`
 /// (new rows, and the rewritten rest of every file that held a replaced row, whose removal is
 /// part of the writer's commit). Returns the per-file counts.
@@ -140,34 +199,7 @@ pub async fn resolve(
     let mut outcome: Outcome = HashMap::new();
     let mut found: HashSet<String> = HashSet::new();
     let mut replaced: HashSet<String> = HashSet::new();
-    let dir = mart.table_dir(table);
-    let Some(delta) = mart.open(table).await? else {
-        return Err(Error::Invariant(format!(
-            "{table}: restated rows but no table"
-        )));
-    };
-    // Files holding a key of the restated rows, with the keys they hold.
-    let mut affected: Vec<(deltalake::kernel::Remove, Option<i32>, std::path::PathBuf)> =
-        Vec::new();
-    for view in delta.snapshot()?.log_data().iter() {
-        let path = dir.join(view.path().as_ref());
-        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-        let mask = ProjectionMask::columns(builder.parquet_schema(), keys.iter().copied());
-        let mut holds = false;
-        for b in builder.with_projection(mask).build()? {
-            holds |= keys_of(&b?, keys)?.iter().any(|k| wanted.contains_key(k));
-        }
-        if holds {
-            let month = view
-                .partition_values_map()
-                .get("month_key")
-                .cloned()
-                .flatten()
-                .and_then(|v| v.parse::<i32>().ok());
-            affected.push((view.remove_action(true), month, path));
-        }
-    }
+    let affected = affected_files(mart, table, keys, &wanted).await?;
     let mut removes = Vec::new();
     for (remove, month, path) in affected {
         let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
@@ -208,14 +240,7 @@ pub async fn resolve(
     // The new content of replaced rows, and rows whose key only seemed loaded (the key set
     // holds hashes): both are written as rows of this batch.
     for (batch, _) in &candidates.parts {
-        let take: Vec<bool> = keys_of(batch, keys)?
-            .iter()
-            .map(|key| replaced.contains(key) || !found.contains(key))
-            .collect();
-        let rows = filter_record_batch(batch, &BooleanArray::from(take))?;
-        if rows.num_rows() > 0 {
-            writer.write(&rows).await?;
-        }
+        write_new_rows(batch, keys, &replaced, &found, writer).await?;
     }
     writer.end_files().await?;
     writer.remove_files(removes);

@@ -156,6 +156,13 @@ pub fn type_rows(entity: &str, rows: &mut FileRows, mapping: &SourceMapping) -> 
     let checked = lf.with_column(fail.alias(CODE_COL)).collect()?;
 
     let rejects = rejects_of(&checked, specs, entity, mapping, rows)?;
+    let df = loaded_rows(checked, specs, !rejects.is_empty())?;
+    Ok(Typed { df, rejects })
+}
+
+/// The typed columns alone, under their contract names (the text and raw columns go here),
+/// without the failed rows.
+fn loaded_rows(checked: DataFrame, specs: &[ColumnSpec], any_failed: bool) -> Result<DataFrame> {
     let mut keep: Vec<Expr> = specs
         .iter()
         .map(|c| {
@@ -166,7 +173,6 @@ pub fn type_rows(entity: &str, rows: &mut FileRows, mapping: &SourceMapping) -> 
         .collect();
     keep.push(col(LINE_COL));
     keep.push(col(ROW_COL));
-    // The typed columns alone (the text and raw columns go here), then the failed rows out.
     let names: Vec<String> = specs
         .iter()
         .map(|c| format!("{}__val", c.name))
@@ -177,13 +183,12 @@ pub fn type_rows(entity: &str, rows: &mut FileRows, mapping: &SourceMapping) -> 
         ])
         .collect();
     let checked = checked.select(names)?;
-    let lf = if rejects.is_empty() {
+    let lf = if !any_failed {
         checked.lazy()
     } else {
         checked.lazy().filter(col(CODE_COL).is_null())
     };
-    let df = lf.select(keep).collect()?;
-    Ok(Typed { df, rejects })
+    Ok(lf.select(keep).collect()?)
 }
 
 /// A column's raw text: a constant of the mapping, or the source column — trimmed, blank as

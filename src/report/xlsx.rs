@@ -94,33 +94,7 @@ fn section_sheet(
             .map_err(&xerr)?;
     }
     let top: u32 = 3;
-    for (j, c) in sec.columns.iter().enumerate() {
-        ws.write_string_with_format(top, j as u16, c, &f.header)
-            .map_err(&xerr)?;
-        let width = sec
-            .rows
-            .iter()
-            .map(|r| r[j].chars().count())
-            .chain([c.chars().count()])
-            .max()
-            .unwrap_or(8)
-            .clamp(8, 60);
-        ws.set_column_width(j as u16, width as f64 + 2.0)
-            .map_err(&xerr)?;
-    }
-    for (i, (row, nums)) in sec.rows.iter().zip(&sec.numbers).enumerate() {
-        let at = top + 1 + i as u32;
-        for (j, (cell, n)) in row.iter().zip(nums).enumerate() {
-            match n {
-                Some(v) if v.fract() == 0.0 => {
-                    ws.write_number_with_format(at, j as u16, *v, &f.whole)
-                }
-                Some(v) => ws.write_number_with_format(at, j as u16, *v, &f.money),
-                None => ws.write_string(at, j as u16, cell),
-            }
-            .map_err(&xerr)?;
-        }
-    }
+    write_table(ws, sec, top, f, &xerr)?;
     let last = top + sec.rows.len() as u32;
     ws.write_string_with_format(
         last + 2,
@@ -152,6 +126,44 @@ fn section_sheet(
         chart.legend().set_hidden();
         ws.insert_chart(top, sec.columns.len() as u16 + 1, &chart)
             .map_err(&xerr)?;
+    }
+    Ok(())
+}
+
+/// The section's table from row `top`: a header, then numbers as numbers (whole or money).
+fn write_table(
+    ws: &mut rust_xlsxwriter::Worksheet,
+    sec: &Section,
+    top: u32,
+    f: &Formats,
+    xerr: &dyn Fn(rust_xlsxwriter::XlsxError) -> Error,
+) -> Result<()> {
+    for (j, c) in sec.columns.iter().enumerate() {
+        ws.write_string_with_format(top, j as u16, c, &f.header)
+            .map_err(&xerr)?;
+        let width = sec
+            .rows
+            .iter()
+            .map(|r| r[j].chars().count())
+            .chain([c.chars().count()])
+            .max()
+            .unwrap_or(8)
+            .clamp(8, 60);
+        ws.set_column_width(j as u16, width as f64 + 2.0)
+            .map_err(&xerr)?;
+    }
+    for (i, (row, nums)) in sec.rows.iter().zip(&sec.numbers).enumerate() {
+        let at = top + 1 + i as u32;
+        for (j, (cell, n)) in row.iter().zip(nums).enumerate() {
+            match n {
+                Some(v) if v.fract() == 0.0 => {
+                    ws.write_number_with_format(at, j as u16, *v, &f.whole)
+                }
+                Some(v) => ws.write_number_with_format(at, j as u16, *v, &f.money),
+                None => ws.write_string(at, j as u16, cell),
+            }
+            .map_err(&xerr)?;
+        }
     }
     Ok(())
 }

@@ -205,6 +205,39 @@ fn random_forest(z: &Array2<f64>, y: &Array1<usize>, seed: u64) -> Result<Vec<Fo
         .collect()
 }
 
+/// L2-regularised logistic regression (linfa) on standardised features, as a fitted model
+/// whose score is P(churn).
+fn fit_logistic(z: &Array2<f64>, y: &Array1<usize>) -> Result<Fitted> {
+    let data = Dataset::new(z.clone(), y.clone());
+    let lr = LogisticRegression::default()
+        .alpha(1.0)
+        .max_iterations(100)
+        .fit(&data)
+        .map_err(|e| Error::usage(format!("logistic regression did not fit: {e}")))?;
+    let sign = if lr.labels().pos.class == 1 {
+        1.0
+    } else {
+        -1.0
+    };
+    Ok(Fitted::Logistic {
+        intercept: sign * lr.intercept(),
+        coefficients: lr.params().iter().map(|c| sign * c).collect(),
+    })
+}
+
+/// The chosen model's metrics on the test cut.
+fn test_metrics(p: &[f64], y_test: &[bool]) -> ChurnMetrics {
+    ChurnMetrics {
+        roc_auc: metrics::roc_auc(p, y_test).unwrap_or(0.5),
+        pr_auc: metrics::pr_auc(p, y_test).unwrap_or(0.0),
+        lift_top_decile: metrics::lift_at(p, y_test, 0.1).unwrap_or(0.0),
+        brier: metrics::brier(p, y_test),
+        test_customers: y_test.len(),
+        test_churn_rate: y_test.iter().filter(|c| **c).count() as f64 / y_test.len() as f64,
+        calibration: metrics::calibration(p, y_test, 10),
+    }
+}
+
 /// Trains, compares and returns the better model (not yet saved).
 pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel> {
     let (train_as_of, as_of) = cuts(catalog, opts.as_of, opts.horizon_days).await?;
@@ -227,22 +260,7 @@ pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel>
     let y_test = labels(&test_ft);
 
     let mut candidates: Vec<(Fitted, f64)> = Vec::new();
-    // Logistic regression.
-    let data = Dataset::new(z_train.clone(), y_train.clone());
-    let lr = LogisticRegression::default()
-        .alpha(1.0)
-        .max_iterations(100)
-        .fit(&data)
-        .map_err(|e| Error::usage(format!("logistic regression did not fit: {e}")))?;
-    let sign = if lr.labels().pos.class == 1 {
-        1.0
-    } else {
-        -1.0
-    };
-    let logistic = Fitted::Logistic {
-        intercept: sign * lr.intercept(),
-        coefficients: lr.params().iter().map(|c| sign * c).collect(),
-    };
+    let logistic = fit_logistic(&z_train, &y_train)?;
     let auc = metrics::roc_auc(&logistic.predict(&z_test), &y_test).unwrap_or(0.5);
     candidates.push((logistic, auc));
     // Random forest.
@@ -264,15 +282,7 @@ pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel>
         })
         .expect("two candidates");
     let p = model.predict(&z_test);
-    let metrics = ChurnMetrics {
-        roc_auc: metrics::roc_auc(&p, &y_test).unwrap_or(0.5),
-        pr_auc: metrics::pr_auc(&p, &y_test).unwrap_or(0.0),
-        lift_top_decile: metrics::lift_at(&p, &y_test, 0.1).unwrap_or(0.0),
-        brier: metrics::brier(&p, &y_test),
-        test_customers: y_test.len(),
-        test_churn_rate: y_test.iter().filter(|c| **c).count() as f64 / y_test.len() as f64,
-        calibration: metrics::calibration(&p, &y_test, 10),
-    };
+    let metrics = test_metrics(&p, &y_test);
     let version = format!(
         "churn-{}-h{}-v{}",
         as_of.format("%Y%m%d"),
