@@ -105,6 +105,9 @@ fn context(cli: &Cli) -> anyhow::Result<Option<Ctx>> {
         Command::Recommend(a) => (None, a.mart.as_deref()),
         Command::Report(a) => (None, a.mart.as_deref()),
         Command::Models(_) => (None, None),
+        Command::Maintain(a) => (None, a.mart.as_deref()),
+        Command::Runs(a) => (None, a.mart.as_deref()),
+        Command::Forget(a) => (None, a.mart.as_deref()),
     };
     let settings = Settings::resolve(cli.config.as_deref(), source, mart)?;
     Ok(Some(Ctx::new(settings)?))
@@ -118,6 +121,19 @@ fn with_flags(e: &anyhow::Error) -> String {
         .chain()
         .find_map(|c| c.downcast_ref::<crm_mart::error::Error>())
     {
+        text = text.replacen(
+            &format!("{field} {why}"),
+            &format!("{} {why}", cli::flag(field)),
+            1,
+        );
+    }
+    flags_for_params(&text)
+}
+
+/// A library error with its causes, parameters named by their flags (the run log's text).
+fn library_error_with_flags(e: &crm_mart::error::Error) -> String {
+    let mut text = crm_mart::pipeline::nightly::error_chain(e);
+    if let crm_mart::error::Error::Params { field, why } = e {
         text = text.replacen(
             &format!("{field} {why}"),
             &format!("{} {why}", cli::flag(field)),
@@ -210,11 +226,18 @@ fn init_logging(cli: &Cli) {
     let level = if cli.quiet { "error" } else { "warn" };
     // Ballista's scheduler logs a harmless error when it cannot attach run-time metrics to a
     // re-planned stage's display; it is not a failure of the query.
-    let default = format!("{level},ballista_scheduler::display=off");
+    // Loading a version whose log `maintain` cleaned up makes the Delta kernel log an error
+    // before it returns one; crm-mart turns that into its own message (the batches that remain).
+    let default =
+        format!("{level},ballista_scheduler::display=off,buoyant_kernel::snapshot::builder=off");
     let filter = tracing_subscriber::EnvFilter::try_from_env("CRM_MART_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colour codes only for a person at a terminal who has not asked for none (no-color.org).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),

@@ -111,83 +111,10 @@ pub fn read(
 ) -> Result<Baskets> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let mut items = Interner::default();
-    let mut transactions = Vec::new();
-    match format {
-        BasketFormat::Basket | BasketFormat::Fimi => {
-            let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-            if lines.last().is_some_and(|l| l.is_empty()) {
-                lines.pop();
-            }
-            for (k, raw) in lines.into_iter().enumerate() {
-                let text = std::str::from_utf8(raw)
-                    .map_err(|_| Error::source(path, format!("line {}: not valid UTF-8", k + 1)))?;
-                let text = text.strip_suffix('\r').unwrap_or(text);
-                let t: Vec<u32> = if format == BasketFormat::Basket {
-                    text.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(|s| items.id(s))
-                        .collect()
-                } else {
-                    text.split_ascii_whitespace().map(|s| items.id(s)).collect()
-                };
-                transactions.push(finish(t));
-            }
-        }
-        BasketFormat::Long => {
-            let mut rdr = csv::ReaderBuilder::new().from_reader(&bytes[..]);
-            let header = rdr
-                .headers()
-                .map_err(|e| Error::source(path, format!("header: {e}")))?
-                .clone();
-            let find = |name: &str, flag: &str| {
-                header
-                    .iter()
-                    .position(|h| h.trim().eq_ignore_ascii_case(name))
-                    .ok_or_else(|| {
-                        Error::source(
-                            path,
-                            format!(
-                                "no column {name:?} ({flag}); the header has: {}",
-                                header.iter().collect::<Vec<_>>().join(", ")
-                            ),
-                        )
-                    })
-            };
-            let (bi, ii) = (
-                find(basket_col, &crate::error::param("basket_col"))?,
-                find(item_col, &crate::error::param("item_col"))?,
-            );
-            let mut by_basket: FxHashMap<String, usize> = FxHashMap::default();
-            for rec in rdr.records() {
-                let rec = rec.map_err(|e| {
-                    let line = e.position().map_or(0, |p| p.line());
-                    Error::source(path, format!("line {line}: {e}"))
-                })?;
-                let line = rec.position().map_or(0, |p| p.line());
-                let (b, i) = (
-                    rec.get(bi).unwrap_or("").trim(),
-                    rec.get(ii).unwrap_or("").trim(),
-                );
-                if b.is_empty() || i.is_empty() {
-                    return Err(Error::source(
-                        path,
-                        format!(
-                            "line {line}: empty {} ({:?}); every row needs a basket and an item",
-                            if b.is_empty() { "basket" } else { "item" },
-                            if b.is_empty() { basket_col } else { item_col }
-                        ),
-                    ));
-                }
-                let k = *by_basket.entry(b.to_string()).or_insert_with(|| {
-                    transactions.push(Vec::new());
-                    transactions.len() - 1
-                });
-                transactions[k].push(items.id(i));
-            }
-            transactions = transactions.into_iter().map(finish).collect();
-        }
-    }
+    let transactions = match format {
+        BasketFormat::Basket | BasketFormat::Fimi => read_lines(path, &bytes, format, &mut items)?,
+        BasketFormat::Long => read_long(path, &bytes, basket_col, item_col, &mut items)?,
+    };
     if transactions.is_empty() {
         return Err(Error::source(path, "no baskets in the file"));
     }
@@ -197,6 +124,105 @@ pub fn read(
     }
     .canonical(None)
     .0)
+}
+
+/// One basket per line: items separated by commas (`basket`) or whitespace (`fimi`).
+fn read_lines(
+    path: &Path,
+    bytes: &[u8],
+    format: BasketFormat,
+    items: &mut Interner,
+) -> Result<Vec<Vec<u32>>> {
+    let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    let mut transactions = Vec::with_capacity(lines.len());
+    for (k, raw) in lines.into_iter().enumerate() {
+        let text = std::str::from_utf8(raw)
+            .map_err(|_| Error::source(path, format!("line {}: not valid UTF-8", k + 1)))?;
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        let t: Vec<u32> = if format == BasketFormat::Basket {
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| items.id(s))
+                .collect()
+        } else {
+            text.split_ascii_whitespace().map(|s| items.id(s)).collect()
+        };
+        transactions.push(finish(t));
+    }
+    Ok(transactions)
+}
+
+/// The position of column `name` in a CSV header (case-insensitive), or an error naming the
+/// parameter that chose it and the columns there are.
+fn header_position(
+    path: &Path,
+    header: &csv::StringRecord,
+    name: &str,
+    param: &str,
+) -> Result<usize> {
+    header
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case(name))
+        .ok_or_else(|| {
+            Error::source(
+                path,
+                format!(
+                    "no column {name:?} ({}); the header has: {}",
+                    crate::error::param(param),
+                    header.iter().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })
+}
+
+/// One (basket, item) row per line of a CSV file with a header.
+fn read_long(
+    path: &Path,
+    bytes: &[u8],
+    basket_col: &str,
+    item_col: &str,
+    items: &mut Interner,
+) -> Result<Vec<Vec<u32>>> {
+    let mut rdr = csv::ReaderBuilder::new().from_reader(bytes);
+    let header = rdr
+        .headers()
+        .map_err(|e| Error::source(path, format!("header: {e}")))?
+        .clone();
+    let bi = header_position(path, &header, basket_col, "basket_col")?;
+    let ii = header_position(path, &header, item_col, "item_col")?;
+    let mut transactions: Vec<Vec<u32>> = Vec::new();
+    let mut by_basket: FxHashMap<String, usize> = FxHashMap::default();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            Error::source(path, format!("line {line}: {e}"))
+        })?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let (b, i) = (
+            rec.get(bi).unwrap_or("").trim(),
+            rec.get(ii).unwrap_or("").trim(),
+        );
+        if b.is_empty() || i.is_empty() {
+            return Err(Error::source(
+                path,
+                format!(
+                    "line {line}: empty {} ({:?}); every row needs a basket and an item",
+                    if b.is_empty() { "basket" } else { "item" },
+                    if b.is_empty() { basket_col } else { item_col }
+                ),
+            ));
+        }
+        let k = *by_basket.entry(b.to_string()).or_insert_with(|| {
+            transactions.push(Vec::new());
+            transactions.len() - 1
+        });
+        transactions[k].push(items.id(i));
+    }
+    Ok(transactions.into_iter().map(finish).collect())
 }
 
 #[cfg(test)]

@@ -288,9 +288,8 @@ mod tests {
     use super::*;
     use crate::basket::fpgrowth::{MineOptions, frequent_itemsets};
 
-    #[test]
-    fn metrics_redundancy_and_cap() {
-        // 10 baskets: a → b strongly; {a, c} → b no better than a → b.
+    /// 10 baskets: a → b strongly; {a, c} → b no better than a → b; every rule, unpruned.
+    fn fixture() -> (Vec<Itemset>, RuleOptions) {
         let tx: Vec<Vec<u32>> = vec![
             vec![0, 1],
             vec![0, 1],
@@ -318,6 +317,12 @@ mod tests {
             max_rules: 0,
             prune_redundant: false,
         };
+        (sets, opts)
+    }
+
+    #[test]
+    fn metrics() {
+        let (sets, opts) = fixture();
         let all = generate(&sets, 10, opts);
         let ab = all
             .rules
@@ -334,6 +339,12 @@ mod tests {
         assert!((ab.lift() - 0.8 / 0.6).abs() < 1e-12);
         assert!((ab.leverage() - (0.4 - 0.5 * 0.6)).abs() < 1e-12);
         assert!((ab.conviction() - (0.4 / 0.2)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn redundancy_and_cap() {
+        let (sets, opts) = fixture();
+        let all = generate(&sets, 10, opts);
         // {a, c} → b has confidence 2/3 < 0.8: redundant given a → b.
         let pruned = generate(
             &sets,

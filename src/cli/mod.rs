@@ -51,7 +51,7 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Load new source files into the mart (idempotent, incremental).
     Etl(EtlArgs),
-    /// The scheduled job: every stage that exists, in order (today: etl, segment, churn, value, basket, recommend).
+    /// The scheduled job: etl, segment, churn, value, basket, recommend, report and maintain, in order.
     Nightly(NightlyArgs),
     /// Ask the mart: ad-hoc SQL, a SQL file, or a named query with parameters.
     Query(QueryArgs),
@@ -67,10 +67,63 @@ pub enum Command {
     Basket(BasketArgs),
     /// Ranked product recommendations and a next-best action per customer, written back to the CRM.
     Recommend(RecommendArgs),
-    /// The decision report for managers (HTML and Markdown).
+    /// The decision report for managers (HTML, XLSX and Markdown).
     Report(ReportArgs),
     /// Stored model artifacts.
     Models(ModelsArgs),
+    /// Compact small files, checkpoint the logs and vacuum old versions' files.
+    Maintain(MaintainArgs),
+    /// Nightly runs from the run log: status, stage times, rows, warnings.
+    Runs(RunsArgs),
+    /// Erase customers' personal data from the mart, its history and the CRM sinks.
+    Forget(ForgetArgs),
+}
+
+/// `crm-mart forget`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ForgetArgs {
+    /// Mart directory (overrides crm-mart.toml).
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// A customer id to forget (repeat for several).
+    #[arg(long = "customer", value_name = "ID", required = true)]
+    pub customers: Vec<String>,
+}
+
+/// `crm-mart runs`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunsArgs {
+    /// Mart directory (overrides crm-mart.toml; the run log lies beside it by default).
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// Show the last N runs.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub last: usize,
+    /// One run in detail.
+    #[command(subcommand)]
+    pub action: Option<RunsAction>,
+}
+
+/// `crm-mart runs show`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum RunsAction {
+    /// Every stage of one run: status, time, rows, memory, errors and warnings, and the ETL
+    /// batch's files.
+    Show {
+        /// The run (see `crm-mart runs`).
+        run_id: String,
+    },
+}
+
+/// `crm-mart maintain`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MaintainArgs {
+    /// Mart directory (overrides crm-mart.toml).
+    #[arg(long, value_name = "DIR")]
+    pub mart: Option<PathBuf>,
+    /// Days of history time travel keeps (overrides [maintain] retain_days; default 30).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub retain_days: Option<u32>,
 }
 
 /// `crm-mart report`.
@@ -325,6 +378,9 @@ pub struct ChurnTrainArgs {
     /// Seed of the random forest.
     #[arg(long, default_value_t = TrainOptions::DEFAULT.seed)]
     pub seed: u64,
+    /// Train one family only (default: both, keep the better on the test cut).
+    #[arg(long, value_parser = one_of(&crm_mart::ml::churn::Family::ALL, crm_mart::ml::churn::Family::as_str))]
+    pub family: Option<crm_mart::ml::churn::Family>,
 }
 
 /// `crm-mart churn score`.
@@ -336,7 +392,7 @@ pub struct ChurnScoreArgs {
     /// Cut, YYYY-MM-DD (default: the last order day).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub as_of: Option<chrono::NaiveDate>,
-    /// Model file (default: the newest in the models directory).
+    /// Model file (default: the champion, see `crm-mart models list`).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
 }
@@ -352,8 +408,22 @@ pub struct ModelsArgs {
 /// `crm-mart models list`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum ModelsAction {
-    /// List stored models with their metrics and mart versions.
+    /// List stored models with their metrics and mart versions, and which churn model scores.
     List,
+    /// Make a stored churn model the champion (the one that scores).
+    Promote {
+        /// Its version (see `models list`).
+        #[arg(value_name = "VERSION")]
+        model_version: String,
+    },
+    /// Make a churn model the champion and keep retrained models from replacing it.
+    Pin {
+        /// Its version (see `models list`).
+        #[arg(value_name = "VERSION")]
+        model_version: String,
+    },
+    /// Bring back the champion before the current one (and unpin).
+    Rollback,
 }
 
 /// `crm-mart segment`.
@@ -468,6 +538,9 @@ pub struct GenerateArgs {
     /// Share of sales and contact rows written malformed, 0..=0.5.
     #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
     pub dirty_rate: f64,
+    /// One sales and contacts file per month, or per day (a nightly export's shape).
+    #[arg(long, default_value = "month", value_parser = one_of(&crm_mart::sample::Period::ALL, crm_mart::sample::Period::as_str))]
+    pub period: crm_mart::sample::Period,
 }
 
 /// `crm-mart etl` and `crm-mart nightly`.

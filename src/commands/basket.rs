@@ -7,7 +7,7 @@ use anyhow::Result;
 use arrow::array::RecordBatch;
 use crm_mart::basket::rules::RuleOptions;
 use crm_mart::pipeline::{self, BasketInput, BasketParams, BasketReport, Ctx, Mined};
-use crm_mart::query::output::{self, Format};
+use crm_mart::query::output;
 
 use crate::cli::{BasketArgs, Cli};
 
@@ -32,14 +32,7 @@ pub fn run(cli: &Cli, ctx: &Ctx, a: &BasketArgs) -> Result<()> {
         },
     };
     p.check()?;
-    let format = match &a.output {
-        Some(path) => Some(Format::choose(
-            a.format.as_deref(),
-            Some(path),
-            Format::Csv,
-        )?),
-        None => None,
-    };
+    let format = super::file_format(a.format.as_deref(), a.output.as_deref())?;
     let write = |batch: RecordBatch| -> Result<()> {
         if let (Some(path), Some(format)) = (&a.output, format) {
             ctx.block_on(output::write_batch(batch, format, path))?;

@@ -15,6 +15,7 @@ pub fn train(cli: &Cli, ctx: &Ctx, a: &ChurnTrainArgs) -> Result<()> {
         as_of: a.cut.as_of,
         horizon_days: a.cut.horizon_days,
         seed: a.seed,
+        family: a.family,
     };
     let report = pipeline::churn_train(ctx, &opts)?;
     if !cli.quiet {
@@ -57,6 +58,7 @@ pub fn render_training(r: &ChurnTrainReport, seconds: f64) -> Result<()> {
         m.test_customers,
         m.test_churn_rate * 100.0
     )?;
+    writeln!(out, "{}", r.decision())?;
     eprintln!(
         "trained on {} (test {}), wrote {} and its model card in {seconds:.1}s",
         model.train_as_of,

@@ -14,6 +14,7 @@ pub fn run(cli: &Cli, a: &GenerateArgs) -> Result<()> {
         start: a.start,
         seed: a.seed,
         dirty_rate: a.dirty_rate,
+        period: a.period,
     };
     let t = std::time::Instant::now();
     let summary =

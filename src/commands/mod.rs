@@ -5,12 +5,15 @@ pub mod basket;
 pub mod churn;
 pub mod etl;
 pub mod features;
+pub mod forget;
 pub mod generate;
+pub mod maintain;
 pub mod models;
 pub mod nightly;
 pub mod query;
 pub mod recommend;
 pub mod report;
+pub mod runs;
 pub mod segment;
 pub mod value;
 
@@ -45,10 +48,29 @@ fn run_with(cli: &Cli, ctx: &Ctx) -> Result<()> {
         Command::Basket(a) => basket::run(cli, ctx, a),
         Command::Recommend(a) => recommend::run(cli, ctx, a),
         Command::Report(a) => report::run(cli, ctx, a),
-        Command::Models(a) => match a.action {
+        Command::Maintain(a) => maintain::run(cli, ctx, a),
+        Command::Runs(a) => runs::run(ctx, a),
+        Command::Forget(a) => forget::run(ctx, a),
+        Command::Models(a) => match &a.action {
             ModelsAction::List => models::list(cli, ctx),
+            ModelsAction::Promote { model_version } => models::promote(ctx, model_version, false),
+            ModelsAction::Pin { model_version } => models::promote(ctx, model_version, true),
+            ModelsAction::Rollback => models::rollback(ctx),
         },
     }
+}
+
+/// The format of an `--output` file (from `--format`, else the file's extension, else CSV); None
+/// without an output file.
+pub fn file_format(
+    format: Option<&str>,
+    output: Option<&std::path::Path>,
+) -> Result<Option<crm_mart::query::output::Format>> {
+    use crm_mart::query::output::Format;
+    Ok(match output {
+        Some(path) => Some(Format::choose(format, Some(path), Format::Csv)?),
+        None => None,
+    })
 }
 
 /// A terminal table with the given header.

@@ -21,6 +21,7 @@ pub fn run(cli: &Cli, ctx: &Ctx, a: &NightlyArgs) -> Result<()> {
         retrain: a.retrain,
         log: a.log.clone(),
         progress: talk,
+        error_text: crate::library_error_with_flags,
     };
     let mut plan = nightly::plan(ctx, &p, now)?;
     // The library names the forcing parameter by its field; here it is a flag.
@@ -92,5 +93,6 @@ fn render(ctx: &Ctx, report: &StageReport, seconds: f64) -> Result<()> {
             super::report::render(r, seconds);
             Ok(())
         }
+        StageReport::Maintain(r) => super::maintain::render(r, seconds),
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crm_mart::ml::clv::input::InputSpec;
 use crm_mart::ml::clv::{self, ClvModel, ValueOptions, ValueRun};
 use crm_mart::pipeline::{self, Ctx, ValueFile, ValueReport};
-use crm_mart::query::output::{self, Format};
+use crm_mart::query::output;
 
 use crate::cli::{Cli, ValueArgs, ValueInput};
 
@@ -22,10 +22,7 @@ pub fn run(cli: &Cli, ctx: &Ctx, a: &ValueArgs) -> Result<()> {
         discount_rate: a.discount_rate,
         penalizer: a.penalizer,
     };
-    let format = match &a.output {
-        Some(p) => Some(Format::choose(a.format.as_deref(), Some(p), Format::Csv)?),
-        None => None,
-    };
+    let format = super::file_format(a.format.as_deref(), a.output.as_deref())?;
     let report = match &a.input {
         None => pipeline::value(ctx, &opts)?,
         Some(path) => {

@@ -58,6 +58,32 @@ pub struct ConfigFile {
     /// Who may be contacted, and when not.
     #[serde(default)]
     pub policy: PolicySection,
+    /// Compaction and vacuum of the mart.
+    #[serde(default)]
+    pub maintain: MaintainSection,
+    /// Which churn model scores.
+    #[serde(default)]
+    pub models: ModelsSection,
+}
+
+/// `[maintain]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintainSection {
+    /// Days of history time travel can reach after `maintain` (default 30); older versions'
+    /// files are vacuumed.
+    pub retain_days: Option<u32>,
+    /// Whether `nightly` ends with the maintain stage (default true).
+    pub nightly: Option<bool>,
+}
+
+/// `[models]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsSection {
+    /// A retrained churn model becomes the champion only if its test ROC AUC is at least the
+    /// champion's minus this (default 0.02).
+    pub max_auc_drop: Option<f64>,
 }
 
 /// `[quality]`: when a batch is refused, and when the sources count as stale.
@@ -173,7 +199,16 @@ pub struct Settings {
     pub quality: Quality,
     /// The contact policy of the next-best action.
     pub policy: Policy,
+    /// Compaction and vacuum.
+    pub maintain: crate::mart::maintain::MaintainParams,
+    /// Whether `nightly` runs the maintain stage.
+    pub maintain_nightly: bool,
+    /// Largest drop of test ROC AUC a retrained churn model may show and still become champion.
+    pub max_auc_drop: f64,
 }
+
+/// The default of `[models] max_auc_drop`.
+pub const DEFAULT_MAX_AUC_DROP: f64 = 0.02;
 
 /// Default configuration file name, looked up in the working directory.
 pub const DEFAULT_CONFIG: &str = "crm-mart.toml";
@@ -250,7 +285,11 @@ impl Settings {
         };
         let quality = resolve_quality(&parsed.quality, &cfg_path)?;
         let policy = resolve_policy(&parsed.policy, &cfg_path)?;
+        let (maintain, max_auc_drop) = resolve_operations(&parsed, &cfg_path)?;
         Ok(Settings {
+            maintain,
+            maintain_nightly: parsed.maintain.nightly.unwrap_or(true),
+            max_auc_drop,
             policy,
             quality,
             retrain_after_days: parsed.nightly.retrain_after_days.unwrap_or(30),
@@ -362,6 +401,30 @@ fn resolve_quality(q: &QualitySection, cfg_path: &Path) -> Result<Quality> {
         },
         stale_after_days: q.stale_after_days,
     })
+}
+
+/// `[maintain] retain_days` and `[models] max_auc_drop` over the defaults, checked.
+fn resolve_operations(
+    parsed: &ConfigFile,
+    cfg_path: &Path,
+) -> Result<(crate::mart::maintain::MaintainParams, f64)> {
+    let maintain = crate::mart::maintain::MaintainParams {
+        retain_days: parsed
+            .maintain
+            .retain_days
+            .unwrap_or(crate::mart::maintain::MaintainParams::DEFAULT.retain_days),
+    };
+    maintain
+        .check()
+        .map_err(|e| Error::config(cfg_path, format!("[maintain] {e}")))?;
+    let max_auc_drop = parsed.models.max_auc_drop.unwrap_or(DEFAULT_MAX_AUC_DROP);
+    if !(0.0..=1.0).contains(&max_auc_drop) {
+        return Err(Error::config(
+            cfg_path,
+            format!("[models] max_auc_drop = {max_auc_drop}: use a number from 0 to 1, e.g. 0.02"),
+        ));
+    }
+    Ok((maintain, max_auc_drop))
 }
 
 /// `[policy]` over the defaults, checked.

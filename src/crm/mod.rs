@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 
 pub use crate::config::Sink;
 
+mod forget;
+pub use forget::forget;
+
 /// The columns of the CRM's recommendations table: name, type (`text`, `int`, `real`), and
 /// whether a value is required.
 const TABLE: &[(&str, &str, bool)] = &[
@@ -144,6 +147,24 @@ fn customers(rows: &[Row]) -> Vec<String> {
     c
 }
 
+/// A `recommendations` table of the layout before `kind` existed is renamed aside, not mixed
+/// with rows of the current layout.
+fn keep_sqlite_previous_layout(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    let count = |sql: &str| tx.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let exists = count(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recommendations'",
+    )? > 0;
+    if exists
+        && count("SELECT count(*) FROM pragma_table_info('recommendations') WHERE name = 'kind'")?
+            == 0
+    {
+        tx.execute_batch(&format!(
+            "ALTER TABLE recommendations RENAME TO {PREVIOUS_LAYOUT};"
+        ))?;
+    }
+    Ok(())
+}
+
 fn write_sqlite(
     path: &Path,
     batch: &RecordBatch,
@@ -163,28 +184,7 @@ fn write_sqlite(
         .map_err(err)?;
     let tx = conn.transaction().map_err(err)?;
     {
-        let old_layout: bool = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recommendations'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(err)?
-            > 0
-            && tx
-                .query_row(
-                    "SELECT count(*) FROM pragma_table_info('recommendations') WHERE name = 'kind'",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map_err(err)?
-                == 0;
-        if old_layout {
-            tx.execute_batch(&format!(
-                "ALTER TABLE recommendations RENAME TO {PREVIOUS_LAYOUT};"
-            ))
-            .map_err(err)?;
-        }
+        keep_sqlite_previous_layout(&tx).map_err(err)?;
         tx.execute_batch(&schema_sql("INTEGER", "REAL"))
             .map_err(err)?;
         let mut del = tx
@@ -248,6 +248,25 @@ fn postgres_config(url: &str, sink: &Sink) -> Result<postgres::Config> {
     Ok(config)
 }
 
+/// As [`keep_sqlite_previous_layout`], in PostgreSQL (the primary key's name moves too).
+fn keep_postgres_previous_layout(
+    tx: &mut postgres::Transaction,
+) -> std::result::Result<(), postgres::Error> {
+    let old_layout = tx.query_one(
+        "SELECT count(*) FILTER (WHERE column_name = 'kind'), count(*) \
+         FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'recommendations'",
+        &[],
+    )?;
+    if old_layout.get::<_, i64>(0) == 0 && old_layout.get::<_, i64>(1) > 0 {
+        tx.batch_execute(&format!(
+            "ALTER TABLE recommendations RENAME TO {PREVIOUS_LAYOUT}; \
+             ALTER TABLE {PREVIOUS_LAYOUT} RENAME CONSTRAINT recommendations_pkey TO {PREVIOUS_LAYOUT}_pkey;"
+        ))?;
+    }
+    Ok(())
+}
+
 fn write_postgres(
     url: &str,
     sink: &Sink,
@@ -270,21 +289,7 @@ fn write_postgres(
         .connect(postgres::NoTls)
         .map_err(err)?;
     let mut tx = client.transaction().map_err(err)?;
-    let old_layout = tx
-        .query_one(
-            "SELECT count(*) FILTER (WHERE column_name = 'kind'), count(*) \
-             FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = 'recommendations'",
-            &[],
-        )
-        .map_err(err)?;
-    if old_layout.get::<_, i64>(0) == 0 && old_layout.get::<_, i64>(1) > 0 {
-        tx.batch_execute(&format!(
-            "ALTER TABLE recommendations RENAME TO {PREVIOUS_LAYOUT}; \
-             ALTER TABLE {PREVIOUS_LAYOUT} RENAME CONSTRAINT recommendations_pkey TO {PREVIOUS_LAYOUT}_pkey;"
-        ))
-        .map_err(err)?;
-    }
+    keep_postgres_previous_layout(&mut tx).map_err(err)?;
     tx.batch_execute(&schema_sql("BIGINT", "DOUBLE PRECISION"))
         .map_err(err)?;
     tx.execute(

@@ -72,6 +72,26 @@ pub(super) struct Batch<'a> {
     pub stats: &'a BTreeMap<&'static str, EntityStats>,
 }
 
+/// `_quarantine` rows with the raw text and value of erased customers' rows replaced: such a
+/// row keeps its reason, not its text.
+fn without_erased(
+    mut rows: Vec<Vec<Cell>>,
+    erased: &std::collections::HashSet<String>,
+) -> Vec<Vec<Cell>> {
+    if erased.is_empty() {
+        return rows;
+    }
+    for row in &mut rows {
+        if let Some(raw) = row[4].as_str()
+            && crate::mart::erasure::holds_erased_id(raw, erased)
+        {
+            row[4] = Cell::Str(crate::mart::erasure::ERASED_RAW.into());
+            row[7] = Cell::Null;
+        }
+    }
+    rows
+}
+
 /// Commits the batch, one Delta commit per changed table, `_etl_runs` last; returns the tables
 /// committed.
 pub(super) async fn commit(mart: &Mart, b: Batch<'_>) -> Result<Vec<String>> {
@@ -130,7 +150,8 @@ pub(super) async fn commit(mart: &Mart, b: Batch<'_>) -> Result<Vec<String>> {
             committed.push(table.to_string());
         }
     }
-    let q_batch = dims::batch_from_rows(&schema::schema("_quarantine"), &b.quarantine)?;
+    let quarantine = without_erased(b.quarantine, b.dims.customer.erased_ids());
+    let q_batch = dims::batch_from_rows(&schema::schema("_quarantine"), &quarantine)?;
     if (q_batch.num_rows() > 0 || !mart.has_table("_quarantine"))
         && mart
             .commit("_quarantine", vec![q_batch], WriteMode::Append, seq)

@@ -222,6 +222,10 @@ pub struct Dim {
     /// Whether this batch changed the dimension.
     pub changed: bool,
     scd2: bool,
+    /// Hashes of the ids of customers who asked to be forgotten (`_erasures`), and the
+    /// attribute positions of their personal data, which is never loaded for them.
+    erased: std::collections::HashSet<String>,
+    pii: Vec<usize>,
 }
 
 fn id_of(row: &[Cell]) -> &str {
@@ -248,6 +252,8 @@ impl Dim {
             next_key: 1,
             changed: false,
             scd2: table == "dim_customer",
+            erased: Default::default(),
+            pii: Vec::new(),
         };
         for row in rows {
             if let (Cell::I64(k), Some(_)) = (&row[0], row[1].as_str()) {
@@ -256,6 +262,38 @@ impl Dim {
             }
         }
         Ok(dim)
+    }
+
+    /// The customers whose personal data is not loaded (hashes of their ids).
+    pub fn set_erased(&mut self, erased: std::collections::HashSet<String>) {
+        let names = self.attribute_names();
+        self.pii = crate::mart::erasure::PII_COLUMNS
+            .iter()
+            .filter_map(|c| names.iter().position(|n| n == c))
+            .collect();
+        self.erased = erased;
+    }
+
+    /// The hashes of erased ids.
+    pub fn erased_ids(&self) -> &std::collections::HashSet<String> {
+        &self.erased
+    }
+
+    /// Whether `id` was erased.
+    pub fn is_erased(&self, id: &str) -> bool {
+        !self.erased.is_empty() && self.erased.contains(&crate::mart::erasure::id_hash(id))
+    }
+
+    /// `attrs` without the personal data when `id` was erased.
+    fn scrub(&self, id: &str, mut attrs: Vec<Cell>) -> Vec<Cell> {
+        if self.is_erased(id) {
+            for &j in &self.pii {
+                if let Some(c) = attrs.get_mut(j) {
+                    *c = Cell::Null;
+                }
+            }
+        }
+        attrs
     }
 
     /// Row of the newest version of `id`.
@@ -362,6 +400,7 @@ impl Dim {
 
     /// Adds `id` with `attrs` if it is not known yet (derived dimension members); returns its key.
     pub fn ensure(&mut self, id: &str, attrs: Vec<Cell>) -> i64 {
+        let attrs = self.scrub(id, attrs);
         match self.key(id) {
             Some(k) => k,
             None => self.insert_new(id, attrs),
@@ -399,6 +438,7 @@ impl Dim {
 
     /// Type-1 upsert: inserts `id` or overwrites its attributes.
     pub fn upsert(&mut self, id: &str, attrs: Vec<Cell>) {
+        let attrs = self.scrub(id, attrs);
         match self.find(id) {
             None => {
                 self.insert_new(id, attrs);
@@ -410,6 +450,7 @@ impl Dim {
     /// SCD type 2 upsert for customers: a change in a `tracked` attribute closes the current
     /// version at `change_ts` and opens a new one; other attributes are overwritten in place.
     pub fn upsert_scd2(&mut self, id: &str, attrs: Vec<Cell>, tracked: &[usize], change_ts: i64) {
+        let attrs = self.scrub(id, attrs);
         let Some(cur) = self.find(id) else {
             self.insert_new(id, attrs);
             return;

@@ -73,11 +73,13 @@ impl Dims {
     /// The dimensions as committed.
     pub async fn read(mart: &Mart) -> Result<Dims> {
         let dim = async |table: &'static str| Dim::new(table, &utf8(mart.read(table).await?)?);
+        let mut customer = dim("dim_customer").await?;
+        customer.set_erased(crate::mart::erasure::erased(mart).await?);
         Ok(Dims {
             product: dim("dim_product").await?,
             store: dim("dim_store").await?,
             campaign: dim("dim_campaign").await?,
-            customer: dim("dim_customer").await?,
+            customer,
         })
     }
 

@@ -67,123 +67,36 @@ impl Lookup {
     ) -> Result<Lookup> {
         let reading = lookup.reading(parent);
         let mut frames: Vec<DataFrame> = Vec::new();
-        let mut out_files: Vec<LookupFile> = Vec::new();
-        let mut origin: Vec<(usize, u64)> = Vec::new();
-        let mut index: HashMap<String, IdxSize, foldhash::fast::RandomState> = HashMap::default();
-        let mut first_line: Vec<u64> = Vec::new();
+        let mut keys = KeyIndex {
+            name,
+            lookup,
+            files: Vec::new(),
+            index: HashMap::default(),
+            origin: Vec::new(),
+        };
         let mut columns: Option<Vec<String>> = None;
         for (k, (path, rel, sha)) in files.iter().enumerate() {
             let rows = read::read_file(path, &reading, cfg, max_invalid_share)?;
-            if !rows.columns.iter().any(|c| c == &lookup.key) {
-                return Err(Error::source(
-                    path,
-                    format!(
-                        "lookup '{name}': key column '{}' is not in the file; columns found: {}. Set key = \"<column in this file>\" in [sources.<entity>.lookup.{name}]",
-                        lookup.key,
-                        rows.columns.join(", ")
-                    ),
-                ));
-            }
-            match &columns {
-                Some(c) if c != &rows.columns => {
-                    return Err(Error::source(
-                        path,
-                        format!(
-                            "lookup '{name}': the columns differ from those of {} ({}); every file of a lookup has the same header",
-                            out_files
-                                .first()
-                                .map(|f: &LookupFile| f.rel.as_str())
-                                .unwrap_or(""),
-                            c.join(", ")
-                        ),
-                    ));
-                }
-                Some(_) => {}
-                None => columns = Some(rows.columns.clone()),
-            }
-            let mut rejects = rows.rejects.clone();
-            let keys = rows.df.column(&lookup.key)?.cast(&DataType::String)?;
-            let keys = keys.str()?;
-            let lines = rows.df.column(LINE_COL)?.u64()?;
-            let mut keep = Vec::with_capacity(keys.len());
-            for i in 0..keys.len() {
-                let line = lines.get(i).unwrap_or(0);
-                let key = keys.get(i).map(str::trim).filter(|k| !k.is_empty());
-                let Some(key) = key else {
-                    rejects.push(Reject {
-                        line,
-                        raw: rows.raw_of(i),
-                        code: "missing_value",
-                        column: Some(lookup.key.clone()),
-                        value: None,
-                        message: format!(
-                            "the key '{}' of lookup '{name}' is empty; no row can match it",
-                            lookup.key
-                        ),
-                    });
-                    keep.push(false);
-                    continue;
-                };
-                let row = origin.len() as IdxSize;
-                if let Some(&prev) = index.get(key) {
-                    let (pf, pl) = origin[prev as usize];
-                    let prev_file: &str = if pf == k {
-                        "this file"
-                    } else {
-                        out_files[pf].rel.as_str()
-                    };
-                    return Err(Error::source(
-                        path,
-                        format!(
-                            "line {line}: lookup '{name}' has key {} = '{key}' twice (first on line {pl} of {prev_file}) with different content; a lookup file holds each key once. Remove or merge one of the rows",
-                            lookup.key
-                        ),
-                    ));
-                }
-                index.insert(key.to_string(), row);
-                origin.push((k, line));
-                first_line.push(line);
-                keep.push(true);
-            }
-            rejects.sort_by_key(|r| r.line);
-            let mask = BooleanChunked::from_slice("keep".into(), &keep);
-            let mut df = rows.df.filter(&mask)?;
-            df.drop_in_place(LINE_COL)?;
-            // Every lookup column is text, so that files of one lookup stack and its values are
-            // typed once, with the entity's own columns.
-            let text: Vec<Column> = df
-                .columns()
-                .iter()
-                .map(|c| c.cast(&DataType::String))
-                .collect::<PolarsResult<_>>()?;
-            frames.push(DataFrame::new_infer_height(text)?);
-            out_files.push(LookupFile {
+            keys.check_header(path, &rows.columns, &mut columns)?;
+            let (keep, rejects) = keys.add_file(path, k, &rows)?;
+            frames.push(text_frame(&rows.df, &keep)?);
+            keys.files.push(LookupFile {
                 rel: rel.clone(),
                 sha256: sha.clone(),
                 rows_read: rows.rows_read,
                 rejects,
             });
         }
-        let mut df = match frames.split_first() {
-            None => DataFrame::empty(),
-            Some((first, rest)) => {
-                let mut df = first.clone();
-                for f in rest {
-                    df.vstack_mut(f)?;
-                }
-                df
-            }
-        };
-        df.rechunk_mut();
+        let df = stack(frames)?;
         let used = (0..df.height()).map(|_| AtomicBool::new(false)).collect();
         Ok(Lookup {
             name: name.to_string(),
             key: lookup.key.clone(),
             on: lookup.on().to_string(),
-            files: out_files,
+            files: keys.files,
             df,
-            index,
-            origin,
+            index: keys.index,
+            origin: keys.origin,
             used,
         })
     }
@@ -301,4 +214,134 @@ fn join_one(rows: &mut FileRows, lookup: &Lookup) -> Result<()> {
         rows.columns.push(name);
     }
     Ok(())
+}
+
+/// A lookup's keys while its files are read.
+struct KeyIndex<'a> {
+    name: &'a str,
+    lookup: &'a LookupMapping,
+    files: Vec<LookupFile>,
+    index: HashMap<String, IdxSize, foldhash::fast::RandomState>,
+    origin: Vec<(usize, u64)>,
+}
+
+impl KeyIndex<'_> {
+    /// Every file of a lookup has the key column and the first file's columns.
+    fn check_header(
+        &self,
+        path: &Path,
+        found: &[String],
+        columns: &mut Option<Vec<String>>,
+    ) -> Result<()> {
+        let name = self.name;
+        if !found.iter().any(|c| c == &self.lookup.key) {
+            return Err(Error::source(
+                path,
+                format!(
+                    "lookup '{name}': key column '{}' is not in the file; columns found: {}. Set key = \"<column in this file>\" in [sources.<entity>.lookup.{name}]",
+                    self.lookup.key,
+                    found.join(", ")
+                ),
+            ));
+        }
+        match columns {
+            Some(c) if c.as_slice() != found => Err(Error::source(
+                path,
+                format!(
+                    "lookup '{name}': the columns differ from those of {} ({}); every file of a lookup has the same header",
+                    self.files.first().map(|f| f.rel.as_str()).unwrap_or(""),
+                    c.join(", ")
+                ),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                *columns = Some(found.to_vec());
+                Ok(())
+            }
+        }
+    }
+
+    /// Indexes the keys of file `k`'s rows: which rows are kept, and the file's rejects (its
+    /// structural ones and the rows with an empty key). A key seen before refuses the batch.
+    fn add_file(
+        &mut self,
+        path: &Path,
+        k: usize,
+        rows: &FileRows,
+    ) -> Result<(Vec<bool>, Vec<Reject>)> {
+        let (name, key_col) = (self.name, &self.lookup.key);
+        let mut rejects = rows.rejects.clone();
+        let keys = rows.df.column(key_col)?.cast(&DataType::String)?;
+        let keys = keys.str()?;
+        let lines = rows.df.column(LINE_COL)?.u64()?;
+        let mut keep = Vec::with_capacity(keys.len());
+        for i in 0..keys.len() {
+            let line = lines.get(i).unwrap_or(0);
+            let key = keys.get(i).map(str::trim).filter(|k| !k.is_empty());
+            let Some(key) = key else {
+                rejects.push(Reject {
+                    line,
+                    raw: rows.raw_of(i),
+                    code: "missing_value",
+                    column: Some(key_col.clone()),
+                    value: None,
+                    message: format!(
+                        "the key '{key_col}' of lookup '{name}' is empty; no row can match it"
+                    ),
+                });
+                keep.push(false);
+                continue;
+            };
+            if let Some(&prev) = self.index.get(key) {
+                let (pf, pl) = self.origin[prev as usize];
+                let prev_file: &str = if pf == k {
+                    "this file"
+                } else {
+                    self.files[pf].rel.as_str()
+                };
+                return Err(Error::source(
+                    path,
+                    format!(
+                        "line {line}: lookup '{name}' has key {key_col} = '{key}' twice (first on line {pl} of {prev_file}) with different content; a lookup file holds each key once. Remove or merge one of the rows"
+                    ),
+                ));
+            }
+            self.index
+                .insert(key.to_string(), self.origin.len() as IdxSize);
+            self.origin.push((k, line));
+            keep.push(true);
+        }
+        rejects.sort_by_key(|r| r.line);
+        Ok((keep, rejects))
+    }
+}
+
+/// The kept rows of a lookup file with every column as text, so that files of one lookup stack
+/// and its values are typed once, with the entity's own columns.
+fn text_frame(df: &DataFrame, keep: &[bool]) -> Result<DataFrame> {
+    let mask = BooleanChunked::from_slice("keep".into(), keep);
+    let mut df = df.filter(&mask)?;
+    df.drop_in_place(LINE_COL)?;
+    let text: Vec<Column> = df
+        .columns()
+        .iter()
+        .map(|c| c.cast(&DataType::String))
+        .collect::<PolarsResult<_>>()?;
+    Ok(DataFrame::new_infer_height(text)?)
+}
+
+/// The files' rows, one after the other.
+fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
+    let mut df = match frames.split_first() {
+        None => DataFrame::empty(),
+        Some((first, rest)) => {
+            let mut df = first.clone();
+            for f in rest {
+                df.vstack_mut(f)?;
+            }
+            df
+        }
+    };
+    df.rechunk_mut();
+    Ok(df)
 }

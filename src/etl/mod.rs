@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, StringArray};
+use arrow::array::{Array, StringArray};
 use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::{AnyValue, Column};
@@ -42,6 +42,7 @@ use polars::prelude::{AnyValue, Column};
 use crate::config::{Settings, spec};
 use crate::error::{Error, Result};
 use crate::mart::delta::Mart;
+use crate::mart::utf8;
 use crate::util::fs::{FileLock, lock_file};
 use dims::{Cell, Dim};
 use read::{FileRows, Reject};
@@ -170,50 +171,48 @@ fn str_col<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
         .ok_or_else(|| Error::Invariant(format!("column {name} is not text")))
 }
 
-fn utf8(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
-    // Delta reads may come back as string views; the ETL works on plain strings.
-    batches
-        .into_iter()
-        .map(|b| {
-            let schema = b.schema();
-            let cols: Vec<ArrayRef> = b
-                .columns()
-                .iter()
-                .map(|c| match c.data_type() {
-                    arrow::datatypes::DataType::Utf8View
-                    | arrow::datatypes::DataType::LargeUtf8 => {
-                        arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8)
-                    }
-                    _ => Ok(c.clone()),
-                })
-                .collect::<std::result::Result<_, _>>()?;
-            let fields: Vec<arrow::datatypes::Field> = schema
-                .fields()
-                .iter()
-                .zip(&cols)
-                .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-                .collect();
-            Ok(RecordBatch::try_new(
-                std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
-                cols,
-            )?)
-        })
-        .collect()
+/// The source directory exists.
+fn check_source_dir(settings: &Settings) -> Result<()> {
+    if settings.source_dir.is_dir() {
+        return Ok(());
+    }
+    Err(Error::source(
+        &settings.source_dir,
+        format!(
+            "source directory not found; pass {} DIR or set [paths] source in crm-mart.toml",
+            crate::error::param("source")
+        ),
+    ))
+}
+
+/// Steps 2–5 of a batch: dimension files, then fact files; a batch with too many bad rows is
+/// refused before anything is committed; restated facts compared with the mart.
+async fn load_and_check<'a>(
+    batch: &load::Batch<'a>,
+    new_files: Vec<discover::NewFile>,
+) -> Result<(load::Dims, load::FactOutput, Accounts<'a>)> {
+    let mut acc = Accounts {
+        batch_id: batch.batch_id,
+        quarantine: Vec::new(),
+        stats: BTreeMap::new(),
+    };
+    let (dims, mut facts) = load::load_files(batch, new_files, &mut acc).await?;
+    for (entity, ls) in batch.lookups {
+        for l in ls {
+            acc.record_lookup(entity, l)?;
+        }
+    }
+    let max_share = batch.settings.quality.max_quarantine_share;
+    commit::refuse_mostly_bad(&acc, &mut facts, max_share).await?;
+    commit::resolve_restated(batch.mart, &mut facts, &mut acc).await?;
+    Ok((dims, facts, acc))
 }
 
 /// Runs one ETL batch. `progress` shows bars on stderr.
 pub async fn run(settings: &Settings, progress: bool) -> Result<EtlReport> {
     let started = Instant::now();
     let started_at = chrono::Utc::now().timestamp_micros();
-    if !settings.source_dir.is_dir() {
-        return Err(Error::source(
-            &settings.source_dir,
-            format!(
-                "source directory not found; pass {} DIR or set [paths] source in crm-mart.toml",
-                crate::error::param("source")
-            ),
-        ));
-    }
+    check_source_dir(settings)?;
     let _lock = lock_mart(&settings.mart_dir)?;
     let mart = Mart::new(&settings.mart_dir);
     let cfg_path = settings
@@ -241,12 +240,6 @@ pub async fn run(settings: &Settings, progress: bool) -> Result<EtlReport> {
     let seq = max_seq + 1;
     tracing::info!(batch_id, seq, files = new_files.len(), "loading batch");
 
-    // 2. Dimension files, then 3. fact files.
-    let mut acc = Accounts {
-        batch_id: &batch_id,
-        quarantine: Vec::new(),
-        stats: BTreeMap::new(),
-    };
     let batch = load::Batch {
         settings,
         lookups: &lookups,
@@ -258,19 +251,11 @@ pub async fn run(settings: &Settings, progress: bool) -> Result<EtlReport> {
         started_at,
         progress,
     };
-    let (dims, mut facts) = load::load_files(&batch, new_files, &mut acc).await?;
-    for (entity, ls) in &lookups {
-        for l in ls {
-            acc.record_lookup(entity, l)?;
-        }
-    }
-    // 4. A batch with too many bad rows is refused before anything is committed.
-    commit::refuse_mostly_bad(&acc, &mut facts, settings.quality.max_quarantine_share).await?;
-    // 5. Restated facts; 6–7. the calendar and the commits.
-    commit::resolve_restated(&mart, &mut facts, &mut acc).await?;
+    let (dims, facts, acc) = load_and_check(&batch, new_files).await?;
     let Accounts {
         quarantine, stats, ..
     } = acc;
+    // 6–7. The calendar and the commits.
     tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "committing");
     let committed = commit::commit(
         &mart,

@@ -401,6 +401,76 @@ fn needs_trimming(column: &Column) -> bool {
     })
 }
 
+/// A value that does not parse as its column's kind.
+fn parse_failure(
+    entity: &str,
+    c: &ColumnSpec,
+    named: &str,
+    v: &str,
+    m: &SourceMapping,
+) -> (&'static str, String) {
+    match c.kind {
+        Kind::Date => (
+            "unparseable_date",
+            format!(
+                "{named} value '{v}' is not a date in the format {}",
+                m.date_format
+            ),
+        ),
+        Kind::Timestamp => (
+            "unparseable_timestamp",
+            format!(
+                "{named} value '{v}' is not a date-time in the format {}",
+                m.timestamp_format
+            ),
+        ),
+        Kind::Bool => (
+            "invalid_value",
+            format!(
+                "{named} value '{v}' is not true or false (accepted: {} / {}); map other words in crm-mart.toml: [sources.{entity}.values.{}] \"{v}\" = \"true\"",
+                spec::TRUE_WORDS.join(", "),
+                spec::FALSE_WORDS.join(", "),
+                c.name
+            ),
+        ),
+        _ => (
+            "not_a_number",
+            format!(
+                "{named} value '{v}' is not a number; expected digits with '{}' as decimal separator",
+                if m.decimal_comma { ',' } else { '.' }
+            ),
+        ),
+    }
+}
+
+/// A value that breaks its column's rule.
+fn rule_failure(entity: &str, c: &ColumnSpec, named: &str, v: &str) -> (&'static str, String) {
+    match c.rule {
+        Rule::NonNegative => (
+            "out_of_range",
+            format!("{named} value {v} is negative; must be ≥ 0"),
+        ),
+        Rule::NonZero => (
+            "out_of_range",
+            format!("{named} value {v} is zero; must be non-zero"),
+        ),
+        Rule::Between(lo, hi) => (
+            "out_of_range",
+            format!("{named} value {v} is outside {lo}..={hi}"),
+        ),
+        Rule::OneOf(words) => (
+            "invalid_value",
+            format!(
+                "{named} value '{v}' is not one of: {}; map the export's words in crm-mart.toml: [sources.{entity}.values.{}] \"{v}\" = \"{}\"",
+                words.join(", "),
+                c.name,
+                words[0]
+            ),
+        ),
+        Rule::Any => ("invalid_value", format!("{named} value '{v}' is invalid")),
+    }
+}
+
 /// Reason code and message of failure `check` on column `c`.
 fn describe(
     entity: &str,
@@ -421,66 +491,12 @@ fn describe(
             "missing_value",
             format!("{named} is empty; a value is required"),
         ),
-        1 => match c.kind {
-            Kind::Date => (
-                "unparseable_date",
-                format!(
-                    "{named} value '{v}' is not a date in the format {}",
-                    m.date_format
-                ),
-            ),
-            Kind::Timestamp => (
-                "unparseable_timestamp",
-                format!(
-                    "{named} value '{v}' is not a date-time in the format {}",
-                    m.timestamp_format
-                ),
-            ),
-            Kind::Bool => (
-                "invalid_value",
-                format!(
-                    "{named} value '{v}' is not true or false (accepted: {} / {}); map other words in crm-mart.toml: [sources.{entity}.values.{}] \"{v}\" = \"true\"",
-                    spec::TRUE_WORDS.join(", "),
-                    spec::FALSE_WORDS.join(", "),
-                    c.name
-                ),
-            ),
-            _ => (
-                "not_a_number",
-                format!(
-                    "{named} value '{v}' is not a number; expected digits with '{}' as decimal separator",
-                    if m.decimal_comma { ',' } else { '.' }
-                ),
-            ),
-        },
+        1 => parse_failure(entity, c, &named, v, m),
         3 => (
             "not_a_number",
             format!("{named} value '{v}' is not a whole number"),
         ),
-        _ => match c.rule {
-            Rule::NonNegative => (
-                "out_of_range",
-                format!("{named} value {v} is negative; must be ≥ 0"),
-            ),
-            Rule::NonZero => (
-                "out_of_range",
-                format!("{named} value {v} is zero; must be non-zero"),
-            ),
-            Rule::Between(lo, hi) => (
-                "out_of_range",
-                format!("{named} value {v} is outside {lo}..={hi}"),
-            ),
-            Rule::OneOf(words) => (
-                "invalid_value",
-                format!(
-                    "{named} value '{v}' is not one of: {}; map the export's words in crm-mart.toml: [sources.{entity}.values.{}] \"{v}\" = \"{}\"",
-                    words.join(", "),
-                    c.name,
-                    words[0]
-                ),
-            ),
-            Rule::Any => ("invalid_value", format!("{named} value '{v}' is invalid")),
-        },
+        _ => rule_failure(entity, c, &named, v),
     }
 }
 

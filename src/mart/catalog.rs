@@ -16,11 +16,13 @@ use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
 use arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::view::ViewTable;
 use datafusion::datasource::TableProvider;
+use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
 use deltalake::{DeltaTable, DeltaTableBuilder, ensure_table_uri};
 
 use super::delta::{ETL_APP_ID, Mart};
 use super::engine::{self, EngineSpec};
+use super::maintain;
 use crate::error::{Error, Result};
 
 /// An external table named on the command line: `NAME=PATH`.
@@ -84,6 +86,8 @@ pub enum TableSource {
     Parquet,
     /// CSV files with a header line.
     Csv,
+    /// The nightly run log (JSON lines), read into memory.
+    RunLog,
 }
 
 /// One registered table.
@@ -133,36 +137,9 @@ pub async fn open(
         )));
     }
     let ctx = engine::session(engine).await?;
-    let mut names: Vec<String> = std::fs::read_dir(root)
-        .map_err(|e| Error::io(root, e))?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("_delta_log").is_dir())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| is_identifier(n))
-        .collect();
-    names.sort();
-
+    let names = table_names(root)?;
     let batches = etl_batches(mart).await?;
-    let latest = batches.last().map(|b| b.0);
-    let mart_version = match as_of {
-        None => latest,
-        Some(n) => {
-            if !batches.iter().any(|b| b.0 == n) {
-                let known = match (batches.first(), batches.last()) {
-                    (Some(a), Some(b)) => format!("batches {} to {}", a.0, b.0),
-                    _ => "no batches yet".to_string(),
-                };
-                return Err(Error::params(
-                    "as_of_version",
-                    format!(
-                        "{n}: the mart at {} has {known} (see SELECT seq, batch_id, finished_at FROM _etl_runs)",
-                        root.display()
-                    ),
-                ));
-            }
-            Some(n)
-        }
-    };
+    let mart_version = mart_version(&batches, as_of, root)?;
     // Tables not written by the ETL are cut at the start of the next batch.
     let cut = as_of.and_then(|n| batches.iter().find(|b| b.0 > n).map(|b| b.1));
 
@@ -171,7 +148,17 @@ pub async fn open(
         let dir = mart.table_dir(name);
         let table = match as_of {
             None => Some(load(&dir, None).await?),
-            Some(n) => table_at_batch(&dir, n, cut).await?,
+            Some(n) => match table_at_batch(&dir, n, cut).await {
+                Ok(Some(t)) if !maintain::files_present(&dir, &t)? => {
+                    return Err(vacuumed(mart, &batches, n).await?);
+                }
+                Ok(t) => t,
+                Err(e) if maintain::last_vacuum(mart).await?.is_some() => {
+                    tracing::debug!(table = name, error = %e, "version not loadable");
+                    return Err(vacuumed(mart, &batches, n).await?);
+                }
+                Err(e) => return Err(e),
+            },
         };
         let Some(table) = table else { continue };
         let version = table.version().unwrap_or_default() as i64;
@@ -183,6 +170,55 @@ pub async fn open(
             attached: false,
         });
     }
+    attach_all(&ctx, &mut tables, attachments, engine.is_distributed()).await?;
+    Ok(Catalog {
+        ctx,
+        tables,
+        mart_version,
+    })
+}
+
+/// The mart's tables: directories of `root` with a Delta log and an identifier for a name, sorted.
+fn table_names(root: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .map_err(|e| Error::io(root, e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("_delta_log").is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| is_identifier(n))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The mart version shown: batch `as_of` (which must exist) or the latest.
+fn mart_version(batches: &[(i64, i64)], as_of: Option<i64>, root: &Path) -> Result<Option<i64>> {
+    let Some(n) = as_of else {
+        return Ok(batches.last().map(|b| b.0));
+    };
+    if !batches.iter().any(|b| b.0 == n) {
+        let known = match (batches.first(), batches.last()) {
+            (Some(a), Some(b)) => format!("batches {} to {}", a.0, b.0),
+            _ => "no batches yet".to_string(),
+        };
+        return Err(Error::params(
+            "as_of_version",
+            format!(
+                "{n}: the mart at {} has {known} (see SELECT seq, batch_id, finished_at FROM _etl_runs)",
+                root.display()
+            ),
+        ));
+    }
+    Ok(Some(n))
+}
+
+/// Registers the attachments after the mart's tables, refusing a name already taken.
+async fn attach_all(
+    ctx: &SessionContext,
+    tables: &mut Vec<TableInfo>,
+    attachments: &[Attachment],
+    distributed: bool,
+) -> Result<()> {
     for a in attachments {
         if tables.iter().any(|t| t.name == a.name) {
             return Err(Error::params(
@@ -193,7 +229,7 @@ pub async fn open(
                 ),
             ));
         }
-        let source = attach(&ctx, a, engine.is_distributed()).await?;
+        let source = attach(ctx, a, distributed).await?;
         tables.push(TableInfo {
             name: a.name.clone(),
             path: a.path.clone(),
@@ -201,11 +237,39 @@ pub async fn open(
             attached: true,
         });
     }
-    Ok(Catalog {
-        ctx,
-        tables,
-        mart_version,
-    })
+    Ok(())
+}
+
+/// The error for a batch whose files `maintain` vacuumed, naming the batches that remain.
+async fn vacuumed(mart: &Mart, batches: &[(i64, i64)], n: i64) -> Result<Error> {
+    let last = maintain::last_vacuum(mart).await?;
+    let readable = maintain::readable_batches(batches, last);
+    let remain = match (readable.first(), readable.last()) {
+        (Some(a), Some(b)) if a == b => format!("only batch {a} remains readable"),
+        (Some(a), Some(b)) if (b - a + 1) as usize == readable.len() => {
+            format!("batches {a} to {b} remain readable")
+        }
+        _ => format!(
+            "batches {} remain readable",
+            readable
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let when = last.map_or(String::new(), |(at, days)| {
+        let date = chrono::DateTime::from_timestamp_micros(at)
+            .map(|d| d.date_naive().to_string())
+            .unwrap_or_default();
+        format!(" on {date}, keeping {days} days of history ([maintain] retain_days)")
+    });
+    Ok(Error::params(
+        "as_of_version",
+        format!(
+            "{n}: batch {n} was vacuumed: `crm-mart maintain` deleted the files of its version{when}; {remain}"
+        ),
+    ))
 }
 
 /// ETL batches recorded in `_etl_runs`: (seq, started_at in microseconds), by seq.
@@ -304,40 +368,19 @@ async fn register_delta(
     Ok(())
 }
 
-/// The rows of `table`'s loaded version as a view over its Parquet files, with the columns,
-/// order and types of `schema` (what the Delta provider shows).
-fn files_view(
-    ctx: &SessionContext,
+/// The Parquet files of `table`'s loaded version grouped by their partition values (in
+/// partition-column order).
+fn partition_groups(
     name: &str,
     table: &DeltaTable,
-    schema: SchemaRef,
-) -> Result<ViewTable> {
-    use datafusion::datasource::file_format::parquet::ParquetFormat;
-    use datafusion::datasource::listing::{
-        ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-    };
-    use datafusion::logical_expr::{LogicalPlanBuilder, lit};
-    use datafusion::prelude::col;
-    use datafusion::scalar::ScalarValue;
-    use std::collections::BTreeMap;
-
-    let snapshot = table.snapshot()?;
-    let partition_cols: Vec<String> = snapshot.metadata().partition_columns().to_vec();
-    let file_schema = Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .filter(|f| !partition_cols.contains(f.name()))
-            .cloned()
-            .collect::<Vec<_>>(),
-    ));
+    partition_cols: &[String],
+) -> Result<std::collections::BTreeMap<Vec<Option<String>>, Vec<ListingTableUrl>>> {
     let mut root = table.table_url().clone();
     if !root.path().ends_with('/') {
         root.set_path(&format!("{}/", root.path()));
     }
-    // Files grouped by their partition values (in partition-column order).
-    let mut groups: BTreeMap<Vec<Option<String>>, Vec<ListingTableUrl>> = BTreeMap::new();
-    for file in snapshot.log_data().iter() {
+    let mut groups: std::collections::BTreeMap<_, Vec<ListingTableUrl>> = Default::default();
+    for file in table.snapshot()?.log_data().iter() {
         let values = file.partition_values_map();
         let key = partition_cols
             .iter()
@@ -354,36 +397,88 @@ fn files_view(
             .or_default()
             .push(ListingTableUrl::parse(url.as_str())?);
     }
+    Ok(groups)
+}
+
+/// The columns of `schema` over one partition's files: file columns as they are, partition
+/// columns as the partition's values.
+fn partition_columns(
+    schema: &SchemaRef,
+    partition_cols: &[String],
+    values: &[Option<String>],
+) -> Result<Vec<datafusion::logical_expr::Expr>> {
+    use datafusion::logical_expr::lit;
+    use datafusion::prelude::col;
+    use datafusion::scalar::ScalarValue;
+    let mut exprs = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        match partition_cols.iter().position(|c| c == f.name()) {
+            Some(i) => {
+                let v = match &values[i] {
+                    Some(text) => ScalarValue::try_from_string(text.clone(), f.data_type())?,
+                    None => ScalarValue::try_from(f.data_type())?,
+                };
+                exprs.push(lit(v).alias(f.name()));
+            }
+            None => exprs.push(col(format!("\"{}\"", f.name()))),
+        }
+    }
+    Ok(exprs)
+}
+
+/// An empty plan with `schema`'s columns: typed NULLs filtered away.
+fn empty_plan(schema: &SchemaRef) -> Result<datafusion::logical_expr::LogicalPlan> {
+    use datafusion::logical_expr::{LogicalPlanBuilder, lit};
+    use datafusion::scalar::ScalarValue;
+    Ok(LogicalPlanBuilder::empty(true)
+        .project(
+            schema
+                .fields()
+                .iter()
+                .map(|f| Ok(lit(ScalarValue::try_from(f.data_type())?).alias(f.name())))
+                .collect::<Result<Vec<_>>>()?,
+        )?
+        .filter(lit(false))?
+        .build()?)
+}
+
+/// The rows of `table`'s loaded version as a view over its Parquet files, with the columns,
+/// order and types of `schema` (what the Delta provider shows).
+fn files_view(
+    ctx: &SessionContext,
+    name: &str,
+    table: &DeltaTable,
+    schema: SchemaRef,
+) -> Result<ViewTable> {
+    use datafusion::datasource::file_format::parquet::ParquetFormat;
+    use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
+    use datafusion::logical_expr::LogicalPlanBuilder;
+
+    let partition_cols: Vec<String> = table.snapshot()?.metadata().partition_columns().to_vec();
+    let file_schema = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .filter(|f| !partition_cols.contains(f.name()))
+            .cloned()
+            .collect::<Vec<_>>(),
+    ));
     let format =
         ParquetFormat::default().with_options(ctx.state().default_table_options().parquet.clone());
     let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
-
     let mut plan: Option<LogicalPlanBuilder> = None;
-    for (values, urls) in groups {
+    for (values, urls) in partition_groups(name, table, &partition_cols)? {
         let listing = ListingTable::try_new(
             ListingTableConfig::new_with_multi_paths(urls)
                 .with_listing_options(options.clone())
                 .with_schema(file_schema.clone()),
         )?;
-        let mut exprs = Vec::with_capacity(schema.fields().len());
-        for f in schema.fields() {
-            match partition_cols.iter().position(|c| c == f.name()) {
-                Some(i) => {
-                    let v = match &values[i] {
-                        Some(text) => ScalarValue::try_from_string(text.clone(), f.data_type())?,
-                        None => ScalarValue::try_from(f.data_type())?,
-                    };
-                    exprs.push(lit(v).alias(f.name()));
-                }
-                None => exprs.push(col(format!("\"{}\"", f.name()))),
-            }
-        }
         let part = LogicalPlanBuilder::scan(
             format!("{name}_files"),
             datafusion::datasource::provider_as_source(Arc::new(listing)),
             None,
         )?
-        .project(exprs)?;
+        .project(partition_columns(&schema, &partition_cols, &values)?)?;
         plan = Some(match plan {
             None => part,
             Some(p) => p.union(part.build()?)?,
@@ -391,17 +486,8 @@ fn files_view(
     }
     let plan = match plan {
         Some(p) => p.build()?,
-        // No files: typed NULLs filtered away, so the view still has the table's schema.
-        None => LogicalPlanBuilder::empty(true)
-            .project(
-                schema
-                    .fields()
-                    .iter()
-                    .map(|f| Ok(lit(ScalarValue::try_from(f.data_type())?).alias(f.name())))
-                    .collect::<Result<Vec<_>>>()?,
-            )?
-            .filter(lit(false))?
-            .build()?,
+        // No files: the view still has the table's schema.
+        None => empty_plan(&schema)?,
     };
     Ok(ViewTable::new(plan, None))
 }

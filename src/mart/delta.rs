@@ -254,6 +254,23 @@ impl Mart {
     }
 }
 
+impl Mart {
+    /// Appends `batches` to `table` (created if missing) in one commit.
+    pub async fn append(&self, table: MartTable, batches: Vec<RecordBatch>) -> Result<()> {
+        let name = table.name();
+        let t = self.open_for_write(name).await?;
+        let mut builder = t
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
+        if let Some(p) = table.partitioning() {
+            builder = builder.with_partition_columns([p]);
+        }
+        builder.await?;
+        Ok(())
+    }
+}
+
 /// Removes `dir` and its sub-directories if they hold no file.
 fn remove_empty_dirs(dir: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {

@@ -7,6 +7,9 @@ use super::delta::Mart;
 use super::schema::MartTable;
 use crate::error::Result;
 
+/// One entity of an ETL batch: (entity, rows read, loaded, quarantined, updated).
+pub type EntityRows = (String, i64, i64, i64, i64);
+
 impl Mart {
     /// The natural-key columns of fact table `table` for the rows loaded by batches other than
     /// `batch_id`.
@@ -40,6 +43,42 @@ impl Mart {
             }
         }
         Ok(range)
+    }
+
+    /// Per entity of ETL batch `seq`: (entity, rows read, loaded, quarantined, updated).
+    pub async fn batch_rows(&self, seq: i64) -> Result<Vec<EntityRows>> {
+        let sql = format!(
+            "SELECT entity, rows_read, rows_loaded, rows_quarantined, coalesce(rows_updated, 0) \
+             FROM _etl_runs WHERE seq = {seq} ORDER BY entity"
+        );
+        let mut out = Vec::new();
+        for b in &self.query(MartTable::EtlRuns.name(), &sql).await? {
+            let entity = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)?;
+            let entity = entity
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .expect("cast to Utf8");
+            let ints: Vec<Int64Array> = (1..5)
+                .map(|j| {
+                    arrow::compute::cast(b.column(j), &arrow::datatypes::DataType::Int64).map(|c| {
+                        c.as_any()
+                            .downcast_ref::<Int64Array>()
+                            .expect("cast")
+                            .clone()
+                    })
+                })
+                .collect::<std::result::Result<_, _>>()?;
+            for i in 0..b.num_rows() {
+                out.push((
+                    entity.value(i).to_string(),
+                    ints[0].value(i),
+                    ints[1].value(i),
+                    ints[2].value(i),
+                    ints[3].value(i),
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// The latest `finished_at` of `_etl_runs`, microseconds since the epoch (None for a mart

@@ -72,12 +72,16 @@ pub enum MartTable {
     BasketRules,
     /// `recommendations`: recommendations and next-best actions.
     Recommendations,
+    /// `_maintenance`: one row per table and `maintain` run.
+    Maintenance,
+    /// `_erasures`: one row per customer forgotten (a hash of the id).
+    Erasures,
 }
 
 impl MartTable {
     /// Every table: dimensions, facts and run records in the ETL's commit order, then the model
     /// outputs.
-    pub const ALL: [MartTable; 14] = [
+    pub const ALL: [MartTable; 16] = [
         MartTable::DimDate,
         MartTable::DimProduct,
         MartTable::DimStore,
@@ -92,6 +96,8 @@ impl MartTable {
         MartTable::CustomerValue,
         MartTable::BasketRules,
         MartTable::Recommendations,
+        MartTable::Maintenance,
+        MartTable::Erasures,
     ];
 
     /// Its name in the mart directory and in SQL.
@@ -111,6 +117,8 @@ impl MartTable {
             MartTable::CustomerValue => "customer_value",
             MartTable::BasketRules => "basket_rules",
             MartTable::Recommendations => "recommendations",
+            MartTable::Maintenance => "_maintenance",
+            MartTable::Erasures => "_erasures",
         }
     }
 
@@ -292,6 +300,23 @@ fn fact_fields(t: MartTable) -> Option<Vec<Field>> {
             f("rows_updated", Int64, true),
             f("rows_unchanged", Int64, true),
         ],
+        MartTable::Maintenance => vec![
+            f("run_at", ts(), false),
+            f("table_name", Utf8, false),
+            f("retain_days", Int64, false),
+            f("version", Int64, false),
+            f("files_before", Int64, false),
+            f("files_after", Int64, false),
+            f("data_bytes_before", Int64, false),
+            f("data_bytes_after", Int64, false),
+            f("disk_bytes_before", Int64, false),
+            f("disk_bytes_after", Int64, false),
+            f("log_bytes_before", Int64, false),
+            f("log_bytes_after", Int64, false),
+            f("files_compacted", Int64, false),
+            f("files_vacuumed", Int64, false),
+        ],
+        MartTable::Erasures => vec![f("id_hash", Utf8, false), f("requested_at", ts(), false)],
         _ => return None,
     })
 }

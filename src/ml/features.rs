@@ -151,6 +151,50 @@ fn cache_key(catalog: &Catalog, as_of: NaiveDate, horizon_days: u32) -> String {
     format!("{as_of}|{horizon_days}|{}", tables.join("|"))
 }
 
+/// (features, customer ids, churn labels, whether every label is known).
+type Arrays = (Array2<f64>, Vec<String>, Vec<bool>, bool);
+
+/// The feature matrix (NULL and non-finite values as 0), customer ids, churn labels and whether
+/// every label is known, from the query's batches.
+fn to_arrays(
+    batches: &[arrow::record_batch::RecordBatch],
+    names: &[String],
+    n: usize,
+) -> Result<Arrays> {
+    let column = |b: &arrow::record_batch::RecordBatch, name: &str, to: &DataType| {
+        arrow::compute::cast(b.column_by_name(name).expect("feature query column"), to)
+    };
+    let mut x = Array2::<f64>::zeros((n, names.len()));
+    let mut ids = Vec::with_capacity(n);
+    let mut churned = Vec::with_capacity(n);
+    let mut label_known = true;
+    let mut row = 0;
+    for b in batches {
+        let id = column(b, "customer_id", &DataType::Utf8)?;
+        let id = id.as_string::<i32>();
+        let ch = column(b, "churned", &DataType::Int64)?;
+        let ch = ch.as_primitive::<arrow::datatypes::Int64Type>();
+        let known = column(b, "label_known", &DataType::Int64)?;
+        let known = known.as_primitive::<arrow::datatypes::Int64Type>();
+        let cols: Vec<_> = names
+            .iter()
+            .map(|nm| column(b, nm, &DataType::Float64))
+            .collect::<std::result::Result<_, _>>()?;
+        for i in 0..b.num_rows() {
+            ids.push(id.value(i).to_string());
+            churned.push(ch.value(i) == 1);
+            label_known &= known.value(i) == 1;
+            for (j, c) in cols.iter().enumerate() {
+                let c = c.as_primitive::<Float64Type>();
+                let v = if c.is_null(i) { 0.0 } else { c.value(i) };
+                x[[row, j]] = if v.is_finite() { v } else { 0.0 };
+            }
+            row += 1;
+        }
+    }
+    Ok((x, ids, churned, label_known))
+}
+
 async fn load_uncached(
     catalog: &Catalog,
     as_of: NaiveDate,
@@ -184,45 +228,7 @@ async fn load_uncached(
             crate::error::param("as_of")
         )));
     }
-    let mut x = Array2::<f64>::zeros((n, names.len()));
-    let mut ids = Vec::with_capacity(n);
-    let mut churned = Vec::with_capacity(n);
-    let mut label_known = true;
-    let mut row = 0;
-    for b in &batches {
-        let id = arrow::compute::cast(
-            b.column_by_name("customer_id").expect("id"),
-            &DataType::Utf8,
-        )?;
-        let id = id.as_string::<i32>();
-        let ch = arrow::compute::cast(
-            b.column_by_name("churned").expect("churned"),
-            &DataType::Int64,
-        )?;
-        let ch = ch.as_primitive::<arrow::datatypes::Int64Type>();
-        let known = arrow::compute::cast(
-            b.column_by_name("label_known").expect("label_known"),
-            &DataType::Int64,
-        )?;
-        let known = known.as_primitive::<arrow::datatypes::Int64Type>();
-        let cols: Vec<_> = names
-            .iter()
-            .map(|nm| {
-                arrow::compute::cast(b.column_by_name(nm).expect("feature"), &DataType::Float64)
-            })
-            .collect::<std::result::Result<_, _>>()?;
-        for i in 0..b.num_rows() {
-            ids.push(id.value(i).to_string());
-            churned.push(ch.value(i) == 1);
-            label_known &= known.value(i) == 1;
-            for (j, c) in cols.iter().enumerate() {
-                let c = c.as_primitive::<Float64Type>();
-                let v = if c.is_null(i) { 0.0 } else { c.value(i) };
-                x[[row, j]] = if v.is_finite() { v } else { 0.0 };
-            }
-            row += 1;
-        }
-    }
+    let (x, ids, churned, label_known) = to_arrays(&batches, &names, n)?;
     // A fixed row order (by customer id), whatever order the parallel query returned: models
     // that sample rows (the forest's bootstraps, k-means initialisation) depend on it.
     let mut order: Vec<usize> = (0..n).collect();

@@ -45,7 +45,12 @@ pub(crate) fn list_models<M>(
     let files = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"));
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        // `_registry.json` and the like are the directory's own files, not models.
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('_'))
+        });
     for f in files {
         let m = load(&f);
         out.push((f, m));

@@ -46,6 +46,77 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// Sets the row-major `n × n` matrix `h` to the identity.
+fn identity(h: &mut [f64], n: usize) {
+    h.iter_mut().for_each(|v| *v = 0.0);
+    for i in 0..n {
+        h[i * n + i] = 1.0;
+    }
+}
+
+/// The quasi-Newton direction −H g, capped at `max_step` per coordinate; steepest descent (and
+/// H reset) when it does not point downhill.
+fn direction(h: &mut [f64], g: &[f64], max_step: f64) -> Vec<f64> {
+    let n = g.len();
+    let mut d: Vec<f64> = (0..n)
+        .map(|i| -(0..n).map(|j| h[i * n + j] * g[j]).sum::<f64>())
+        .collect();
+    if dot(&d, g) >= 0.0 {
+        identity(h, n);
+        d = g.iter().map(|v| -v).collect();
+    }
+    let scale = norm_inf(&d);
+    if scale > max_step {
+        d.iter_mut().for_each(|v| *v *= max_step / scale);
+    }
+    d
+}
+
+/// Armijo backtracking from `x` along `d`: the first step (1, ½, ¼, …) with a sufficient
+/// decrease and a finite gradient, as (x, f, gradient).
+fn line_search(
+    f: &impl Fn(&[f64]) -> (f64, Vec<f64>),
+    x: &[f64],
+    d: &[f64],
+    fx: f64,
+    slope: f64,
+) -> Option<(Vec<f64>, f64, Vec<f64>)> {
+    let mut step = 1.0;
+    for _ in 0..60 {
+        let xn: Vec<f64> = x.iter().zip(d).map(|(a, b)| a + step * b).collect();
+        let (fnew, gnew) = f(&xn);
+        if fnew.is_finite()
+            && gnew.iter().all(|v| v.is_finite())
+            && fnew <= fx + 1e-4 * step * slope
+        {
+            return Some((xn, fnew, gnew));
+        }
+        step *= 0.5;
+    }
+    None
+}
+
+/// The BFGS update of the inverse Hessian approximation for step `s` and gradient change `y`
+/// (skipped when the curvature condition fails).
+fn update_inverse_hessian(h: &mut [f64], s: &[f64], y: &[f64]) {
+    let n = s.len();
+    let sy = dot(s, y);
+    if sy > 1e-12 * dot(y, y).sqrt() * dot(s, s).sqrt() {
+        // H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ
+        let rho = 1.0 / sy;
+        let hy: Vec<f64> = (0..n)
+            .map(|i| (0..n).map(|j| h[i * n + j] * y[j]).sum())
+            .collect();
+        let yhy = dot(y, &hy);
+        for i in 0..n {
+            for j in 0..n {
+                h[i * n + j] +=
+                    -rho * (hy[i] * s[j] + s[i] * hy[j]) + (rho * rho * yhy + rho) * s[i] * s[j];
+            }
+        }
+    }
+}
+
 /// Minimises `f` (returning value and gradient) from `x0`. Non-finite values count as +∞, so the
 /// line search backs away from regions where the objective is undefined.
 pub fn bfgs(f: impl Fn(&[f64]) -> (f64, Vec<f64>), x0: &[f64], opts: Options) -> Minimum {
@@ -62,99 +133,45 @@ pub fn bfgs(f: impl Fn(&[f64]) -> (f64, Vec<f64>), x0: &[f64], opts: Options) ->
         };
     }
     // Inverse Hessian approximation, row-major.
-    let identity = |h: &mut Vec<f64>| {
-        h.iter_mut().for_each(|v| *v = 0.0);
-        for i in 0..n {
-            h[i * n + i] = 1.0;
-        }
-    };
     let mut h = vec![0.0; n * n];
-    identity(&mut h);
+    identity(&mut h, n);
     let mut stalled = 0;
+    let minimum = |x, fx, g: &[f64], iterations, converged| Minimum {
+        grad_norm: norm_inf(g),
+        x,
+        f: fx,
+        iterations,
+        converged,
+    };
     for it in 0..opts.max_iter {
         if norm_inf(&g) < opts.grad_tol {
-            return Minimum {
-                grad_norm: norm_inf(&g),
-                x,
-                f: fx,
-                iterations: it,
-                converged: true,
-            };
+            return minimum(x, fx, &g, it, true);
         }
-        let mut d: Vec<f64> = (0..n)
-            .map(|i| -(0..n).map(|j| h[i * n + j] * g[j]).sum::<f64>())
-            .collect();
-        if dot(&d, &g) >= 0.0 {
-            identity(&mut h);
-            d = g.iter().map(|v| -v).collect();
-        }
-        let scale = norm_inf(&d);
-        if scale > opts.max_step {
-            d.iter_mut().for_each(|v| *v *= opts.max_step / scale);
-        }
+        let d = direction(&mut h, &g, opts.max_step);
         let slope = dot(&d, &g);
-        let mut step = 1.0;
-        let mut accepted = None;
-        for _ in 0..60 {
-            let xn: Vec<f64> = x.iter().zip(&d).map(|(a, b)| a + step * b).collect();
-            let (fnew, gnew) = f(&xn);
-            if fnew.is_finite()
-                && gnew.iter().all(|v| v.is_finite())
-                && fnew <= fx + 1e-4 * step * slope
-            {
-                accepted = Some((xn, fnew, gnew));
-                break;
-            }
-            step *= 0.5;
-        }
-        let Some((xn, fnew, gnew)) = accepted else {
+        let Some((xn, fnew, gnew)) = line_search(&f, &x, &d, fx, slope) else {
             // No decrease along the direction: restart from steepest descent once, then stop.
             if stalled > 0 {
                 break;
             }
             stalled += 1;
-            identity(&mut h);
+            identity(&mut h, n);
             continue;
         };
         stalled = 0;
         let s: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = gnew.iter().zip(&g).map(|(a, b)| a - b).collect();
-        let sy = dot(&s, &y);
-        if sy > 1e-12 * dot(&y, &y).sqrt() * dot(&s, &s).sqrt() {
-            // H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ
-            let rho = 1.0 / sy;
-            let hy: Vec<f64> = (0..n)
-                .map(|i| (0..n).map(|j| h[i * n + j] * y[j]).sum())
-                .collect();
-            let yhy = dot(&y, &hy);
-            for i in 0..n {
-                for j in 0..n {
-                    h[i * n + j] += -rho * (hy[i] * s[j] + s[i] * hy[j])
-                        + (rho * rho * yhy + rho) * s[i] * s[j];
-                }
-            }
-        }
+        update_inverse_hessian(&mut h, &s, &y);
         let small_change = (fx - fnew).abs() <= 1e-15 * fx.abs().max(1.0);
         x = xn;
         fx = fnew;
         g = gnew;
         if small_change && norm_inf(&g) < opts.grad_tol.sqrt() {
-            return Minimum {
-                grad_norm: norm_inf(&g),
-                x,
-                f: fx,
-                iterations: it + 1,
-                converged: true,
-            };
+            return minimum(x, fx, &g, it + 1, true);
         }
     }
-    Minimum {
-        grad_norm: norm_inf(&g),
-        x,
-        f: fx,
-        iterations: opts.max_iter,
-        converged: norm_inf(&g) < opts.grad_tol.sqrt(),
-    }
+    let converged = norm_inf(&g) < opts.grad_tol.sqrt();
+    minimum(x, fx, &g, opts.max_iter, converged)
 }
 
 /// Runs [`bfgs`] from each start in turn until one converges; returns the first converged

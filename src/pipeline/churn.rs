@@ -16,17 +16,84 @@ pub struct ChurnTrainReport {
     pub model: ChurnModel,
     /// Its JSON file.
     pub path: PathBuf,
+    /// Whether it became the champion (the model that scores).
+    pub promoted: bool,
+    /// Why (or why not), in words.
+    pub why: String,
 }
 
-/// Trains a model on the mart and saves it with its card in `models/churn/`.
+impl ChurnTrainReport {
+    /// The decision in one line: `<version> promoted: …` or `<version> not promoted: …`.
+    pub fn decision(&self) -> String {
+        format!(
+            "{} {}: {}",
+            self.model.version,
+            if self.promoted {
+                "promoted"
+            } else {
+                "not promoted"
+            },
+            self.why
+        )
+    }
+}
+
+/// A version for a new model in `dir`: `version`, else `version-r2`, `-r3`, … when a model of
+/// that version was already judged (a model retrained on the same mart version must not
+/// overwrite the champion it is judged against). A stored model no decision names — left by a
+/// run killed between saving and judging it, or from before the registry — is replaced, as a
+/// rerun of the same training.
+fn free_version(
+    dir: &std::path::Path,
+    version: &str,
+    registry: &churn::registry::Registry,
+) -> String {
+    let judged = |v: &str| registry.history.iter().any(|d| d.version == v);
+    let mut v = version.to_string();
+    let mut k = 2;
+    while dir.join(format!("{v}.json")).exists() && judged(&v) {
+        v = format!("{version}-r{k}");
+        k += 1;
+    }
+    v
+}
+
+/// Trains a model on the mart, saves it with its card in `models/churn/`, and makes it the
+/// champion if it is no worse than the champion on the same cut by more than
+/// `[models] max_auc_drop` (see [`churn::registry`]).
 pub fn churn_train(ctx: &Ctx, opts: &TrainOptions) -> Result<ChurnTrainReport> {
-    let model = ctx.block_on(async {
+    let dir = ctx.settings.models_dir.join("churn");
+    let champion = churn::registry::champion(&dir)?;
+    let (mut model, champion_auc) = ctx.block_on(async {
         let mart = ctx.mart();
         let cat = ctx.catalog(&mart).await?;
-        churn::train(&cat, opts).await
+        let model = churn::train(&cat, opts).await?;
+        let champion_auc = match &champion {
+            None => None,
+            Some((_, c)) => {
+                let auc = churn::auc_on_cut(&cat, c, model.test_as_of, model.horizon_days).await;
+                Some((c.version.clone(), auc.ok()))
+            }
+        };
+        Ok::<_, Error>((model, champion_auc))
     })?;
-    let path = model.save(&ctx.settings.models_dir.join("churn"))?;
-    Ok(ChurnTrainReport { model, path })
+    let registry = churn::registry::Registry::load(&dir)?;
+    model.version = free_version(&dir, &model.version, &registry);
+    // A champion of the same version is the file this model replaces: no rival.
+    let champion_auc = champion_auc.filter(|(v, _)| *v != model.version);
+    let path = model.save(&dir)?;
+    let (promoted, why) = churn::registry::decide(
+        &dir,
+        &model,
+        champion_auc.as_ref().map(|(v, a)| (v.as_str(), *a)),
+        ctx.settings.max_auc_drop,
+    )?;
+    Ok(ChurnTrainReport {
+        model,
+        path,
+        promoted,
+        why,
+    })
 }
 
 /// Params of scoring.
@@ -55,10 +122,7 @@ pub fn churn_score(ctx: &Ctx, p: &ChurnScoreParams) -> Result<ChurnScoreReport> 
     let dir = ctx.settings.models_dir.join("churn");
     let path = match &p.model {
         Some(path) => path.clone(),
-        None => churn::list(&dir)?
-            .into_iter()
-            .rev()
-            .find(|(_, m)| m.is_ok())
+        None => churn::registry::champion(&dir)?
             .map(|(p, _)| p)
             .ok_or_else(|| {
                 Error::usage(format!(

@@ -11,10 +11,13 @@ mod basket;
 mod churn;
 mod etl;
 mod features;
+mod forget;
+mod maintain;
 pub mod nightly;
 mod query;
 mod recommend;
 mod report;
+pub mod runs;
 mod segment;
 mod value;
 
@@ -27,6 +30,8 @@ pub use churn::{
 };
 pub use etl::{EtlParams, etl};
 pub use features::export_features;
+pub use forget::{ForgetReport, forget};
+pub use maintain::maintain;
 pub use query::{QueryParams, QueryRun, run_query};
 pub use recommend::{EvaluationParams, RecommendParams, RecommendReport, evaluate, recommend};
 pub use report::{ReportOutput, ReportParams, report};
@@ -91,11 +96,13 @@ pub enum Stage {
     Recommend,
     /// The decision report.
     Report,
+    /// Compaction, checkpoints and vacuum of the mart.
+    Maintain,
 }
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 8] = [
         Stage::Etl,
         Stage::Segment,
         Stage::Churn,
@@ -103,6 +110,7 @@ impl Stage {
         Stage::Basket,
         Stage::Recommend,
         Stage::Report,
+        Stage::Maintain,
     ];
 
     /// Its name in the run log.
@@ -115,6 +123,7 @@ impl Stage {
             Stage::Basket => "basket",
             Stage::Recommend => "recommend",
             Stage::Report => "report",
+            Stage::Maintain => "maintain",
         }
     }
 
@@ -128,7 +137,7 @@ impl Stage {
             Stage::Value => &[CustomerValue],
             Stage::Basket => &[BasketRules],
             Stage::Recommend => &[Recommendations],
-            Stage::Report => &[],
+            Stage::Report | Stage::Maintain => &[],
         }
     }
 }
@@ -155,4 +164,24 @@ pub enum StageReport {
     Recommend(Box<RecommendReport>),
     /// The report files.
     Report(Box<ReportOutput>),
+    /// The maintenance.
+    Maintain(Box<crate::mart::maintain::MaintainReport>),
+}
+
+impl StageReport {
+    /// What the run log says about the stage besides its status and rows: a retrained model
+    /// that was not promoted, the maintenance's files and bytes.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            StageReport::Churn(r) => r.trained.as_ref().map(|t| t.decision()),
+            StageReport::Maintain(r) => {
+                let t = r.total();
+                Some(format!(
+                    "data files {} → {}, on disk {} → {} bytes, {} files vacuumed",
+                    t.files.0, t.files.1, t.disk_bytes.0, t.disk_bytes.1, t.vacuumed
+                ))
+            }
+            _ => None,
+        }
+    }
 }

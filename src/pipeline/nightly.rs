@@ -18,7 +18,7 @@ use crate::ml::segment::SegmentOptions;
 use crate::util::fs::lock_file;
 
 /// Params of a nightly run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NightlyParams {
     /// Train a new churn model whatever the newest one's age.
     pub retrain: bool,
@@ -26,6 +26,20 @@ pub struct NightlyParams {
     pub log: Option<PathBuf>,
     /// Progress bars of the stages on stderr.
     pub progress: bool,
+    /// How a failed stage's error reads in the run log (the binary names parameters by their
+    /// flags there, as on stderr); [`error_chain`] by default.
+    pub error_text: fn(&Error) -> String,
+}
+
+impl Default for NightlyParams {
+    fn default() -> Self {
+        NightlyParams {
+            retrain: false,
+            log: None,
+            progress: false,
+            error_text: error_chain,
+        }
+    }
 }
 
 /// What a run will do.
@@ -62,6 +76,8 @@ pub fn plan(ctx: &Ctx, p: &NightlyParams, now: chrono::DateTime<chrono::Utc>) ->
     };
     let steps = Stage::ALL
         .into_iter()
+        // `[maintain] nightly = false`: maintenance runs on its own schedule (`crm-mart maintain`).
+        .filter(|stage| *stage != Stage::Maintain || s.maintain_nightly)
         .map(|stage| {
             let what = match stage {
                 Stage::Etl => format!(
@@ -80,6 +96,10 @@ pub fn plan(ctx: &Ctx, p: &NightlyParams, now: chrono::DateTime<chrono::Utc>) ->
                 Stage::Report => format!(
                     "decision-report.html, .xlsx and .md in {}",
                     s.reports_dir().display()
+                ),
+                Stage::Maintain => format!(
+                    "compaction of small files, checkpoints, vacuum of files older than {} days → _maintenance",
+                    s.maintain.retain_days
                 ),
             };
             (stage, what)
@@ -117,6 +137,9 @@ pub fn run_stage(ctx: &Ctx, stage: Stage, retrain: bool, progress: bool) -> Resu
         }
         Stage::Report => {
             StageReport::Report(Box::new(super::report(ctx, &ReportParams::nightly(ctx))?))
+        }
+        Stage::Maintain => {
+            StageReport::Maintain(Box::new(super::maintain(ctx, &ctx.settings.maintain)?))
         }
     })
 }
@@ -203,9 +226,9 @@ pub fn run(
         let peak_rss_mb = peak_rss_mb();
         let rows = row_counts(ctx, &mart, stage);
         let elapsed = t.elapsed().as_secs_f64();
-        let (status, error) = match &result {
-            Ok(_) => ("ok", serde_json::Value::Null),
-            Err(e) => ("failed", chain(e).into()),
+        let error = match &result {
+            Ok(_) => serde_json::Value::Null,
+            Err(e) => (p.error_text)(e).into(),
         };
         // After the load: are the sources still arriving?
         let warning = if stage == Stage::Etl && result.is_ok() {
@@ -216,11 +239,14 @@ pub fn run(
         if let Some(w) = &warning {
             observe(Event::Warning(w));
         }
-        log.line(serde_json::json!({
+        let status = if result.is_ok() { "ok" } else { "failed" };
+        let mut line = serde_json::json!({
             "run_id": run_id, "stage": stage.as_str(), "started_at": at,
             "elapsed_s": millis(elapsed), "status": status, "rows": rows,
             "peak_rss_mb": peak_rss_mb, "error": error, "warning": warning,
-        }))?;
+        });
+        add_report(&mut line, &result);
+        log.line(line)?;
         match result {
             Ok(report) => observe(Event::Finished {
                 stage,
@@ -228,11 +254,7 @@ pub fn run(
                 seconds: elapsed,
             }),
             Err(e) => {
-                log.line(serde_json::json!({
-                    "run_id": run_id, "stage": "run", "status": "failed",
-                    "failed_stage": stage.as_str(),
-                    "elapsed_s": millis(started.elapsed().as_secs_f64()),
-                }))?;
+                log.line(closing(&run_id, Some(stage), started))?;
                 return Err(Failed {
                     stage: Some(stage),
                     error: e,
@@ -240,15 +262,38 @@ pub fn run(
             }
         }
     }
-    log.line(serde_json::json!({
-        "run_id": run_id, "stage": "run", "status": "ok",
-        "elapsed_s": millis(started.elapsed().as_secs_f64()),
-    }))?;
+    log.line(closing(&run_id, None, started))?;
     Ok(NightlyRun {
         run_id,
         seconds: started.elapsed().as_secs_f64(),
         log_path: plan.log_path.clone(),
     })
+}
+
+/// The run's closing line: ok, or failed at `failed`.
+fn closing(run_id: &str, failed: Option<Stage>, started: Instant) -> serde_json::Value {
+    let mut line = serde_json::json!({
+        "run_id": run_id, "stage": "run", "status": if failed.is_some() { "failed" } else { "ok" },
+        "elapsed_s": millis(started.elapsed().as_secs_f64()),
+    });
+    if let Some(s) = failed {
+        line["failed_stage"] = s.as_str().into();
+    }
+    line
+}
+
+/// Adds what a stage's report says besides its status to its run-log line: the ETL batch
+/// loaded, and the report's note (a model not promoted, the maintenance's numbers).
+fn add_report(line: &mut serde_json::Value, result: &Result<StageReport>) {
+    let batch = match result {
+        Ok(StageReport::Etl(r)) => r
+            .batch_id
+            .as_ref()
+            .map(|b| serde_json::json!({"batch_id": b, "seq": r.seq})),
+        _ => None,
+    };
+    line["batch"] = serde_json::json!(batch);
+    line["note"] = serde_json::json!(result.as_ref().ok().and_then(StageReport::note));
 }
 
 /// The warning when no new source file arrived for longer than `[quality] stale_after_days`.
@@ -277,7 +322,7 @@ fn row_counts(
 }
 
 /// An error with its causes, as `error: cause: cause`.
-fn chain(e: &Error) -> String {
+pub fn error_chain(e: &Error) -> String {
     let mut text = e.to_string();
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {

@@ -37,7 +37,11 @@ pub fn run_query(ctx: &Ctx, p: &QueryParams) -> Result<QueryRun> {
     let engine = p.engine.as_ref().unwrap_or(&ctx.settings.engine);
     ctx.block_on(async {
         let mart = ctx.mart();
-        let cat = catalog::open(engine, &mart, p.as_of_version, &p.attachments).await?;
+        let mut cat = catalog::open(engine, &mart, p.as_of_version, &p.attachments).await?;
+        // The run log is in this process's memory: a distributed engine's executors cannot read it.
+        if !engine.is_distributed() {
+            super::runs::register_log(&mut cat, &ctx.settings.nightly_log)?;
+        }
         let label = &p.prepared.label;
         let df = query::plan(&cat, &p.prepared).await?;
         if p.explain {

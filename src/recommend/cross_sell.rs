@@ -59,31 +59,37 @@ pub struct Candidate {
     pub because: Option<u32>,
 }
 
+/// The products bought by the most customers (at most `max_products`, most customers first,
+/// ties by id), and each product's position among them (`u32::MAX` for the others).
+fn by_reach(bought: &[Vec<u32>], n_products: usize, max_products: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut customers = vec![0u32; n_products];
+    for b in bought {
+        for &p in b {
+            customers[p as usize] += 1;
+        }
+    }
+    let mut by_reach: Vec<u32> = (0..n_products as u32)
+        .filter(|p| customers[*p as usize] > 0)
+        .collect();
+    by_reach.sort_by(|a, b| {
+        customers[*b as usize]
+            .cmp(&customers[*a as usize])
+            .then(a.cmp(b))
+    });
+    by_reach.truncate(max_products);
+    let mut position = vec![u32::MAX; n_products];
+    for (i, p) in by_reach.iter().enumerate() {
+        position[*p as usize] = i as u32;
+    }
+    (by_reach, position)
+}
+
 impl ItemModel {
     /// Fits the model on every customer's orders before the cut.
     pub fn fit(views: &[CustomerOrders], n_products: usize, params: &CrossSellParams) -> ItemModel {
-        // Products by the number of customers who bought them.
         let bought: Vec<Vec<u32>> = views.par_iter().map(|v| v.products()).collect();
-        let mut customers = vec![0u32; n_products];
-        for b in &bought {
-            for &p in b {
-                customers[p as usize] += 1;
-            }
-        }
-        let mut by_reach: Vec<u32> = (0..n_products as u32)
-            .filter(|p| customers[*p as usize] > 0)
-            .collect();
-        by_reach.sort_by(|a, b| {
-            customers[*b as usize]
-                .cmp(&customers[*a as usize])
-                .then(a.cmp(b))
-        });
-        by_reach.truncate(params.max_products);
+        let (by_reach, position) = by_reach(&bought, n_products, params.max_products);
         let k = by_reach.len();
-        let mut position = vec![u32::MAX; n_products];
-        for (i, p) in by_reach.iter().enumerate() {
-            position[*p as usize] = i as u32;
-        }
         let covered = |items: &[u32]| -> Vec<usize> {
             items
                 .iter()

@@ -112,6 +112,39 @@ pub struct Picks {
 /// Rows of at least this lift in the customer's baskets are quoted as a basket rule.
 const QUOTED_LIFT: f64 = 1.5;
 
+/// Why a cross-sell candidate is shown: the rule it came from (quoted when its lift is worth
+/// quoting), or its popularity.
+fn cross_sell_reason(
+    items: &ItemModel,
+    names: &[String],
+    because: Option<u32>,
+    product: u32,
+) -> String {
+    let name = |p: u32| names[p as usize].as_str();
+    let Some(x) = because else {
+        return format!(
+            "new to you and one of the most bought products ({})",
+            name(product)
+        );
+    };
+    match items.basket_rule(x, product) {
+        Some((conf, lift)) if lift >= QUOTED_LIFT && conf > 0.0 => format!(
+            "bought {}; {:.0}% of baskets with {} also have {} ({:.1}× the usual rate)",
+            name(x),
+            conf * 100.0,
+            name(x),
+            name(product),
+            lift
+        ),
+        _ => format!(
+            "bought {}; customers who buy {} tend to buy {} too",
+            name(x),
+            name(x),
+            name(product)
+        ),
+    }
+}
+
 /// Fits both models on the history up to `cut` and ranks each customer's products. With
 /// `calibrate`, cross-sell scores become probabilities (the item model refitted at the start of
 /// the window before the cut and scored against it); the evaluation needs only the ranking.
@@ -141,7 +174,6 @@ pub fn recommend(h: &History, cut: i32, opts: &RecOptions, calibrate: bool) -> P
                 .collect()
         })
         .collect();
-    let name = |p: u32| h.product_names[p as usize].as_str();
     let returned = h.returned_until(cut);
     let cross_sell: Vec<Vec<Pick>> = views
         .par_iter()
@@ -154,28 +186,7 @@ pub fn recommend(h: &History, cut: i32, opts: &RecOptions, calibrate: bool) -> P
                 .candidates(&v.products(), returned, top)
                 .into_iter()
                 .map(|c| {
-                    let reason = match c.because {
-                        Some(x) => match items.basket_rule(x, c.product) {
-                            Some((conf, lift)) if lift >= QUOTED_LIFT && conf > 0.0 => format!(
-                                "bought {}; {:.0}% of baskets with {} also have {} ({:.1}× the usual rate)",
-                                name(x),
-                                conf * 100.0,
-                                name(x),
-                                name(c.product),
-                                lift
-                            ),
-                            _ => format!(
-                                "bought {}; customers who buy {} tend to buy {} too",
-                                name(x),
-                                name(x),
-                                name(c.product)
-                            ),
-                        },
-                        None => format!(
-                            "new to you and one of the most bought products ({})",
-                            name(c.product)
-                        ),
-                    };
+                    let reason = cross_sell_reason(&items, &h.product_names, c.because, c.product);
                     let score = match platt {
                         Some((a, b)) => 1.0 / (1.0 + (-(a * c.score + b)).exp()),
                         None => c.score,

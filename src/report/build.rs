@@ -21,113 +21,114 @@ struct Spec {
     empty: &'static str,
 }
 
-fn specs() -> Vec<Spec> {
-    let bars = |label, value| {
-        Some(Chart {
-            label,
-            value,
-            line: false,
-        })
-    };
-    vec![
-        Spec {
-            title: "Executive summary",
-            query: "report_kpis",
-            needs: &["fact_sales"],
-            chart: None,
-            lead: "The last 90 days up to the last order day, against the 90 days before (whole days, not calendar months, so a partial last month does not distort them). Margin is unknown where unit costs are.",
-            empty: "no sales in this mart",
-        },
-        Spec {
-            title: "Sales trend",
-            query: "report_monthly_sales",
-            needs: &["fact_sales"],
-            chart: Some(Chart {
-                label: "month",
-                value: "revenue",
-                line: true,
-            }),
-            lead: "Revenue per month (returns netted); a first or last month the data covers only in part is marked (partial) and drawn hollow.",
-            empty: "no sales in this mart",
-        },
-        Spec {
-            title: "Region × category",
-            query: "report_region_category",
-            needs: &["fact_sales"],
-            chart: None,
-            lead: "Revenue and margin by the customer's region (their country where no region is known) and the product category.",
-            empty: "no sales in this mart",
-        },
-        Spec {
-            title: "Customer segments",
-            query: "report_segments",
-            needs: &["customer_segments"],
-            chart: bars("segment", "customers"),
-            lead: "Size and value of the k-means segments.",
-            empty: "no customer has been segmented yet",
-        },
-        Spec {
-            title: "Churn risk",
-            query: "report_churn_bands",
-            needs: &["churn_scores"],
-            chart: bars("risk_band", "customers"),
-            lead: "Active customers by risk of placing no order in the next 90 days.",
-            empty: "no active customer was scored",
-        },
-        Spec {
-            title: "High-value customers most at risk",
-            query: "report_at_risk",
-            needs: &["churn_scores", "customer_value", "recommendations"],
-            chart: None,
-            lead: "High churn risk, highest 12-month value first, with the reasons and the recommended action.",
-            empty: "no high-risk customer with a value estimate",
-        },
-        Spec {
-            title: "Customer value",
-            query: "report_clv_distribution",
-            needs: &["customer_value"],
-            chart: bars("clv_band", "customers"),
-            lead: "Customers by expected value of their next 12 months (BG/NBD + Gamma-Gamma), in bands of the customers' own distribution (quintiles, the top 5% apart).",
-            empty: "no customer value estimates yet",
-        },
-        Spec {
-            title: "Campaign ROI",
-            query: "promotion_campaign_roi",
-            needs: &["fact_contacts", "dim_campaign"],
-            chart: Some(Chart {
-                label: "campaign_id",
-                value: "incremental_margin",
-                line: false,
-            }),
-            lead: "Margin from contacted customers within 30 days of the contact, against the campaign's cost and against a comparable uncontacted group.",
-            empty: "no campaigns in this mart: no campaign source was loaded, or no contact names a campaign",
-        },
-        Spec {
-            title: "Top association rules",
-            query: "report_top_rules",
-            needs: &["basket_rules"],
-            chart: None,
-            lead: "Products bought together far more often than chance (lift = how many times the usual rate).",
-            empty: "no association rule passed the support and confidence thresholds",
-        },
-        Spec {
-            title: "Recommendations by action",
-            query: "report_actions",
-            needs: &["recommendations"],
-            chart: bars("action", "customers"),
-            lead: "The next-best action of each customer, and the customers the contact policy held back (opted out, an open complaint, contacted too often).",
-            empty: "no recommendations yet",
-        },
-        Spec {
-            title: "Data quality",
-            query: "report_quarantine",
-            needs: &["_quarantine"],
-            chart: bars("reason", "rows"),
-            lead: "Source rows held back by validation (nothing is dropped silently; see `_quarantine`).",
-            empty: "no source row was quarantined",
-        },
-    ]
+/// Bars of `value` per `label`.
+const fn bars(label: &'static str, value: &'static str) -> Option<Chart> {
+    Some(Chart {
+        label,
+        value,
+        line: false,
+    })
 }
+
+/// The report's sections, in order.
+const SPECS: [Spec; 11] = [
+    Spec {
+        title: "Executive summary",
+        query: "report_kpis",
+        needs: &["fact_sales"],
+        chart: None,
+        lead: "The last 90 days up to the last order day, against the 90 days before (whole days, not calendar months, so a partial last month does not distort them). Margin is unknown where unit costs are.",
+        empty: "no sales in this mart",
+    },
+    Spec {
+        title: "Sales trend",
+        query: "report_monthly_sales",
+        needs: &["fact_sales"],
+        chart: Some(Chart {
+            label: "month",
+            value: "revenue",
+            line: true,
+        }),
+        lead: "Revenue per month (returns netted); a first or last month the data covers only in part is marked (partial) and drawn hollow.",
+        empty: "no sales in this mart",
+    },
+    Spec {
+        title: "Region × category",
+        query: "report_region_category",
+        needs: &["fact_sales"],
+        chart: None,
+        lead: "Revenue and margin by the customer's region (their country where no region is known) and the product category.",
+        empty: "no sales in this mart",
+    },
+    Spec {
+        title: "Customer segments",
+        query: "report_segments",
+        needs: &["customer_segments"],
+        chart: bars("segment", "customers"),
+        lead: "Size and value of the k-means segments.",
+        empty: "no customer has been segmented yet",
+    },
+    Spec {
+        title: "Churn risk",
+        query: "report_churn_bands",
+        needs: &["churn_scores"],
+        chart: bars("risk_band", "customers"),
+        lead: "Active customers by risk of placing no order in the next 90 days.",
+        empty: "no active customer was scored",
+    },
+    Spec {
+        title: "High-value customers most at risk",
+        query: "report_at_risk",
+        needs: &["churn_scores", "customer_value", "recommendations"],
+        chart: None,
+        lead: "High churn risk, highest 12-month value first, with the reasons and the recommended action.",
+        empty: "no high-risk customer with a value estimate",
+    },
+    Spec {
+        title: "Customer value",
+        query: "report_clv_distribution",
+        needs: &["customer_value"],
+        chart: bars("clv_band", "customers"),
+        lead: "Customers by expected value of their next 12 months (BG/NBD + Gamma-Gamma), in bands of the customers' own distribution (quintiles, the top 5% apart).",
+        empty: "no customer value estimates yet",
+    },
+    Spec {
+        title: "Campaign ROI",
+        query: "promotion_campaign_roi",
+        needs: &["fact_contacts", "dim_campaign"],
+        chart: Some(Chart {
+            label: "campaign_id",
+            value: "incremental_margin",
+            line: false,
+        }),
+        lead: "Margin from contacted customers within 30 days of the contact, against the campaign's cost and against a comparable uncontacted group.",
+        empty: "no campaigns in this mart: no campaign source was loaded, or no contact names a campaign",
+    },
+    Spec {
+        title: "Top association rules",
+        query: "report_top_rules",
+        needs: &["basket_rules"],
+        chart: None,
+        lead: "Products bought together far more often than chance (lift = how many times the usual rate).",
+        empty: "no association rule passed the support and confidence thresholds",
+    },
+    Spec {
+        title: "Recommendations by action",
+        query: "report_actions",
+        needs: &["recommendations"],
+        chart: bars("action", "customers"),
+        lead: "The next-best action of each customer, and the customers the contact policy held back (opted out, an open complaint, contacted too often).",
+        empty: "no recommendations yet",
+    },
+    Spec {
+        title: "Data quality",
+        query: "report_quarantine",
+        needs: &["_quarantine"],
+        chart: bars("reason", "rows"),
+        lead: "Source rows held back by validation (nothing is dropped silently; see `_quarantine`).",
+        empty: "no source row was quarantined",
+    },
+];
 
 /// "jane.doe@example.com" → "j***@example.com"; "+49 30 1234567" → "***4567".
 pub fn mask(column: &str, value: &str) -> String {
@@ -155,53 +156,66 @@ pub async fn build(
     warnings: Vec<String>,
 ) -> Result<Report> {
     let mut sections = Vec::new();
-    for spec in specs() {
-        let mut section = Section {
-            title: spec.title,
-            lead: spec.lead.to_string(),
-            query: spec.query,
-            columns: Vec::new(),
-            rows: Vec::new(),
-            numbers: Vec::new(),
-            chart: spec.chart,
-            missing: None,
-        };
-        let absent: Vec<&str> = spec
-            .needs
-            .iter()
-            .copied()
-            .filter(|t| !catalog.tables.iter().any(|x| x.name == *t))
-            .collect();
-        if !absent.is_empty() {
-            section.missing = Some(format!(
-                "not available: the mart has no {} yet (run crm-mart nightly)",
-                absent.join(", ")
-            ));
-            sections.push(section);
-            continue;
-        }
-        // Defaults of the query's parameters (the report's own choices live there).
-        let prepared = crate::query::prepare(
-            &crate::query::QueryText::Named(spec.query.to_string()),
-            None,
-            &[],
-        )?;
-        let batches = crate::query::collect(catalog, &prepared).await?;
-        fill(&mut section, &batches, show_pii)?;
-        if section.rows.is_empty() {
-            section.missing = Some(spec.empty.into());
-        }
-        sections.push(section);
+    for spec in &SPECS {
+        sections.push(section(catalog, spec, show_pii).await?);
     }
+    Ok(Report {
+        mart_version: catalog.mart_version,
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        sections,
+        models: model_cards(models_dir)?,
+        warnings,
+    })
+}
+
+/// A section: its query's result, or why there is none.
+async fn section(catalog: &Catalog, spec: &Spec, show_pii: bool) -> Result<Section> {
+    let mut section = Section {
+        title: spec.title,
+        lead: spec.lead.to_string(),
+        query: spec.query,
+        columns: Vec::new(),
+        rows: Vec::new(),
+        numbers: Vec::new(),
+        chart: spec.chart.clone(),
+        missing: None,
+    };
+    let absent: Vec<&str> = spec
+        .needs
+        .iter()
+        .copied()
+        .filter(|t| !catalog.tables.iter().any(|x| x.name == *t))
+        .collect();
+    if !absent.is_empty() {
+        section.missing = Some(format!(
+            "not available: the mart has no {} yet (run crm-mart nightly)",
+            absent.join(", ")
+        ));
+        return Ok(section);
+    }
+    // Defaults of the query's parameters (the report's own choices live there).
+    let prepared = crate::query::prepare(
+        &crate::query::QueryText::Named(spec.query.to_string()),
+        None,
+        &[],
+    )?;
+    let batches = crate::query::collect(catalog, &prepared).await?;
+    fill(&mut section, &batches, show_pii)?;
+    if section.rows.is_empty() {
+        section.missing = Some(spec.empty.into());
+    }
+    Ok(section)
+}
+
+/// One line per model in use (the latest churn and customer-value models), with its file.
+fn model_cards(models_dir: &Path) -> Result<Vec<(std::path::PathBuf, String)>> {
     let mut models = Vec::new();
-    if let Some((p, Ok(m))) = crate::ml::churn::list(&models_dir.join("churn"))?
-        .into_iter()
-        .last()
-    {
+    let churn_dir = models_dir.join("churn");
+    if let Some((p, m)) = crate::ml::churn::registry::champion(&churn_dir)? {
         models.push((
             p,
             format!(
-                "Churn model {} ({}): test ROC AUC {:.3}, PR AUC {:.3}, lift {:.2} in the top decile, Brier {:.3}; trained {} on mart version {}, test cut {}",
+                "Churn model {} (champion, {}): test ROC AUC {:.3}, PR AUC {:.3}, lift {:.2} in the top decile, Brier {:.3}; trained {} on mart version {}, test cut {}",
                 m.version,
                 m.model.family(),
                 m.metrics.roc_auc,
@@ -211,6 +225,19 @@ pub async fn build(
                 m.created_at,
                 m.mart_version.map_or("-".into(), |v| v.to_string()),
                 m.test_as_of
+            ),
+        ));
+    }
+    // A retrained model that was not promoted: the reader learns why the champion still scores.
+    let registry = crate::ml::churn::registry::Registry::load(&churn_dir)?;
+    if let Some(d) = registry.history.last()
+        && d.event == crate::ml::churn::registry::Event::NotPromoted
+    {
+        models.push((
+            churn_dir.join(format!("{}.json", d.version)),
+            format!(
+                "Churn model {} was trained on {} and not promoted: {}",
+                d.version, d.at, d.why
             ),
         ));
     }
@@ -237,13 +264,7 @@ pub async fn build(
             ),
         ));
     }
-    Ok(Report {
-        mart_version: catalog.mart_version,
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        sections,
-        models,
-        warnings,
-    })
+    Ok(models)
 }
 
 /// How a number the data cannot give is shown.

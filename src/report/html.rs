@@ -281,6 +281,45 @@ pub(super) fn callout(section: &Section) -> Option<String> {
     })
 }
 
+/// One section: its lead, callout, chart and table, or why it is missing.
+fn section(s: &mut String, sec: &Section) {
+    let _ = write!(
+        s,
+        "<section id=\"{}\"><h2>{}</h2><p class=\"lead\">{}</p>",
+        sec.query,
+        esc(sec.title),
+        esc(&sec.lead)
+    );
+    if let Some(m) = &sec.missing {
+        let _ = write!(s, "<p class=\"missing\">{}</p></section>", esc(m));
+        return;
+    }
+    if let Some(c) = callout(sec) {
+        let _ = write!(s, "<p class=\"callout\">{}</p>", esc(&c));
+    }
+    if let Some(svg) = svg(sec) {
+        s.push_str(&svg);
+    }
+    s.push_str("<table><thead><tr>");
+    for c in &sec.columns {
+        let _ = write!(s, "<th>{}</th>", esc(c));
+    }
+    s.push_str("</tr></thead><tbody>");
+    for (row, nums) in sec.rows.iter().zip(&sec.numbers) {
+        s.push_str("<tr>");
+        for (cell, n) in row.iter().zip(nums) {
+            let class = if n.is_some() { " class=\"num\"" } else { "" };
+            let _ = write!(s, "<td{class}>{}</td>", esc(cell));
+        }
+        s.push_str("</tr>");
+    }
+    let _ = write!(
+        s,
+        "</tbody></table><p class=\"source\">Source: named query <code>{}</code> (<code>crm-mart query --name {}</code>).</p></section>",
+        sec.query, sec.query
+    );
+}
+
 /// The report as one self-contained HTML page.
 pub fn html(r: &Report) -> String {
     let mut s = String::new();
@@ -298,41 +337,7 @@ pub fn html(r: &Report) -> String {
         let _ = write!(s, "<p class=\"warning\">Warning: {}</p>", esc(w));
     }
     for sec in &r.sections {
-        let _ = write!(
-            s,
-            "<section id=\"{}\"><h2>{}</h2><p class=\"lead\">{}</p>",
-            sec.query,
-            esc(sec.title),
-            esc(&sec.lead)
-        );
-        if let Some(m) = &sec.missing {
-            let _ = write!(s, "<p class=\"missing\">{}</p></section>", esc(m));
-            continue;
-        }
-        if let Some(c) = callout(sec) {
-            let _ = write!(s, "<p class=\"callout\">{}</p>", esc(&c));
-        }
-        if let Some(svg) = svg(sec) {
-            s.push_str(&svg);
-        }
-        s.push_str("<table><thead><tr>");
-        for c in &sec.columns {
-            let _ = write!(s, "<th>{}</th>", esc(c));
-        }
-        s.push_str("</tr></thead><tbody>");
-        for (row, nums) in sec.rows.iter().zip(&sec.numbers) {
-            s.push_str("<tr>");
-            for (cell, n) in row.iter().zip(nums) {
-                let class = if n.is_some() { " class=\"num\"" } else { "" };
-                let _ = write!(s, "<td{class}>{}</td>", esc(cell));
-            }
-            s.push_str("</tr>");
-        }
-        let _ = write!(
-            s,
-            "</tbody></table><p class=\"source\">Source: named query <code>{}</code> (<code>crm-mart query --name {}</code>).</p></section>",
-            sec.query, sec.query
-        );
+        section(&mut s, sec);
     }
     s.push_str("<section id=\"models\"><h2>Model cards</h2><ul>");
     for (p, m) in &r.models {

@@ -51,6 +51,31 @@ pub struct GenerateSettings {
     pub seed: u64,
     /// Share of fact rows written malformed (0 = clean).
     pub dirty_rate: f64,
+    /// One sales and one contacts file per month, or per day (for daily loads).
+    pub period: Period,
+}
+
+/// The span of each sales and contacts file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Period {
+    /// `sales/2024-01.csv`.
+    #[default]
+    Month,
+    /// `sales/2024-01-05.csv`: a nightly export.
+    Day,
+}
+
+impl Period {
+    /// Every period.
+    pub const ALL: [Period; 2] = [Period::Month, Period::Day];
+
+    /// Its name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Month => "month",
+            Period::Day => "day",
+        }
+    }
 }
 
 /// Counts of what was written, for the command's summary.

@@ -1,5 +1,7 @@
 //! One month of sales and contacts: every customer's campaign contacts, orders (with the razor-and-diaper pattern and returns) and service contacts, from their own random streams.
 
+use std::collections::HashMap;
+
 use super::*;
 
 pub(crate) type MonthResult = (u64, u64, Vec<(String, u64, &'static str)>);
@@ -54,7 +56,67 @@ pub(crate) fn write_month(settings: &GenerateSettings, m: i32) -> Result<MonthRe
     }
     let mut defects = sales.finish(&sales_path)?;
     defects.extend(contacts.finish(&contacts_path)?);
+    if settings.period == Period::Day {
+        split_by_day(&settings.out, &sales_rel, 2, first, &mut defects)?;
+        split_by_day(&settings.out, &contacts_rel, 1, first, &mut defects)?;
+    }
     Ok((sales.lines, contacts.lines, defects))
+}
+
+/// Splits the month file `rel` (under `out`) into one file per day (`sales/2024-01-05.csv`, the
+/// header in each) by the date of each record's timestamp field `ts`; a record whose timestamp
+/// is not a date goes with the record before it. The planted defects follow their records to
+/// the new file and line.
+fn split_by_day(
+    out: &Path,
+    rel: &str,
+    ts: usize,
+    first: NaiveDate,
+    defects: &mut [(String, u64, &'static str)],
+) -> Result<()> {
+    let path = out.join(rel);
+    let data = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let mut lines = data.split(|b| *b == b'\n');
+    let header = lines.next().unwrap_or_default().to_vec();
+    let dir = rel.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut day = first.to_string();
+    let mut files: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
+    // Old line number → (new file, new line).
+    let mut moved: HashMap<u64, (String, u64)> = HashMap::new();
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for (k, line) in lines.enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(f) = line.split(|b| *b == b',').nth(ts)
+            && f.len() >= 10
+            && let Ok(text) = std::str::from_utf8(&f[..10])
+            && NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+        {
+            day = text.to_string();
+        }
+        let file = files.entry(day.clone()).or_insert_with(|| {
+            let mut h = header.clone();
+            h.push(b'\n');
+            h
+        });
+        file.extend_from_slice(line);
+        file.push(b'\n');
+        let n = counts.entry(day.clone()).or_insert(1);
+        *n += 1;
+        moved.insert(k as u64 + 2, (format!("{dir}/{day}.csv"), *n));
+    }
+    for (day, bytes) in &files {
+        let p = out.join(dir).join(format!("{day}.csv"));
+        fs::write(&p, bytes).map_err(|e| Error::io(&p, e))?;
+    }
+    fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+    for d in defects.iter_mut().filter(|d| d.0 == rel) {
+        if let Some((file, line)) = moved.get(&d.1) {
+            (d.0, d.1) = (file.clone(), *line);
+        }
+    }
+    Ok(())
 }
 
 /// Customer `i`'s campaign contacts, orders and service contacts of the month.

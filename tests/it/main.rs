@@ -12,6 +12,7 @@ mod generate;
 mod invoice;
 mod models;
 mod nightly;
+mod operations;
 mod query;
 mod reader;
 mod recommend;

@@ -177,26 +177,27 @@ pub(crate) fn record_span(
     (s, e)
 }
 
-pub(crate) fn read_csv(file: &Path, data: Vec<u8>, dialect: &Dialect) -> Result<FileRows> {
-    let sep = dialect.delimiter;
-    let (body, skipped) = after_skipped_lines(&data, dialect.skip_rows);
-    let base = data.len() - body.len();
-    let mut reader = csv_reader(dialect, body);
+/// Reads the header record of `body`: the column names, the header's line number and where
+/// its text starts.
+fn csv_header(
+    file: &Path,
+    body: &[u8],
+    skipped: u64,
+    reader: &mut csv::Reader<&[u8]>,
+    dialect: &Dialect,
+) -> Result<(Vec<String>, u64, usize)> {
     let mut rec = csv::ByteRecord::new();
-    let parse_error = |e: csv::Error| {
-        Error::source(
-            file,
-            format!("cannot split the file into records: {e}; check delimiter, quote and encoding"),
-        )
-    };
-    if !reader.read_byte_record(&mut rec).map_err(parse_error)? {
+    if !reader
+        .read_byte_record(&mut rec)
+        .map_err(|e| split_error(file, e))?
+    {
         return Err(Error::source(file, empty_file_message(dialect.skip_rows)));
     }
-    let header_line =
-        skipped + 1 + line_breaks(body, 0, rec.position().map_or(0, |p| p.byte() as usize));
+    let start = rec.position().map_or(0, |p| p.byte() as usize);
+    let header_line = skipped + 1 + line_breaks(body, 0, start);
     let header_raw = record_span(
         body,
-        rec.position().map_or(0, |p| p.byte() as usize),
+        start,
         reader.position().byte() as usize,
         dialect.comment,
     );
@@ -215,117 +216,220 @@ pub(crate) fn read_csv(file: &Path, data: Vec<u8>, dialect: &Dialect) -> Result<
             format!(
                 "line {header_line}: the header has an empty column name (columns found: {}); is the delimiter {:?} right?",
                 columns.join(", "),
-                sep as char
+                dialect.delimiter as char
             ),
         ));
     }
-    let width = columns.len();
-    let mut builders: Vec<StringChunkedBuilder> = columns
-        .iter()
-        .map(|c| StringChunkedBuilder::new(c.as_str().into(), 1024))
-        .collect();
-    let mut spans = Vec::new();
-    let mut lines: Vec<u64> = Vec::new();
-    let mut rejects = Vec::new();
-    let mut dups = DuplicateFinder::new(1024);
-    let mut rows_read = 0u64;
-    // Lines are counted incrementally: line breaks between the last record's start and this one's.
-    let mut counted_to = header_raw.0;
-    let mut line = header_line;
-    loop {
-        let from = reader.position().byte() as usize;
-        if !reader.read_byte_record(&mut rec).map_err(parse_error)? {
-            break;
-        }
-        let (s, e) = record_span(
-            body,
-            from,
-            reader.position().byte() as usize,
-            dialect.comment,
-        );
-        if s >= e {
-            continue; // blank lines are not records
-        }
-        line += line_breaks(body, counted_to, s);
-        counted_to = s;
-        rows_read += 1;
-        let raw_bytes = &body[s..e];
-        let raw = || String::from_utf8_lossy(raw_bytes).into_owned();
-        // Fields are validated once and kept as text; the record is UTF-8 exactly when its
-        // fields are (the bytes between them, delimiters and quotes, are ASCII).
-        let mut fields: Vec<&str> = Vec::with_capacity(width);
-        let mut bad = None;
-        for (j, f) in rec.iter().enumerate() {
-            match std::str::from_utf8(f) {
-                Ok(t) => fields.push(t),
-                Err(err) => {
-                    bad = Some((j, f, err.valid_up_to()));
-                    break;
-                }
+    Ok((columns, header_line, header_raw.0))
+}
+
+fn split_error(file: &Path, e: csv::Error) -> Error {
+    Error::source(
+        file,
+        format!("cannot split the file into records: {e}; check delimiter, quote and encoding"),
+    )
+}
+
+/// The fields of record `rec` as text, or why the record is quarantined (not UTF-8, or not as
+/// many fields as the header).
+fn csv_fields<'r>(
+    rec: &'r csv::ByteRecord,
+    columns: &[String],
+    delimiter: u8,
+    line: u64,
+    raw: impl Fn() -> String,
+) -> std::result::Result<Vec<&'r str>, Reject> {
+    // Fields are validated once and kept as text; the record is UTF-8 exactly when its fields
+    // are (the bytes between them, delimiters and quotes, are ASCII).
+    let mut fields: Vec<&str> = Vec::with_capacity(columns.len());
+    for (j, f) in rec.iter().enumerate() {
+        match std::str::from_utf8(f) {
+            Ok(t) => fields.push(t),
+            Err(err) => {
+                let pos = err.valid_up_to();
+                return Err(Reject {
+                    line,
+                    raw: raw(),
+                    code: "invalid_utf8",
+                    column: columns.get(j).cloned(),
+                    value: f
+                        .get(pos)
+                        .map(|b| format!("byte 0x{b:02X} at offset {pos} of the field")),
+                    message: "the record is not valid UTF-8; declare the file's encoding in its mapping (e.g. encoding = \"windows-1252\") or export it as UTF-8".into(),
+                });
             }
         }
-        if let Some((col, field, pos)) = bad {
-            rejects.push(Reject {
-                line,
-                raw: raw(),
-                code: "invalid_utf8",
-                column: columns.get(col).cloned(),
-                value: field
-                    .get(pos)
-                    .map(|b| format!("byte 0x{b:02X} at offset {pos} of the field")),
-                message: "the record is not valid UTF-8; declare the file's encoding in its mapping (e.g. encoding = \"windows-1252\") or export it as UTF-8".into(),
-            });
-            continue;
+    }
+    let (n, width) = (rec.len(), columns.len());
+    if n != width {
+        return Err(Reject {
+            line,
+            raw: raw(),
+            code: "wrong_column_count",
+            column: None,
+            value: Some(n.to_string()),
+            message: format!(
+                "expected {width} fields as in the header, found {n}; is the delimiter {:?} right, or does a field hold an unescaped quote?",
+                delimiter as char
+            ),
+        });
+    }
+    Ok(fields)
+}
+
+/// The rows kept from a text file: a text column per field, with their spans and line numbers.
+struct TextColumns {
+    builders: Vec<StringChunkedBuilder>,
+    spans: Vec<(usize, usize)>,
+    lines: Vec<u64>,
+}
+
+impl TextColumns {
+    fn new(columns: &[String]) -> Self {
+        TextColumns {
+            builders: columns
+                .iter()
+                .map(|c| StringChunkedBuilder::new(c.as_str().into(), 1024))
+                .collect(),
+            spans: Vec::new(),
+            lines: Vec::new(),
         }
-        let n = rec.len();
-        if n != width {
-            rejects.push(Reject {
-                line,
-                raw: raw(),
-                code: "wrong_column_count",
-                column: None,
-                value: Some(n.to_string()),
-                message: format!(
-                    "expected {width} fields as in the header, found {n}; is the delimiter {:?} right, or does a field hold an unescaped quote?",
-                    sep as char
-                ),
-            });
-            continue;
-        }
-        if let Some(first) = dups.check(body, s, e, line) {
-            rejects.push(duplicate_reject(line, raw(), first));
-            continue;
-        }
-        for (b, field) in builders.iter_mut().zip(&fields) {
+    }
+
+    fn push(&mut self, fields: &[&str], span: (usize, usize), line: u64) {
+        for (b, field) in self.builders.iter_mut().zip(fields) {
             if field.is_empty() {
                 b.append_null();
             } else {
                 b.append_value(field);
             }
         }
-        spans.push((base + s, base + e));
-        lines.push(line);
+        self.spans.push(span);
+        self.lines.push(line);
+    }
+
+    /// The columns (and the line numbers' column) and the spans of the rows.
+    fn finish(self) -> (Vec<Column>, Vec<(usize, usize)>) {
+        let mut cols: Vec<Column> = self
+            .builders
+            .into_iter()
+            .map(|b| b.finish().into_series().into_column())
+            .collect();
+        cols.push(Column::new(LINE_COL.into(), self.lines));
+        (cols, self.spans)
+    }
+}
+
+pub(crate) fn read_csv(file: &Path, data: Vec<u8>, dialect: &Dialect) -> Result<FileRows> {
+    let (body, skipped) = after_skipped_lines(&data, dialect.skip_rows);
+    let base = data.len() - body.len();
+    let mut reader = csv_reader(dialect, body);
+    let (columns, header_line, header_start) =
+        csv_header(file, body, skipped, &mut reader, dialect)?;
+    let mut kept = TextColumns::new(&columns);
+    let mut rec = csv::ByteRecord::new();
+    let mut rejects = Vec::new();
+    let mut dups = DuplicateFinder::new(1024);
+    let mut rows_read = 0u64;
+    // Lines are counted incrementally: line breaks between the last record's start and this one's.
+    let mut counted_to = header_start;
+    let mut line = header_line;
+    loop {
+        let from = reader.position().byte() as usize;
+        if !reader
+            .read_byte_record(&mut rec)
+            .map_err(|e| split_error(file, e))?
+        {
+            break;
+        }
+        let to = reader.position().byte() as usize;
+        let (s, e) = record_span(body, from, to, dialect.comment);
+        if s >= e {
+            continue; // blank lines are not records
+        }
+        line += line_breaks(body, counted_to, s);
+        counted_to = s;
+        rows_read += 1;
+        let raw = || String::from_utf8_lossy(&body[s..e]).into_owned();
+        match csv_fields(&rec, &columns, dialect.delimiter, line, raw) {
+            Err(reject) => rejects.push(reject),
+            Ok(_) if let Some(first) = dups.check(body, s, e, line) => {
+                rejects.push(duplicate_reject(line, raw(), first))
+            }
+            Ok(fields) => kept.push(&fields, (base + s, base + e), line),
+        }
     }
     drop(dups);
-    let mut cols: Vec<Column> = builders
-        .into_iter()
-        .map(|b| b.finish().into_series().into_column())
-        .collect();
-    cols.push(Column::new(LINE_COL.into(), lines));
+    let (cols, spans) = kept.finish();
     let df = DataFrame::new_infer_height(cols)
         .map_err(|e| Error::source(file, format!("duplicate column names in the header: {e}")))?;
-    Ok(FileRows {
-        df,
-        raw: RawText::Bytes { data, spans },
-        rejects,
-        rows_read,
-        columns,
-    })
+    Ok(FileRows::of_bytes(
+        df, data, spans, rejects, rows_read, columns,
+    ))
 }
 
 /// Line breaks in `data[from..to]`.
 pub(crate) fn line_breaks(data: &[u8], from: usize, to: usize) -> u64 {
     memchr::memchr_iter(b'\n', &data[from.min(to)..to]).count() as u64
+}
+
+/// The JSON object of record `rec`, or why the record is quarantined.
+fn json_object(
+    rec: &[u8],
+    line: u64,
+    raw: impl Fn() -> String,
+) -> std::result::Result<serde_json::Map<String, serde_json::Value>, Reject> {
+    let reject = |code, value, message| Reject {
+        line,
+        raw: raw(),
+        code,
+        column: None,
+        value,
+        message,
+    };
+    let text = std::str::from_utf8(rec).map_err(|err| {
+        let at = err.valid_up_to();
+        reject(
+            "invalid_utf8",
+            Some(format!("byte 0x{:02X} at offset {at}", rec[at])),
+            "the record is not valid UTF-8; export the file as UTF-8".into(),
+        )
+    })?;
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(reject(
+            "invalid_json",
+            None,
+            "expected one JSON object per line".into(),
+        )),
+        Err(err) => Err(reject(
+            "invalid_json",
+            None,
+            format!("not valid JSON ({err}); expected one JSON object per line"),
+        )),
+    }
+}
+
+/// Every value becomes text, so that JSON and CSV share one validation path: a number that
+/// arrives as a string ("12.5") and one that arrives as a number (12.5) are judged alike.
+fn json_columns(
+    columns: &[String],
+    rows: &[serde_json::Map<String, serde_json::Value>],
+) -> Vec<Column> {
+    columns
+        .iter()
+        .map(|name| {
+            let values: Vec<Option<String>> = rows
+                .iter()
+                .map(|r| match r.get(name) {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(s)) => Some(s.clone()),
+                    Some(other) => Some(other.to_string()),
+                })
+                .collect();
+            Column::new(name.as_str().into(), values)
+        })
+        .collect()
 }
 
 pub(crate) fn read_jsonl(data: Vec<u8>) -> Result<FileRows> {
@@ -344,30 +448,12 @@ pub(crate) fn read_jsonl(data: Vec<u8>) -> Result<FileRows> {
         }
         rows_read += 1;
         let raw = || String::from_utf8_lossy(rec).into_owned();
-        let text = match std::str::from_utf8(rec) {
-            Ok(t) => t,
-            Err(err) => {
-                rejects.push(Reject {
-                    line,
-                    raw: raw(),
-                    code: "invalid_utf8",
-                    column: None,
-                    value: Some(format!(
-                        "byte 0x{:02X} at offset {}",
-                        rec[err.valid_up_to()],
-                        err.valid_up_to()
-                    )),
-                    message: "the record is not valid UTF-8; export the file as UTF-8".into(),
-                });
-                continue;
+        match json_object(rec, line, raw) {
+            Err(reject) => rejects.push(reject),
+            Ok(_) if let Some(first) = dups.check(&data, s, e, line) => {
+                rejects.push(duplicate_reject(line, raw(), first))
             }
-        };
-        match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(map)) => {
-                if let Some(first) = dups.check(&data, s, e, line) {
-                    rejects.push(duplicate_reject(line, raw(), first));
-                    continue;
-                }
+            Ok(map) => {
                 for k in map.keys() {
                     if !columns.contains(k) {
                         columns.push(k.clone());
@@ -377,49 +463,14 @@ pub(crate) fn read_jsonl(data: Vec<u8>) -> Result<FileRows> {
                 spans.push((s, e));
                 lines.push(line);
             }
-            Ok(_) => rejects.push(Reject {
-                line,
-                raw: raw(),
-                code: "invalid_json",
-                column: None,
-                value: None,
-                message: "expected one JSON object per line".into(),
-            }),
-            Err(err) => rejects.push(Reject {
-                line,
-                raw: raw(),
-                code: "invalid_json",
-                column: None,
-                value: None,
-                message: format!("not valid JSON ({err}); expected one JSON object per line"),
-            }),
         }
     }
-    // Every value becomes text, so that JSON and CSV share one validation path: a number that
-    // arrives as a string ("12.5") and one that arrives as a number (12.5) are judged alike.
-    let mut cols: Vec<Column> = columns
-        .iter()
-        .map(|name| {
-            let values: Vec<Option<String>> = rows
-                .iter()
-                .map(|r| match r.get(name) {
-                    None | Some(serde_json::Value::Null) => None,
-                    Some(serde_json::Value::String(s)) => Some(s.clone()),
-                    Some(other) => Some(other.to_string()),
-                })
-                .collect();
-            Column::new(name.as_str().into(), values)
-        })
-        .collect();
+    let mut cols = json_columns(&columns, &rows);
     cols.push(Column::new(LINE_COL.into(), lines));
     let df = DataFrame::new_infer_height(cols)?;
-    Ok(FileRows {
-        df,
-        raw: RawText::Bytes { data, spans },
-        rejects,
-        rows_read,
-        columns,
-    })
+    Ok(FileRows::of_bytes(
+        df, data, spans, rejects, rows_read, columns,
+    ))
 }
 
 pub(crate) fn read_parquet(file: &Path) -> Result<FileRows> {

@@ -76,6 +76,24 @@ pub struct FileRows {
 }
 
 impl FileRows {
+    /// The rows of a text file: `df`, with each row's raw text at its span of `data`.
+    pub(crate) fn of_bytes(
+        df: DataFrame,
+        data: Vec<u8>,
+        spans: Vec<(usize, usize)>,
+        rejects: Vec<Reject>,
+        rows_read: u64,
+        columns: Vec<String>,
+    ) -> Self {
+        FileRows {
+            df,
+            raw: RawText::Bytes { data, spans },
+            rejects,
+            rows_read,
+            columns,
+        }
+    }
+
     /// Frees the text columns once the rows are typed: raw text of CSV and JSON-lines rows
     /// comes from the file bytes, so only Parquet rows (rendered from the frame) keep them.
     pub fn release_text_columns(&mut self) {

@@ -28,6 +28,7 @@ use crate::mart::catalog::Catalog;
 use crate::mart::schema;
 
 mod model;
+pub mod registry;
 pub use model::*;
 mod artifact;
 pub use artifact::*;
@@ -92,7 +93,19 @@ impl TrainOptions {
         as_of: None,
         horizon_days: 90,
         seed: 42,
+        family: None,
     };
+
+    /// The options, or the first that cannot work.
+    pub fn check(&self) -> Result<&Self> {
+        if !(7..=730).contains(&self.horizon_days) {
+            return Err(Error::params(
+                "horizon_days",
+                format!("{}: use 7 to 730 days", self.horizon_days),
+            ));
+        }
+        Ok(self)
+    }
 }
 
 /// `crm-mart churn train` options.
@@ -104,6 +117,30 @@ pub struct TrainOptions {
     pub horizon_days: u32,
     /// Seed of the forest.
     pub seed: u64,
+    /// The model family (None: the better of both on the test cut).
+    pub family: Option<Family>,
+}
+
+/// A model family of `churn train`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Logistic regression (linfa): interpretable coefficients.
+    Logistic,
+    /// A random forest of linfa's decision trees.
+    RandomForest,
+}
+
+impl Family {
+    /// Every family.
+    pub const ALL: [Family; 2] = [Family::Logistic, Family::RandomForest];
+
+    /// Its name on the command line and in model files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Logistic => "logistic_regression",
+            Family::RandomForest => "random_forest",
+        }
+    }
 }
 
 fn labels(ft: &FeatureTable) -> Vec<bool> {
@@ -240,6 +277,7 @@ fn test_metrics(p: &[f64], y_test: &[bool]) -> ChurnMetrics {
 
 /// Trains, compares and returns the better model (not yet saved).
 pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel> {
+    opts.check()?;
     let (train_as_of, as_of) = cuts(catalog, opts.as_of, opts.horizon_days).await?;
     let train_ft = active(&features::load(catalog, train_as_of, opts.horizon_days).await?)?;
     let test_ft = active(&features::load(catalog, as_of, opts.horizon_days).await?)?;
@@ -260,15 +298,18 @@ pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel>
     let y_test = labels(&test_ft);
 
     let mut candidates: Vec<(Fitted, f64)> = Vec::new();
-    let logistic = fit_logistic(&z_train, &y_train)?;
-    let auc = metrics::roc_auc(&logistic.predict(&z_test), &y_test).unwrap_or(0.5);
-    candidates.push((logistic, auc));
-    // Random forest.
-    let forest = Fitted::RandomForest {
-        trees: random_forest(&z_train, &y_train, opts.seed)?,
-    };
-    let auc = metrics::roc_auc(&forest.predict(&z_test), &y_test).unwrap_or(0.5);
-    candidates.push((forest, auc));
+    if opts.family.is_none_or(|f| f == Family::Logistic) {
+        let logistic = fit_logistic(&z_train, &y_train)?;
+        let auc = metrics::roc_auc(&logistic.predict(&z_test), &y_test).unwrap_or(0.5);
+        candidates.push((logistic, auc));
+    }
+    if opts.family.is_none_or(|f| f == Family::RandomForest) {
+        let forest = Fitted::RandomForest {
+            trees: random_forest(&z_train, &y_train, opts.seed)?,
+        };
+        let auc = metrics::roc_auc(&forest.predict(&z_test), &y_test).unwrap_or(0.5);
+        candidates.push((forest, auc));
+    }
 
     let summary: Vec<(String, f64)> = candidates
         .iter()
@@ -280,7 +321,7 @@ pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel>
             Some(b) if b.1 >= c.1 => Some(b),
             _ => Some(c),
         })
-        .expect("two candidates");
+        .expect("at least one candidate");
     let p = model.predict(&z_test);
     let metrics = test_metrics(&p, &y_test);
     let version = format!(
@@ -304,6 +345,30 @@ pub async fn train(catalog: &Catalog, opts: &TrainOptions) -> Result<ChurnModel>
         horizon_days: opts.horizon_days,
         mart_version: catalog.mart_version,
         seed: opts.seed,
+    })
+}
+
+/// Test ROC AUC of `model` on the active customers of cut `as_of` with labels over
+/// `horizon_days` (the cut and horizon of a challenger: both models judged on the same rows).
+pub async fn auc_on_cut(
+    catalog: &Catalog,
+    model: &ChurnModel,
+    as_of: NaiveDate,
+    horizon_days: u32,
+) -> Result<f64> {
+    let ft = active(&features::load(catalog, as_of, horizon_days).await?)?;
+    let ft = ft.select(&model.features).map_err(|missing| {
+        Error::usage(format!(
+            "model {} needs features the mart no longer gives ({missing:?})",
+            model.version
+        ))
+    })?;
+    let p = model.model.predict(&model.scaler.apply(&ft.x));
+    metrics::roc_auc(&p, &labels(&ft)).ok_or_else(|| {
+        Error::usage(format!(
+            "the cut {as_of} has a single class: no ROC AUC for {}",
+            model.version
+        ))
     })
 }
 

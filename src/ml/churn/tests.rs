@@ -57,3 +57,21 @@ fn the_flat_forest_votes_like_linfa_and_its_drops_equal_recomputing() {
         serde_json::to_string(&forest).unwrap()
     );
 }
+
+#[test]
+fn a_horizon_out_of_range_is_refused_by_name() {
+    assert!(TrainOptions::DEFAULT.check().is_ok());
+    for h in [6, 731] {
+        let o = TrainOptions {
+            horizon_days: h,
+            ..TrainOptions::DEFAULT
+        };
+        assert!(matches!(
+            o.check(),
+            Err(Error::Params {
+                field: "horizon_days",
+                ..
+            })
+        ));
+    }
+}

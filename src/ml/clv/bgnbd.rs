@@ -310,26 +310,22 @@ mod tests {
         };
         let (_, g) = p.ll_grad(d, &per_x);
         for k in 0..4 {
+            let ll = |th: [f64; 4]| {
+                BgNbd {
+                    r: th[0],
+                    alpha: th[1],
+                    a: th[2],
+                    b: th[3],
+                }
+                .ll_grad(d, &per_x)
+                .0
+            };
             let mut th = [p.r, p.alpha, p.a, p.b];
             let h = 1e-6 * th[k];
             th[k] += h;
-            let up = BgNbd {
-                r: th[0],
-                alpha: th[1],
-                a: th[2],
-                b: th[3],
-            }
-            .ll_grad(d, &per_x)
-            .0;
+            let up = ll(th);
             th[k] -= 2.0 * h;
-            let down = BgNbd {
-                r: th[0],
-                alpha: th[1],
-                a: th[2],
-                b: th[3],
-            }
-            .ll_grad(d, &per_x)
-            .0;
+            let down = ll(th);
             let fd = (up - down) / (2.0 * h);
             assert!(
                 (g[k] - fd).abs() < 1e-5 * (1.0 + fd.abs()),

@@ -50,6 +50,22 @@ impl SegmentOptions {
         seed: 42,
         n_runs: 4,
     };
+
+    /// The options, or the first that cannot work.
+    pub fn check(&self) -> Result<&Self> {
+        if let Some(k) = self.k
+            && !(1..=50).contains(&k)
+        {
+            return Err(Error::params("k", format!("{k}: use 1 to 50, or auto")));
+        }
+        if !(1..=100).contains(&self.n_runs) {
+            return Err(Error::params(
+                "n_runs",
+                format!("{}: use 1 to 100 initialisations per k", self.n_runs),
+            ));
+        }
+        Ok(self)
+    }
 }
 
 /// One customer's segment.
@@ -410,6 +426,7 @@ fn rfm_rows(ft: &FeatureTable, labels: &[usize]) -> Result<Vec<SegmentRow>> {
 
 /// Runs the segmentation over `catalog`.
 pub async fn run(catalog: &Catalog, opts: &SegmentOptions) -> Result<Segmentation> {
+    opts.check()?;
     let (first, last) = features::data_range(catalog).await?;
     let as_of = opts.as_of.unwrap_or(last);
     if as_of < first || as_of > last {
@@ -426,11 +443,6 @@ pub async fn run(catalog: &Catalog, opts: &SegmentOptions) -> Result<Segmentatio
             "{n} customers bought by {as_of}: too few to segment into {max_k} clusters (need at least {})",
             2 * max_k.max(2)
         )));
-    }
-    if let Some(k) = opts.k
-        && !(1..=50).contains(&k)
-    {
-        return Err(Error::params("k", format!("{k}: use 1 to 50, or auto")));
     }
     let (categories, shares) = category_shares(catalog, as_of).await?;
     let (x, inputs) = clustering_matrix(&ft, &categories, &shares)?;

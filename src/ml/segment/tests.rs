@@ -108,3 +108,29 @@ fn kmeans_on_more_rows_than_the_warm_start_sample_finds_the_planted_blobs() {
         "inertia {inertia} against the planted {planted_ss}"
     );
 }
+
+#[test]
+fn options_out_of_range_are_refused_by_name() {
+    assert!(SegmentOptions::DEFAULT.check().is_ok());
+    let k = SegmentOptions {
+        k: Some(51),
+        ..SegmentOptions::DEFAULT
+    };
+    match k.check() {
+        Err(Error::Params { field, why }) => {
+            assert_eq!((field, why.as_str()), ("k", "51: use 1 to 50, or auto"))
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    let runs = SegmentOptions {
+        n_runs: 0,
+        ..SegmentOptions::DEFAULT
+    };
+    assert!(matches!(
+        runs.check(),
+        Err(Error::Params {
+            field: "n_runs",
+            ..
+        })
+    ));
+}

@@ -477,47 +477,39 @@ fn split_fields<'a>(line: &'a str, delimiter: Delimiter, out: &mut Vec<&'a str>)
     }
 }
 
-fn read_unquoted(spec: &InputSpec, bytes: &[u8]) -> Result<Transactions> {
-    use rayon::prelude::*;
+/// The layout of an unquoted file's header (the first non-blank line) or of its first record,
+/// with the byte where the body starts and the body's first line number; `None` when the file
+/// has a header and nothing else.
+fn unquoted_layout(
+    spec: &InputSpec,
+    text: &str,
+    delimiter: Delimiter,
+) -> Result<Option<(Layout, usize, u64)>> {
     let path = spec.path.as_path();
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = 1 + memchr::memchr_iter(b'\n', &bytes[..e.valid_up_to()]).count();
-        Error::source(
-            path,
-            format!("line {line}: not valid UTF-8; convert the file to UTF-8"),
-        )
-    })?;
-    let delimiter = match spec.delimiter {
-        Delimiter::Auto => detect(text.lines().next().unwrap_or("")),
-        d => d,
-    };
-    // The header, if any, is the first non-blank line.
-    let mut body_start = 0;
-    let mut first_line = 1u64;
-    let layout = if spec.header {
-        let mut line = 0u64;
-        let mut found = None;
-        for l in text.split_inclusive('\n') {
-            line += 1;
-            body_start += l.len();
-            let mut fields = Vec::new();
-            split_fields(l.trim_end_matches(['\n', '\r']), delimiter, &mut fields);
-            if fields.is_empty() || (fields.len() == 1 && fields[0].is_empty()) {
-                continue;
-            }
-            found = Some(Layout::new(path, spec, Some(&fields))?);
-            break;
+    if !spec.header {
+        return Ok(Some((Layout::new(path, spec, None)?, 0, 1)));
+    }
+    let (mut line, mut body_start) = (0u64, 0usize);
+    for l in text.split_inclusive('\n') {
+        line += 1;
+        body_start += l.len();
+        let mut fields = Vec::new();
+        split_fields(l.trim_end_matches(['\n', '\r']), delimiter, &mut fields);
+        if fields.is_empty() || (fields.len() == 1 && fields[0].is_empty()) {
+            continue;
         }
-        first_line = line + 1;
-        match found {
-            Some(l) => l,
-            None => return Ok(Transactions::default()),
-        }
-    } else {
-        Layout::new(path, spec, None)?
-    };
-    let body = &text[body_start..];
-    // Chunks end at line ends; each knows the number of its first line.
+        return Ok(Some((
+            Layout::new(path, spec, Some(&fields))?,
+            body_start,
+            line + 1,
+        )));
+    }
+    Ok(None)
+}
+
+/// `body` cut at line ends into chunks for the threads, each with the number of its first line.
+fn line_chunks(body: &str, first_line: u64) -> Vec<(&str, u64)> {
+    use rayon::prelude::*;
     let n_chunks = rayon::current_num_threads() * 8;
     let target = body.len() / n_chunks + 1;
     let mut bounds = vec![0];
@@ -535,18 +527,40 @@ fn read_unquoted(spec: &InputSpec, bytes: &[u8]) -> Result<Transactions> {
         .par_iter()
         .map(|c| memchr::memchr_iter(b'\n', c.as_bytes()).count() as u64)
         .collect();
-    let mut starts = Vec::with_capacity(chunks.len());
     let mut line = first_line;
-    for n in &newlines {
-        starts.push(line);
-        line += n;
-    }
+    chunks
+        .into_iter()
+        .zip(newlines)
+        .map(|(c, n)| {
+            let start = line;
+            line += n;
+            (c, start)
+        })
+        .collect()
+}
+
+fn read_unquoted(spec: &InputSpec, bytes: &[u8]) -> Result<Transactions> {
+    use rayon::prelude::*;
+    let path = spec.path.as_path();
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = 1 + memchr::memchr_iter(b'\n', &bytes[..e.valid_up_to()]).count();
+        Error::source(
+            path,
+            format!("line {line}: not valid UTF-8; convert the file to UTF-8"),
+        )
+    })?;
+    let delimiter = match spec.delimiter {
+        Delimiter::Auto => detect(text.lines().next().unwrap_or("")),
+        d => d,
+    };
+    let Some((layout, body_start, first_line)) = unquoted_layout(spec, text, delimiter)? else {
+        return Ok(Transactions::default());
+    };
     let date_format = spec.date_format.as_deref();
     type Rows<'a> = Vec<(&'a str, i32, f64)>;
-    let parsed: Vec<Result<Rows<'_>>> = chunks
+    let parsed: Vec<Result<Rows<'_>>> = line_chunks(&text[body_start..], first_line)
         .par_iter()
-        .zip(&starts)
-        .map(|(chunk, &start)| {
+        .map(|&(chunk, start)| {
             let mut rows = Vec::with_capacity(chunk.len() / 24);
             let mut fields = Vec::new();
             for (k, l) in chunk.split_terminator('\n').enumerate() {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Float32Type, Float64Type, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Float32Type, Float64Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
@@ -19,6 +19,10 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 
 use crate::error::{Error, Result};
+
+mod xlsx;
+
+use xlsx::write_xlsx;
 
 /// Output formats of `crm-mart query`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,93 +161,127 @@ async fn write_to(
     out: Box<dyn Write + Send>,
 ) -> Result<Written> {
     let schema = stream.schema();
-    let mut rows = 0u64;
-    match opts.format {
-        Format::Csv => {
-            let mut w = arrow_csv::WriterBuilder::new()
-                .with_header(true)
-                .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.6fZ".to_string())
-                .build(out);
-            let mut any = false;
-            while let Some(b) = stream.next().await {
-                let b = b?;
-                rows += b.num_rows() as u64;
-                w.write(&b)?;
-                any = true;
-            }
-            if !any {
-                w.write(&RecordBatch::new_empty(schema))?;
-            }
-            w.into_inner().flush().map_err(stdout_err)?;
-        }
-        Format::Json => {
-            let mut w = arrow_json::ArrayWriter::new(out);
-            while let Some(b) = stream.next().await {
-                let b = b?;
-                rows += b.num_rows() as u64;
-                w.write(&b)?;
-            }
-            w.finish()?;
-            let mut out = w.into_inner();
-            if rows == 0 {
-                out.write_all(b"[]").map_err(stdout_err)?;
-            }
-            out.write_all(b"\n").map_err(stdout_err)?;
-            out.flush().map_err(stdout_err)?;
-        }
-        Format::Jsonl => {
-            let mut w = arrow_json::LineDelimitedWriter::new(out);
-            while let Some(b) = stream.next().await {
-                let b = b?;
-                rows += b.num_rows() as u64;
-                w.write(&b)?;
-            }
-            w.finish()?;
-            w.into_inner().flush().map_err(stdout_err)?;
-        }
-        Format::Parquet => {
-            let props = parquet::file::properties::WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::SNAPPY)
-                .build();
-            let mut w = parquet::arrow::ArrowWriter::try_new(out, schema, Some(props))?;
-            while let Some(b) = stream.next().await {
-                let b = b?;
-                rows += b.num_rows() as u64;
-                w.write(&b)?;
-            }
-            w.into_inner()?.flush().map_err(stdout_err)?;
-        }
-        Format::Xlsx => {
-            rows = write_xlsx(&mut stream, &schema, out).await?;
-        }
-        Format::Table => {
-            let limit = opts.max_rows.unwrap_or(usize::MAX);
-            let mut kept: Vec<RecordBatch> = Vec::new();
-            let mut kept_rows = 0usize;
-            while let Some(b) = stream.next().await {
-                let b = b?;
-                rows += b.num_rows() as u64;
-                if kept_rows < limit {
-                    let take = (limit - kept_rows).min(b.num_rows());
-                    kept.push(b.slice(0, take));
-                    kept_rows += take;
-                }
-            }
-            let mut out = out;
-            let (text, hidden) = render_table(&schema, &kept, opts.width)?;
-            writeln!(out, "{text}").map_err(stdout_err)?;
-            out.flush().map_err(stdout_err)?;
-            return Ok(Written {
-                rows,
-                shown: kept_rows as u64,
-                hidden_columns: hidden,
-            });
-        }
-    }
+    let rows = match opts.format {
+        Format::Csv => write_csv(&mut stream, schema, out).await?,
+        Format::Json => write_json(&mut stream, out).await?,
+        Format::Jsonl => write_jsonl(&mut stream, out).await?,
+        Format::Parquet => write_parquet(&mut stream, schema, out).await?,
+        Format::Xlsx => write_xlsx(&mut stream, &schema, out).await?,
+        Format::Table => return write_table(&mut stream, &schema, opts, out).await,
+    };
     Ok(Written {
         rows,
         shown: rows,
         hidden_columns: Vec::new(),
+    })
+}
+
+async fn write_csv(
+    stream: &mut SendableRecordBatchStream,
+    schema: SchemaRef,
+    out: Box<dyn Write + Send>,
+) -> Result<u64> {
+    let mut w = arrow_csv::WriterBuilder::new()
+        .with_header(true)
+        .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.6fZ".to_string())
+        .build(out);
+    let (mut rows, mut any) = (0u64, false);
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        rows += b.num_rows() as u64;
+        w.write(&b)?;
+        any = true;
+    }
+    if !any {
+        w.write(&RecordBatch::new_empty(schema))?;
+    }
+    w.into_inner().flush().map_err(stdout_err)?;
+    Ok(rows)
+}
+
+/// Writes every batch with a JSON writer; the rows written and the output.
+async fn write_json_batches<F: arrow_json::writer::JsonFormat>(
+    stream: &mut SendableRecordBatchStream,
+    mut w: arrow_json::Writer<Box<dyn Write + Send>, F>,
+) -> Result<(u64, Box<dyn Write + Send>)> {
+    let mut rows = 0u64;
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        rows += b.num_rows() as u64;
+        w.write(&b)?;
+    }
+    w.finish()?;
+    Ok((rows, w.into_inner()))
+}
+
+async fn write_json(
+    stream: &mut SendableRecordBatchStream,
+    out: Box<dyn Write + Send>,
+) -> Result<u64> {
+    let (rows, mut out) = write_json_batches(stream, arrow_json::ArrayWriter::new(out)).await?;
+    if rows == 0 {
+        out.write_all(b"[]").map_err(stdout_err)?;
+    }
+    out.write_all(b"\n").map_err(stdout_err)?;
+    out.flush().map_err(stdout_err)?;
+    Ok(rows)
+}
+
+async fn write_jsonl(
+    stream: &mut SendableRecordBatchStream,
+    out: Box<dyn Write + Send>,
+) -> Result<u64> {
+    let w = arrow_json::LineDelimitedWriter::new(out);
+    let (rows, mut out) = write_json_batches(stream, w).await?;
+    out.flush().map_err(stdout_err)?;
+    Ok(rows)
+}
+
+async fn write_parquet(
+    stream: &mut SendableRecordBatchStream,
+    schema: SchemaRef,
+    out: Box<dyn Write + Send>,
+) -> Result<u64> {
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(out, schema, Some(props))?;
+    let mut rows = 0u64;
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        rows += b.num_rows() as u64;
+        w.write(&b)?;
+    }
+    w.into_inner()?.flush().map_err(stdout_err)?;
+    Ok(rows)
+}
+
+/// A text table of the first `max_rows` rows (all rows are counted).
+async fn write_table(
+    stream: &mut SendableRecordBatchStream,
+    schema: &SchemaRef,
+    opts: &OutputOptions,
+    mut out: Box<dyn Write + Send>,
+) -> Result<Written> {
+    let limit = opts.max_rows.unwrap_or(usize::MAX);
+    let mut kept: Vec<RecordBatch> = Vec::new();
+    let (mut rows, mut kept_rows) = (0u64, 0usize);
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        rows += b.num_rows() as u64;
+        if kept_rows < limit {
+            let take = (limit - kept_rows).min(b.num_rows());
+            kept.push(b.slice(0, take));
+            kept_rows += take;
+        }
+    }
+    let (text, hidden) = render_table(schema, &kept, opts.width)?;
+    writeln!(out, "{text}").map_err(stdout_err)?;
+    out.flush().map_err(stdout_err)?;
+    Ok(Written {
+        rows,
+        shown: kept_rows as u64,
+        hidden_columns: hidden,
     })
 }
 
@@ -361,108 +399,6 @@ pub fn format_float(x: f64) -> String {
     } else {
         format!("{x:.4}")
     }
-}
-
-async fn write_xlsx(
-    stream: &mut SendableRecordBatchStream,
-    schema: &SchemaRef,
-    mut out: Box<dyn Write + Send>,
-) -> Result<u64> {
-    use rust_xlsxwriter::{Format as XFormat, Workbook};
-    let xerr = |e: rust_xlsxwriter::XlsxError| Error::usage(format!("xlsx output: {e}"));
-    let mut wb = Workbook::new();
-    let header = XFormat::new().set_bold();
-    let date = XFormat::new().set_num_format("yyyy-mm-dd");
-    let ts = XFormat::new().set_num_format("yyyy-mm-dd hh:mm:ss");
-    let ws = wb.add_worksheet_with_constant_memory().map_err(xerr)?;
-    ws.set_name("result").map_err(xerr)?;
-    for (c, f) in schema.fields().iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, f.name(), &header)
-            .map_err(xerr)?;
-        ws.set_column_width(c as u16, (f.name().len() as f64 + 2.0).clamp(10.0, 40.0))
-            .map_err(xerr)?;
-    }
-    ws.set_freeze_panes(1, 0).map_err(xerr)?;
-    let opts = FormatOptions::default();
-    let mut row = 0u64;
-    while let Some(b) = stream.next().await {
-        let b = b?;
-        if row + b.num_rows() as u64 > XLSX_MAX_ROWS {
-            return Err(Error::usage(format!(
-                "the result has more than {XLSX_MAX_ROWS} rows, the most one Excel sheet holds; use {} csv or parquet",
-                crate::error::param("format")
-            )));
-        }
-        // Numbers and times become Excel numbers (times as serial days since 1899-12-30).
-        let mut cols = Vec::with_capacity(b.num_columns());
-        for a in b.columns() {
-            let numbers: Option<(ArrayRef, f64, Option<&XFormat>)> = match a.data_type() {
-                dt if dt.is_numeric() => {
-                    Some((arrow::compute::cast(a, &DataType::Float64)?, 0.0, None))
-                }
-                DataType::Date32 => {
-                    let days = arrow::compute::cast(a, &DataType::Int32)?;
-                    Some((
-                        arrow::compute::cast(&days, &DataType::Float64)?,
-                        1.0,
-                        Some(&date),
-                    ))
-                }
-                DataType::Timestamp(unit, _) => {
-                    let per_day = match unit {
-                        TimeUnit::Second => 86_400.0,
-                        TimeUnit::Millisecond => 86_400e3,
-                        TimeUnit::Microsecond => 86_400e6,
-                        TimeUnit::Nanosecond => 86_400e9,
-                    };
-                    let raw = arrow::compute::cast(a, &DataType::Int64)?;
-                    let raw = arrow::compute::cast(&raw, &DataType::Float64)?;
-                    Some((raw, per_day, Some(&ts)))
-                }
-                _ => None,
-            };
-            cols.push((a, ArrayFormatter::try_new(a.as_ref(), &opts)?, numbers));
-        }
-        // Constant-memory mode writes a row at a time, so rows go in order.
-        for i in 0..b.num_rows() {
-            let r = (row + 1 + i as u64) as u32;
-            for (c, (a, fmt, numbers)) in cols.iter().enumerate() {
-                let c = c as u16;
-                if a.is_null(i) {
-                    continue;
-                }
-                match (numbers, a.data_type()) {
-                    (Some((x, scale, f)), _) => {
-                        let mut v = x.as_primitive::<Float64Type>().value(i);
-                        if *scale > 0.0 {
-                            v = v / scale + 25569.0;
-                        }
-                        if !v.is_finite() {
-                            continue;
-                        }
-                        match f {
-                            Some(f) => ws.write_number_with_format(r, c, v, f),
-                            None => ws.write_number(r, c, v),
-                        }
-                        .map_err(xerr)?;
-                    }
-                    (None, DataType::Boolean) => {
-                        ws.write_boolean(r, c, a.as_boolean().value(i))
-                            .map_err(xerr)?;
-                    }
-                    (None, _) => {
-                        ws.write_string(r, c, fmt.value(i).to_string())
-                            .map_err(xerr)?;
-                    }
-                }
-            }
-        }
-        row += b.num_rows() as u64;
-    }
-    let bytes = wb.save_to_buffer().map_err(xerr)?;
-    out.write_all(&bytes).map_err(stdout_err)?;
-    out.flush().map_err(stdout_err)?;
-    Ok(row)
 }
 
 /// stdout, or a file written under a temporary name and renamed into place when complete.

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""A year of nights: daily source files loaded by 365 nightly runs, with and without `maintain`.
+
+usage: benches/year_of_nights.py [--customers 2000] [--nights 365] [--at 30,90,365]
+                                 [--bin target/release/crm-mart] [--work target/bench-year]
+
+The generator writes one sales and one contacts file per day (`generate --period day`) for a year
+of history and the year after it. Night 0 loads the history year in one batch (so that the churn
+model has labels from the first night); nights 1..N each deliver one more day and run
+`crm-mart nightly`. Two marts are driven side by side, night by night: one whose nightly ends with
+the maintain stage (`[maintain] retain_days = 30`), one without (`[maintain] nightly = false`).
+After the nights in --at, for both marts and for a mart built in one batch from the same files
+(`nightly` on a fresh mart): data files of the fact tables, mart bytes, Delta log bytes, and the
+wall time of three named queries (median of 3 whole `crm-mart query` commands). The nightly wall
+time of every night is kept. Results go to WORK/results.json and a Markdown summary to stdout.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+QUERIES = ["report_monthly_sales", "report_region_category", "promotion_campaign_roi"]
+
+
+def run(cmd, cwd=None, quiet=True):
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, check=True,
+                   stdout=subprocess.DEVNULL if quiet else None,
+                   stderr=subprocess.DEVNULL if quiet else None)
+    return time.perf_counter() - t
+
+
+def tree(path):
+    """(data files of the fact tables, bytes of everything, bytes of the Delta logs)."""
+    files = total = log = 0
+    for root, _, names in os.walk(path):
+        for n in names:
+            size = os.path.getsize(os.path.join(root, n))
+            total += size
+            if "_delta_log" in root:
+                log += size
+            elif n.endswith(".parquet") and ("fact_sales" in root or "fact_contacts" in root):
+                files += 1
+    return files, total, log
+
+
+def config(dir, src, maintain):
+    with open(os.path.join(dir, "crm-mart.toml"), "w") as f:
+        f.write(f'[paths]\nsource = "{src}"\nmart = "mart"\n[nightly]\nlog = "nightly.jsonl"\n'
+                f'[maintain]\nretain_days = 30\nnightly = {"true" if maintain else "false"}\n')
+
+
+def deliver(all_dir, src, days):
+    for entity in ["sales", "contacts"]:
+        os.makedirs(os.path.join(src, entity), exist_ok=True)
+        for d in days:
+            f = os.path.join(all_dir, entity, d + ".csv")
+            if os.path.exists(f):
+                shutil.copy(f, os.path.join(src, entity, d + ".csv"))
+    for f in ["customers.csv", "products.csv", "stores.csv", "campaigns.csv"]:
+        if not os.path.exists(os.path.join(src, f)):
+            shutil.copy(os.path.join(all_dir, f), os.path.join(src, f))
+
+
+def query_times(bin, dir):
+    out = {}
+    for q in QUERIES:
+        times = [run([bin, "-q", "--config", "crm-mart.toml", "query", "--name", q, "--format", "csv"],
+                     cwd=dir) for _ in range(3)]
+        out[q] = statistics.median(times)
+    return out
+
+
+def measure(bin, dir):
+    files, total, log = tree(os.path.join(dir, "mart"))
+    return {"fact_files": files, "mart_bytes": total, "log_bytes": log,
+            "queries": query_times(bin, dir)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--customers", type=int, default=2000)
+    ap.add_argument("--nights", type=int, default=365)
+    ap.add_argument("--at", default="30,90,365")
+    ap.add_argument("--bin", default="target/release/crm-mart")
+    ap.add_argument("--work", default="target/bench-year")
+    a = ap.parse_args()
+    bin = os.path.abspath(a.bin)
+    work = os.path.abspath(a.work)
+    at = [int(x) for x in a.at.split(",")]
+    all_dir = os.path.join(work, "all")
+    if not os.path.exists(os.path.join(all_dir, "planted_defects.csv")):
+        run([bin, "-q", "generate", "--out", all_dir, "--customers", str(a.customers),
+             "--months", "25", "--seed", "42", "--period", "day"])
+    days = sorted(f[:-4] for f in os.listdir(os.path.join(all_dir, "sales")))
+    history = days[:365]
+    later = days[365:365 + a.nights]
+    results = {"customers": a.customers, "nights": len(later), "history_days": len(history),
+               "version": subprocess.run([bin, "--version"], capture_output=True, text=True).stdout.strip(),
+               "variants": {}}
+    variants = {"maintain": True, "none": False}
+    dirs = {}
+    for name, maintain in variants.items():
+        d = os.path.join(work, name)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        src = os.path.join(d, "src")
+        deliver(all_dir, src, history)
+        config(d, src, maintain)
+        t = run([bin, "-q", "--config", "crm-mart.toml", "nightly"], cwd=d)
+        dirs[name] = d
+        results["variants"][name] = {"night0_s": t, "nightly_s": [], "at": {}}
+        print(f"{name}: night 0 (history of {len(history)} days) {t:.1f} s", flush=True)
+    for k, day in enumerate(later, start=1):
+        for name in variants:
+            d = dirs[name]
+            deliver(all_dir, os.path.join(d, "src"), [day])
+            t = run([bin, "-q", "--config", "crm-mart.toml", "nightly"], cwd=d)
+            results["variants"][name]["nightly_s"].append(t)
+        if k in at:
+            for name in variants:
+                results["variants"][name]["at"][k] = measure(bin, dirs[name])
+            one = os.path.join(work, f"onebatch-{k}")
+            shutil.rmtree(one, ignore_errors=True)
+            os.makedirs(one)
+            shutil.copytree(os.path.join(dirs["maintain"], "src"), os.path.join(one, "src"))
+            config(one, os.path.join(one, "src"), False)
+            t = run([bin, "-q", "--config", "crm-mart.toml", "nightly"], cwd=one)
+            results.setdefault("onebatch", {})[k] = dict(measure(bin, one), nightly_s=t)
+            shutil.rmtree(one, ignore_errors=True)
+            print(f"night {k}: measured", flush=True)
+        if k % 10 == 0:
+            m = results["variants"]["maintain"]["nightly_s"][-10:]
+            n = results["variants"]["none"]["nightly_s"][-10:]
+            print(f"night {k}: nightly median of the last 10: with maintain {statistics.median(m):.2f} s, "
+                  f"without {statistics.median(n):.2f} s", flush=True)
+        with open(os.path.join(work, "results.json"), "w") as f:
+            json.dump(results, f, indent=1)
+    summary(results)
+
+
+def summary(r):
+    print(f"\n{r['version']}, {r['customers']} customers, history {r['history_days']} days, "
+          f"{r['nights']} nights\n")
+    print("| night | mart | fact data files | mart MB | Delta log MB | "
+          + " | ".join(QUERIES) + " | ratio to one batch (geo. mean) |")
+    print("|" + "---|" * (5 + len(QUERIES) + 1))
+    for k in sorted(r.get("onebatch", {}), key=int):
+        one = r["onebatch"][k]
+        rows = [("one batch", one)] + [(n, r["variants"][n]["at"][k]) for n in ["maintain", "none"]]
+        for name, m in rows:
+            ratio = statistics.geometric_mean(m["queries"][q] / one["queries"][q] for q in QUERIES)
+            print(f"| {k} | {name} | {m['fact_files']} | {m['mart_bytes'] / 2**20:.1f} | "
+                  f"{m['log_bytes'] / 2**20:.2f} | "
+                  + " | ".join(f"{m['queries'][q]:.3f} s" for q in QUERIES)
+                  + f" | {ratio:.2f} |")
+    for name in ["maintain", "none"]:
+        s = r["variants"][name]["nightly_s"]
+        if len(s) >= 60:
+            first, last = statistics.median(s[:30]), statistics.median(s[-30:])
+            print(f"\nnightly ({name}): median of nights 1–30 {first:.2f} s, of the last 30 {last:.2f} s "
+                  f"(×{last / first:.2f})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--summary":
+        summary(json.load(open(sys.argv[2])))
+    else:
+        main()
