@@ -2,16 +2,18 @@
 """A year of nights: daily source files loaded by 365 nightly runs, with and without `maintain`.
 
 usage: benches/year_of_nights.py [--customers 2000] [--nights 365] [--at 30,90,365]
-                                 [--bin target/release/crm-mart] [--work target/bench-year]
+                                 [--bin target/release/crm-mart] [--work target/bench-year] [--resume]
 
 The generator writes one sales and one contacts file per day (`generate --period day`) for a year
 of history and the year after it. Night 0 loads the history year in one batch (so that the churn
 model has labels from the first night); nights 1..N each deliver one more day and run
 `crm-mart nightly`. Two marts are driven side by side, night by night: one whose nightly ends with
 the maintain stage (`[maintain] retain_days = 30`), one without (`[maintain] nightly = false`).
-After the nights in --at, for both marts and for a mart built in one batch from the same files
-(`nightly` on a fresh mart): data files of the fact tables, mart bytes, Delta log bytes, and the
-wall time of three named queries (median of 3 whole `crm-mart query` commands). The nightly wall
+After the nights in --at, for both marts, for a mart built in one batch from the same files
+(`nightly` on a fresh mart; then also maintained), and for a copy of the maintained mart vacuumed
+with a window of 0 (the nights run minutes apart, so the 30-day window never passes in the run):
+Parquet files of the fact tables on disk, mart bytes, Delta log bytes, and the wall time of three
+named queries (median of 3 whole `crm-mart query` commands). The nightly wall
 time of every night is kept. Results go to WORK/results.json and a Markdown summary to stdout.
 """
 import argparse
@@ -88,6 +90,8 @@ def main():
     ap.add_argument("--at", default="30,90,365")
     ap.add_argument("--bin", default="target/release/crm-mart")
     ap.add_argument("--work", default="target/bench-year")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the nights of an earlier run in WORK (results.json and the marts)")
     a = ap.parse_args()
     bin = os.path.abspath(a.bin)
     work = os.path.abspath(a.work)
@@ -99,23 +103,36 @@ def main():
     days = sorted(f[:-4] for f in os.listdir(os.path.join(all_dir, "sales")))
     history = days[:365]
     later = days[365:365 + a.nights]
-    results = {"customers": a.customers, "nights": len(later), "history_days": len(history),
-               "version": subprocess.run([bin, "--version"], capture_output=True, text=True).stdout.strip(),
-               "variants": {}}
     variants = {"maintain": True, "none": False}
-    dirs = {}
-    for name, maintain in variants.items():
-        d = os.path.join(work, name)
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
-        src = os.path.join(d, "src")
-        deliver(all_dir, src, history)
-        config(d, src, maintain)
-        t = run([bin, "-q", "--config", "crm-mart.toml", "nightly"], cwd=d)
-        dirs[name] = d
-        results["variants"][name] = {"night0_s": t, "nightly_s": [], "at": {}}
-        print(f"{name}: night 0 (history of {len(history)} days) {t:.1f} s", flush=True)
+    dirs = {name: os.path.join(work, name) for name in variants}
+    if a.resume:
+        results = json.load(open(os.path.join(work, "results.json")))
+        # A night that was interrupted and completed by hand has no time (None).
+        done = max(len(results["variants"][n]["nightly_s"]) for n in variants)
+        delivered = len(os.listdir(os.path.join(dirs["maintain"], "src", "sales"))) - len(history)
+        for n in variants:
+            s = results["variants"][n]["nightly_s"]
+            s.extend([None] * (delivered - len(s)))
+        first = delivered + 1
+        print(f"resuming after night {delivered} ({done} timed)", flush=True)
+    else:
+        first = 1
+        results = {"customers": a.customers, "nights": len(later), "history_days": len(history),
+                   "version": subprocess.run([bin, "--version"], capture_output=True, text=True).stdout.strip(),
+                   "variants": {}}
+        for name, maintain in variants.items():
+            d = dirs[name]
+            shutil.rmtree(d, ignore_errors=True)
+            os.makedirs(d)
+            src = os.path.join(d, "src")
+            deliver(all_dir, src, history)
+            config(d, src, maintain)
+            t = run([bin, "-q", "--config", "crm-mart.toml", "nightly"], cwd=d)
+            results["variants"][name] = {"night0_s": t, "nightly_s": [], "at": {}}
+            print(f"{name}: night 0 (history of {len(history)} days) {t:.1f} s", flush=True)
     for k, day in enumerate(later, start=1):
+        if k < first:
+            continue
         for name in variants:
             d = dirs[name]
             deliver(all_dir, os.path.join(d, "src"), [day])
@@ -123,19 +140,31 @@ def main():
             results["variants"][name]["nightly_s"].append(t)
         if k in at:
             for name in variants:
-                results["variants"][name]["at"][k] = measure(bin, dirs[name])
+                results["variants"][name]["at"][str(k)] = measure(bin, dirs[name])
             one = os.path.join(work, f"onebatch-{k}")
             shutil.rmtree(one, ignore_errors=True)
             os.makedirs(one)
             shutil.copytree(os.path.join(dirs["maintain"], "src"), os.path.join(one, "src"))
             config(one, os.path.join(one, "src"), False)
             t = run([bin, "-q", "--config", "crm-mart.toml", "nightly"], cwd=one)
-            results.setdefault("onebatch", {})[k] = dict(measure(bin, one), nightly_s=t)
+            results.setdefault("onebatch", {})[str(k)] = dict(measure(bin, one), nightly_s=t)
+            # The same one-batch mart maintained: the compact layout of the same data.
+            run([bin, "-q", "--config", "crm-mart.toml", "maintain", "--retain-days", "0"], cwd=one)
+            results.setdefault("onebatch_maintained", {})[str(k)] = measure(bin, one)
             shutil.rmtree(one, ignore_errors=True)
+            # The nights run minutes apart, so no file is ever older than the 30-day window: a
+            # copy of the maintained mart vacuumed with a window of 0 shows it once the window
+            # has passed (the steady state less the last 30 nights' superseded files).
+            vac = os.path.join(work, f"vacuumed-{k}")
+            shutil.rmtree(vac, ignore_errors=True)
+            shutil.copytree(dirs["maintain"], vac)
+            run([bin, "-q", "--config", "crm-mart.toml", "maintain", "--retain-days", "0"], cwd=vac)
+            results.setdefault("vacuumed", {})[str(k)] = measure(bin, vac)
+            shutil.rmtree(vac, ignore_errors=True)
             print(f"night {k}: measured", flush=True)
         if k % 10 == 0:
-            m = results["variants"]["maintain"]["nightly_s"][-10:]
-            n = results["variants"]["none"]["nightly_s"][-10:]
+            m = [t for t in results["variants"]["maintain"]["nightly_s"][-10:] if t is not None]
+            n = [t for t in results["variants"]["none"]["nightly_s"][-10:] if t is not None]
             print(f"night {k}: nightly median of the last 10: with maintain {statistics.median(m):.2f} s, "
                   f"without {statistics.median(n):.2f} s", flush=True)
         with open(os.path.join(work, "results.json"), "w") as f:
@@ -151,7 +180,12 @@ def summary(r):
     print("|" + "---|" * (5 + len(QUERIES) + 1))
     for k in sorted(r.get("onebatch", {}), key=int):
         one = r["onebatch"][k]
-        rows = [("one batch", one)] + [(n, r["variants"][n]["at"][k]) for n in ["maintain", "none"]]
+        rows = [("one batch", one)]
+        if k in r.get("onebatch_maintained", {}):
+            rows.append(("one batch, maintained", r["onebatch_maintained"][k]))
+        rows += [(n, r["variants"][n]["at"][k]) for n in ["maintain", "none"] if k in r["variants"][n]["at"]]
+        if k in r.get("vacuumed", {}):
+            rows.append(("maintain, window passed", r["vacuumed"][k]))
         for name, m in rows:
             ratio = statistics.geometric_mean(m["queries"][q] / one["queries"][q] for q in QUERIES)
             print(f"| {k} | {name} | {m['fact_files']} | {m['mart_bytes'] / 2**20:.1f} | "
@@ -159,7 +193,7 @@ def summary(r):
                   + " | ".join(f"{m['queries'][q]:.3f} s" for q in QUERIES)
                   + f" | {ratio:.2f} |")
     for name in ["maintain", "none"]:
-        s = r["variants"][name]["nightly_s"]
+        s = [t for t in r["variants"][name]["nightly_s"] if t is not None]
         if len(s) >= 60:
             first, last = statistics.median(s[:30]), statistics.median(s[-30:])
             print(f"\nnightly ({name}): median of nights 1–30 {first:.2f} s, of the last 30 {last:.2f} s "
