@@ -38,8 +38,14 @@ pub fn run_query(ctx: &Ctx, p: &QueryParams) -> Result<QueryRun> {
     ctx.block_on(async {
         let mart = ctx.mart();
         let mut cat = catalog::open(engine, &mart, p.as_of_version, &p.attachments).await?;
-        // The run log is in this process's memory: a distributed engine's executors cannot read it.
-        if !engine.is_distributed() {
+        // The run log is read into this process's memory, so only for a statement that names it
+        // (not on every query's start-up); a distributed engine's executors could not read it.
+        if !engine.is_distributed()
+            && p.prepared
+                .sql
+                .to_ascii_lowercase()
+                .contains(super::runs::RUNS_TABLE)
+        {
             super::runs::register_log(&mut cat, &ctx.settings.nightly_log)?;
         }
         let label = &p.prepared.label;
