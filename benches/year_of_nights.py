@@ -2,6 +2,7 @@
 """A year of nights: daily source files loaded by 365 nightly runs, with and without `maintain`.
 
 usage: benches/year_of_nights.py [--customers 2000] [--nights 365] [--at 30,90,365]
+                                 [--variants maintain,none] [--clock simulated|real]
                                  [--bin target/release/crm-mart] [--work target/bench-year] [--resume]
 
 The generator writes one sales and one contacts file per day (`generate --period day`) for a year
@@ -9,12 +10,18 @@ of history and the year after it. Night 0 loads the history year in one batch (s
 model has labels from the first night); nights 1..N each deliver one more day and run
 `crm-mart nightly`. Two marts are driven side by side, night by night: one whose nightly ends with
 the maintain stage (`[maintain] retain_days = 30`), one without (`[maintain] nightly = false`).
-After the nights in --at, for both marts, for a mart built in one batch from the same files
-(`nightly` on a fresh mart; then also maintained), and for a copy of the maintained mart vacuumed
-with a window of 0 (the nights run minutes apart, so the 30-day window never passes in the run):
-Parquet files of the fact tables on disk, mart bytes, Delta log bytes, and the wall time of three
-named queries (median of 3 whole `crm-mart query` commands). The nightly wall
-time of every night is kept. Results go to WORK/results.json and a Markdown summary to stdout.
+After the nights in --at, for both marts and for a mart built in one batch from the same files
+(`nightly` on a fresh mart; then also maintained): Parquet files of the fact tables on disk, mart
+bytes, Delta log bytes, and the wall time of three named queries (median of 3 whole `crm-mart
+query` commands). The nightly wall time of every night is kept. Results go to WORK/results.json
+and a Markdown summary to stdout.
+
+The clock: with `--clock simulated` (the default; needs `faketime`) night k runs k days after
+night 0: the process runs under `faketime -f +kd`, and the files it wrote get their modification
+times moved k days on, so commit times, the remove actions' deletion times, file ages and the
+log's ages all say a day per night, and the 30-day windows of vacuum and log cleanup really pass.
+With `--clock real` the nights run minutes apart, no window ever passes, and a copy of the
+maintained mart vacuumed with a window of 0 is measured as well ("window passed").
 """
 import argparse
 import json
@@ -26,6 +33,38 @@ import sys
 import time
 
 QUERIES = ["report_monthly_sales", "report_region_category", "promotion_campaign_roi"]
+
+
+DAY = 86_400
+
+
+def shift_mtimes(path, since, until, days):
+    """Moves the modification time of every file below `path` modified between `since` and
+    `until` (real time) `days` days on: what the process wrote under `faketime -f +{days}d`.
+    Files shifted before lie days after `until` and are left alone."""
+    if days == 0:
+        return
+    for root, _, names in os.walk(path):
+        for n in names:
+            f = os.path.join(root, n)
+            st = os.stat(f)
+            if since <= st.st_mtime <= until:
+                os.utime(f, (st.st_atime, st.st_mtime + days * DAY))
+
+
+def night(bin, args, cwd, k, clock):
+    """Runs crm-mart at night k; returns the wall time."""
+    cmd = [bin, "-q", "--config", "crm-mart.toml"] + args
+    if clock == "simulated":
+        cmd = ["faketime", "-f", f"+{k}d"] + cmd
+    # File times come from the kernel's coarse clock (a few ms behind time.time()); the pause
+    # keeps the previous command's files out of this one's interval.
+    time.sleep(0.1)
+    since = time.time() - 0.05
+    t = run(cmd, cwd=cwd)
+    if clock == "simulated":
+        shift_mtimes(cwd, since, time.time() + 0.05, k)
+    return t
 
 
 def run(cmd, cwd=None, quiet=True):
@@ -68,19 +107,29 @@ def deliver(all_dir, src, days):
             shutil.copy(os.path.join(all_dir, f), os.path.join(src, f))
 
 
-def query_times(bin, dir):
+def query_times(bin, dir, k, clock):
     out = {}
     for q in QUERIES:
-        times = [run([bin, "-q", "--config", "crm-mart.toml", "query", "--name", q, "--format", "csv"],
-                     cwd=dir) for _ in range(3)]
+        times = [night(bin, ["query", "--name", q, "--format", "csv"], dir, k, clock)
+                 for _ in range(3)]
         out[q] = statistics.median(times)
     return out
 
 
-def measure(bin, dir):
+def table_bytes(path):
+    """Bytes on disk per table directory."""
+    out = {}
+    for t in sorted(os.listdir(path)):
+        files, total, _ = tree(os.path.join(path, t))
+        out[t] = total
+    return out
+
+
+def measure(bin, dir, k, clock):
     files, total, log = tree(os.path.join(dir, "mart"))
     return {"fact_files": files, "mart_bytes": total, "log_bytes": log,
-            "queries": query_times(bin, dir)}
+            "tables": table_bytes(os.path.join(dir, "mart")),
+            "queries": query_times(bin, dir, k, clock)}
 
 
 def main():
@@ -90,6 +139,8 @@ def main():
     ap.add_argument("--at", default="30,90,365")
     ap.add_argument("--bin", default="target/release/crm-mart")
     ap.add_argument("--work", default="target/bench-year")
+    ap.add_argument("--variants", default="maintain,none")
+    ap.add_argument("--clock", choices=["simulated", "real"], default="simulated")
     ap.add_argument("--resume", action="store_true",
                     help="continue the nights of an earlier run in WORK (results.json and the marts)")
     a = ap.parse_args()
@@ -103,7 +154,9 @@ def main():
     days = sorted(f[:-4] for f in os.listdir(os.path.join(all_dir, "sales")))
     history = days[:365]
     later = days[365:365 + a.nights]
-    variants = {"maintain": True, "none": False}
+    variants = {n: n == "maintain" for n in a.variants.split(",")}
+    if a.clock == "simulated" and shutil.which("faketime") is None:
+        sys.exit("--clock simulated needs faketime (apt-get install faketime), or use --clock real")
     dirs = {name: os.path.join(work, name) for name in variants}
     if a.resume:
         results = json.load(open(os.path.join(work, "results.json")))
@@ -118,6 +171,7 @@ def main():
     else:
         first = 1
         results = {"customers": a.customers, "nights": len(later), "history_days": len(history),
+                   "clock": a.clock,
                    "version": subprocess.run([bin, "--version"], capture_output=True, text=True).stdout.strip(),
                    "variants": {}}
         for name, maintain in variants.items():
@@ -127,7 +181,7 @@ def main():
             src = os.path.join(d, "src")
             deliver(all_dir, src, history)
             config(d, src, maintain)
-            t = run([bin, "-q", "--config", "crm-mart.toml", "nightly"], cwd=d)
+            t = night(bin, ["nightly"], d, 0, a.clock)
             results["variants"][name] = {"night0_s": t, "nightly_s": [], "at": {}}
             print(f"{name}: night 0 (history of {len(history)} days) {t:.1f} s", flush=True)
     for k, day in enumerate(later, start=1):
@@ -136,37 +190,40 @@ def main():
         for name in variants:
             d = dirs[name]
             deliver(all_dir, os.path.join(d, "src"), [day])
-            t = run([bin, "-q", "--config", "crm-mart.toml", "nightly"], cwd=d)
+            t = night(bin, ["nightly"], d, k, a.clock)
             results["variants"][name]["nightly_s"].append(t)
         if k in at:
             for name in variants:
-                results["variants"][name]["at"][str(k)] = measure(bin, dirs[name])
+                results["variants"][name]["at"][str(k)] = measure(bin, dirs[name], k, a.clock)
             one = os.path.join(work, f"onebatch-{k}")
             shutil.rmtree(one, ignore_errors=True)
             os.makedirs(one)
-            shutil.copytree(os.path.join(dirs["maintain"], "src"), os.path.join(one, "src"))
+            shutil.copytree(os.path.join(dirs[next(iter(variants))], "src"), os.path.join(one, "src"))
             config(one, os.path.join(one, "src"), False)
-            t = run([bin, "-q", "--config", "crm-mart.toml", "nightly"], cwd=one)
-            results.setdefault("onebatch", {})[str(k)] = dict(measure(bin, one), nightly_s=t)
+            t = night(bin, ["nightly"], one, k, a.clock)
+            results.setdefault("onebatch", {})[str(k)] = dict(measure(bin, one, k, a.clock), nightly_s=t)
             # The same one-batch mart maintained: the compact layout of the same data.
-            run([bin, "-q", "--config", "crm-mart.toml", "maintain", "--retain-days", "0"], cwd=one)
-            results.setdefault("onebatch_maintained", {})[str(k)] = measure(bin, one)
+            night(bin, ["maintain", "--retain-days", "0"], one, k, a.clock)
+            results.setdefault("onebatch_maintained", {})[str(k)] = measure(bin, one, k, a.clock)
             shutil.rmtree(one, ignore_errors=True)
+            if a.clock == "simulated" or "maintain" not in variants:
+                print(f"night {k}: measured", flush=True)
+                continue
             # The nights run minutes apart, so no file is ever older than the 30-day window: a
             # copy of the maintained mart vacuumed with a window of 0 shows it once the window
             # has passed (the steady state less the last 30 nights' superseded files).
             vac = os.path.join(work, f"vacuumed-{k}")
             shutil.rmtree(vac, ignore_errors=True)
             shutil.copytree(dirs["maintain"], vac)
-            run([bin, "-q", "--config", "crm-mart.toml", "maintain", "--retain-days", "0"], cwd=vac)
-            results.setdefault("vacuumed", {})[str(k)] = measure(bin, vac)
+            night(bin, ["maintain", "--retain-days", "0"], vac, k, a.clock)
+            results.setdefault("vacuumed", {})[str(k)] = measure(bin, vac, k, a.clock)
             shutil.rmtree(vac, ignore_errors=True)
             print(f"night {k}: measured", flush=True)
         if k % 10 == 0:
-            m = [t for t in results["variants"]["maintain"]["nightly_s"][-10:] if t is not None]
-            n = [t for t in results["variants"]["none"]["nightly_s"][-10:] if t is not None]
-            print(f"night {k}: nightly median of the last 10: with maintain {statistics.median(m):.2f} s, "
-                  f"without {statistics.median(n):.2f} s", flush=True)
+            medians = ", ".join(
+                f"{name} {statistics.median(t for t in results['variants'][name]['nightly_s'][-10:] if t is not None):.2f} s"
+                for name in variants)
+            print(f"night {k}: nightly median of the last 10: {medians}", flush=True)
         with open(os.path.join(work, "results.json"), "w") as f:
             json.dump(results, f, indent=1)
     summary(results)
@@ -174,25 +231,35 @@ def main():
 
 def summary(r):
     print(f"\n{r['version']}, {r['customers']} customers, history {r['history_days']} days, "
-          f"{r['nights']} nights\n")
-    print("| night | mart | fact data files | mart MB | Delta log MB | "
-          + " | ".join(QUERIES) + " | ratio to one batch (geo. mean) |")
-    print("|" + "---|" * (5 + len(QUERIES) + 1))
+          f"{r['nights']} nights, {r.get('clock', 'real')} clock\n")
+    print("| night | mart | fact data files | mart MB | bytes to one batch | Delta log MB | "
+          + " | ".join(QUERIES) + " | query time to one batch (geo. mean) |")
+    print("|" + "---|" * (6 + len(QUERIES) + 1))
     for k in sorted(r.get("onebatch", {}), key=int):
         one = r["onebatch"][k]
         rows = [("one batch", one)]
         if k in r.get("onebatch_maintained", {}):
             rows.append(("one batch, maintained", r["onebatch_maintained"][k]))
-        rows += [(n, r["variants"][n]["at"][k]) for n in ["maintain", "none"] if k in r["variants"][n]["at"]]
+        rows += [(n, r["variants"][n]["at"][k]) for n in ["maintain", "none"]
+                 if n in r["variants"] and k in r["variants"][n]["at"]]
         if k in r.get("vacuumed", {}):
             rows.append(("maintain, window passed", r["vacuumed"][k]))
         for name, m in rows:
             ratio = statistics.geometric_mean(m["queries"][q] / one["queries"][q] for q in QUERIES)
-            print(f"| {k} | {name} | {m['fact_files']} | {m['mart_bytes'] / 2**20:.1f} | "
-                  f"{m['log_bytes'] / 2**20:.2f} | "
+            print(f"| {k} | {name} | {m['fact_files']:,} | {m['mart_bytes'] / 2**20:.1f} | "
+                  f"{m['mart_bytes'] / one['mart_bytes']:.2f} | {m['log_bytes'] / 2**20:.2f} | "
                   + " | ".join(f"{m['queries'][q]:.3f} s" for q in QUERIES)
                   + f" | {ratio:.2f} |")
-    for name in ["maintain", "none"]:
+    outputs = {"customer_segments", "churn_scores", "customer_value", "basket_rules", "recommendations"}
+    for k, m in sorted(r["variants"].get("maintain", {}).get("at", {}).items(), key=lambda kv: int(kv[0])):
+        if "tables" not in m:
+            continue
+        mb = lambda names: sum(v for t, v in m["tables"].items() if t in names) / 2**20
+        facts = {"fact_sales", "fact_contacts"}
+        rest = set(m["tables"]) - outputs - facts
+        print(f"\nnight {k}, maintained mart by kind: facts {mb(facts):.1f} MB, model outputs "
+              f"{mb(outputs):.1f} MB, dimensions and run records {mb(rest):.1f} MB")
+    for name in r["variants"]:
         s = [t for t in r["variants"][name]["nightly_s"] if t is not None]
         if len(s) >= 60:
             first, last = statistics.median(s[:30]), statistics.median(s[-30:])

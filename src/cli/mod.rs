@@ -124,6 +124,10 @@ pub struct MaintainArgs {
     /// Days of history time travel keeps (overrides [maintain] retain_days; default 30).
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=3650))]
     pub retain_days: Option<u32>,
+    /// Days of history of the model outputs replaced every night (overrides [maintain]
+    /// outputs_retain_days; default 7).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub outputs_retain_days: Option<u32>,
 }
 
 /// `crm-mart report`.

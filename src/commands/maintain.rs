@@ -13,6 +13,9 @@ use crate::cli::{Cli, MaintainArgs};
 pub fn run(cli: &Cli, ctx: &Ctx, a: &MaintainArgs) -> Result<()> {
     let p = MaintainParams {
         retain_days: a.retain_days.unwrap_or(ctx.settings.maintain.retain_days),
+        outputs_retain_days: a
+            .outputs_retain_days
+            .unwrap_or(ctx.settings.maintain.outputs_retain_days),
     };
     let t = std::time::Instant::now();
     let report = pipeline::maintain(ctx, &p)?;
@@ -64,7 +67,7 @@ pub fn render(r: &MaintainReport, seconds: f64) -> Result<()> {
     writeln!(out, "{tb}")?;
     writeln!(
         out,
-        "maintained {} tables in {seconds:.1} s; time travel keeps {} days ({}); recorded in _maintenance",
+        "maintained {} tables in {seconds:.1} s; time travel keeps {} days ({}), the model outputs {} days; recorded in _maintenance",
         r.tables.len(),
         r.retain_days,
         if r.retain_days == 0 {
@@ -74,7 +77,8 @@ pub fn render(r: &MaintainReport, seconds: f64) -> Result<()> {
                 "versions replaced in the last {} days stay readable",
                 r.retain_days
             )
-        }
+        },
+        r.outputs_retain_days
     )?;
     Ok(())
 }

@@ -73,6 +73,8 @@ pub struct MaintainSection {
     /// Days of history time travel can reach after `maintain` (default 30); older versions'
     /// files are vacuumed.
     pub retain_days: Option<u32>,
+    /// The same for the model outputs every night replaces (default 7).
+    pub outputs_retain_days: Option<u32>,
     /// Whether `nightly` ends with the maintain stage (default true).
     pub nightly: Option<bool>,
 }
@@ -403,16 +405,18 @@ fn resolve_quality(q: &QualitySection, cfg_path: &Path) -> Result<Quality> {
     })
 }
 
-/// `[maintain] retain_days` and `[models] max_auc_drop` over the defaults, checked.
+/// `[maintain] retain_days`, `outputs_retain_days` and `[models] max_auc_drop` over the defaults, checked.
 fn resolve_operations(
     parsed: &ConfigFile,
     cfg_path: &Path,
 ) -> Result<(crate::mart::maintain::MaintainParams, f64)> {
+    let defaults = crate::mart::maintain::MaintainParams::DEFAULT;
     let maintain = crate::mart::maintain::MaintainParams {
-        retain_days: parsed
+        retain_days: parsed.maintain.retain_days.unwrap_or(defaults.retain_days),
+        outputs_retain_days: parsed
             .maintain
-            .retain_days
-            .unwrap_or(crate::mart::maintain::MaintainParams::DEFAULT.retain_days),
+            .outputs_retain_days
+            .unwrap_or(defaults.outputs_retain_days),
     };
     maintain
         .check()

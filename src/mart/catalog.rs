@@ -23,6 +23,7 @@ use deltalake::{DeltaTable, DeltaTableBuilder, ensure_table_uri};
 use super::delta::{ETL_APP_ID, Mart};
 use super::engine::{self, EngineSpec};
 use super::maintain;
+use super::schema::MartTable;
 use crate::error::{Error, Result};
 
 /// An external table named on the command line: `NAME=PATH`.
@@ -111,6 +112,9 @@ pub struct Catalog {
     pub tables: Vec<TableInfo>,
     /// The mart version (ETL batch number) the tables show; None for an empty mart.
     pub mart_version: Option<i64>,
+    /// Model outputs left out because their version at the requested batch was vacuumed:
+    /// (table, the reason).
+    pub unavailable: Vec<(String, String)>,
 }
 
 impl Catalog {
@@ -144,18 +148,24 @@ pub async fn open(
     let cut = as_of.and_then(|n| batches.iter().find(|b| b.0 > n).map(|b| b.1));
 
     let mut tables = Vec::new();
+    let mut unavailable = Vec::new();
     for name in &names {
         let dir = mart.table_dir(name);
         let table = match as_of {
             None => Some(load(&dir, None).await?),
-            Some(n) => match table_at_batch(&dir, n, cut).await {
-                Ok(Some(t)) if !maintain::files_present(&dir, &t)? => {
-                    return Err(vacuumed(mart, &batches, n).await?);
-                }
+            Some(n) => match table_as_of(mart, name, &batches, n, cut).await {
                 Ok(t) => t,
-                Err(e) if maintain::last_vacuum(mart).await?.is_some() => {
-                    tracing::debug!(table = name, error = %e, "version not loadable");
-                    return Err(vacuumed(mart, &batches, n).await?);
+                // A model output past its shorter window: the facts of batch n are still
+                // readable; a statement that names the table is told why it is missing.
+                Err(e) if MartTable::from_name(name).is_some_and(MartTable::is_model_output) => {
+                    let why = match e {
+                        Error::Params { field, why } => {
+                            format!("{} {why}", crate::error::param(field))
+                        }
+                        e => e.to_string(),
+                    };
+                    unavailable.push((name.clone(), why));
+                    None
                 }
                 Err(e) => return Err(e),
             },
@@ -175,6 +185,7 @@ pub async fn open(
         ctx,
         tables,
         mart_version,
+        unavailable,
     })
 }
 
@@ -240,9 +251,32 @@ async fn attach_all(
     Ok(())
 }
 
-/// The error for a batch whose files `maintain` vacuumed, naming the batches that remain.
-async fn vacuumed(mart: &Mart, batches: &[(i64, i64)], n: i64) -> Result<Error> {
-    let last = maintain::last_vacuum(mart).await?;
+/// Table `name` as of batch `n`, or the error saying that `maintain` vacuumed that version.
+async fn table_as_of(
+    mart: &Mart,
+    name: &str,
+    batches: &[(i64, i64)],
+    n: i64,
+    cut: Option<i64>,
+) -> Result<Option<DeltaTable>> {
+    let dir = mart.table_dir(name);
+    match table_at_batch(&dir, n, cut).await {
+        Ok(Some(t)) if !maintain::files_present(&dir, &t)? => {
+            Err(vacuumed(mart, name, batches, n).await?)
+        }
+        Ok(t) => Ok(t),
+        Err(e) if maintain::last_vacuum(mart, name).await?.is_some() => {
+            tracing::debug!(table = name, error = %e, "version not loadable");
+            Err(vacuumed(mart, name, batches, n).await?)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The error for a batch whose files of table `name` `maintain` vacuumed, naming the batches
+/// that remain.
+async fn vacuumed(mart: &Mart, name: &str, batches: &[(i64, i64)], n: i64) -> Result<Error> {
+    let last = maintain::last_vacuum(mart, name).await?;
     let readable = maintain::readable_batches(batches, last);
     let remain = match (readable.first(), readable.last()) {
         (Some(a), Some(b)) if a == b => format!("only batch {a} remains readable"),
@@ -262,12 +296,17 @@ async fn vacuumed(mart: &Mart, batches: &[(i64, i64)], n: i64) -> Result<Error> 
         let date = chrono::DateTime::from_timestamp_micros(at)
             .map(|d| d.date_naive().to_string())
             .unwrap_or_default();
-        format!(" on {date}, keeping {days} days of history ([maintain] retain_days)")
+        let key = if MartTable::from_name(name).is_some_and(MartTable::is_model_output) {
+            "outputs_retain_days"
+        } else {
+            "retain_days"
+        };
+        format!(" on {date}, keeping {days} days of history ([maintain] {key})")
     });
     Ok(Error::params(
         "as_of_version",
         format!(
-            "{n}: batch {n} was vacuumed: `crm-mart maintain` deleted the files of its version{when}; {remain}"
+            "{n}: batch {n} was vacuumed: `crm-mart maintain` deleted the files of {name}'s version{when}; {remain}"
         ),
     ))
 }
@@ -339,12 +378,41 @@ async fn table_at_batch(dir: &Path, n: i64, cut: Option<i64>) -> Result<Option<D
                 return Ok(Some(latest));
             };
             let mut t = latest;
-            match t.load_with_datetime(when).await {
-                Ok(()) => Ok(Some(t)),
-                Err(_) => Ok(None),
+            if t.load_with_datetime(when).await.is_err() {
+                return Ok(None);
+            }
+            // delta-rs falls back to the oldest version still in the log; that version is
+            // the one at the cut only if it was committed before it.
+            let version = t.version().unwrap_or_default();
+            match commit_time_ms(dir, version) {
+                Some(ms) if ms > cut / 1000 && version == 0 => Ok(None),
+                Some(ms) if ms > cut / 1000 => Err(Error::Invariant(format!(
+                    "{}: the oldest version in the log, {version}, is newer than the cut",
+                    dir.display()
+                ))),
+                _ => Ok(Some(t)),
             }
         }
     }
+}
+
+/// When version `version` of the Delta table in `dir` was committed (ms since the epoch), as
+/// delta-rs' time travel sees it: the modification time of its commit file, or of its checkpoint
+/// when the log before the checkpoint was cleaned up.
+fn commit_time_ms(dir: &Path, version: u64) -> Option<i64> {
+    let log = dir.join("_delta_log");
+    [
+        format!("{version:020}.json"),
+        format!("{version:020}.checkpoint.parquet"),
+    ]
+    .iter()
+    .find_map(|f| {
+        std::fs::metadata(log.join(f))
+            .and_then(|m| m.modified())
+            .ok()
+    })
+    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+    .map(|d| d.as_millis() as i64)
 }
 
 /// Registers a Delta table. Locally that is delta-rs' own provider; on a distributed engine it is

@@ -357,6 +357,7 @@ pub async fn forget(mart: &Mart, ids: &[String]) -> Result<ErasureReport> {
     let run = super::maintain::MaintainReport {
         run_at: chrono::Utc::now().timestamp_micros(),
         retain_days: 0,
+        outputs_retain_days: 0,
         tables: cleaned
             .iter()
             .filter(|(t, _, _)| mart.has_table(t.name()))

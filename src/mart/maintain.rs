@@ -31,21 +31,39 @@ pub struct MaintainParams {
     /// Data files that no version of the last `retain_days` days needs are deleted; versions
     /// older than that can no longer be read.
     pub retain_days: u32,
+    /// The same for the model outputs that every night replaces whole
+    /// ([`MartTable::is_model_output`]): a night's scores are a function of the facts and a
+    /// model version, both kept longer, so a shorter window bounds the mart's size.
+    pub outputs_retain_days: u32,
 }
 
 impl MaintainParams {
-    /// The defaults (`[maintain] retain_days`).
-    pub const DEFAULT: Self = MaintainParams { retain_days: 30 };
+    /// The defaults (`[maintain] retain_days`, `outputs_retain_days`).
+    pub const DEFAULT: Self = MaintainParams {
+        retain_days: 30,
+        outputs_retain_days: 7,
+    };
 
     /// The parameters, or the first that cannot work.
     pub fn check(&self) -> Result<&Self> {
-        if self.retain_days > 3650 {
-            return Err(Error::params(
-                "retain_days",
-                format!("{}: use 0 to 3650 days", self.retain_days),
-            ));
+        for (field, days) in [
+            ("retain_days", self.retain_days),
+            ("outputs_retain_days", self.outputs_retain_days),
+        ] {
+            if days > 3650 {
+                return Err(Error::params(field, format!("{days}: use 0 to 3650 days")));
+            }
         }
         Ok(self)
+    }
+
+    /// The window of table `name`. Model outputs are never kept longer than the facts they
+    /// were computed from.
+    pub fn window_of(&self, name: &str) -> u32 {
+        match MartTable::from_name(name) {
+            Some(t) if t.is_model_output() => self.outputs_retain_days.min(self.retain_days),
+            _ => self.retain_days,
+        }
     }
 }
 
@@ -56,6 +74,8 @@ pub struct TableMaintenance {
     pub table: String,
     /// Its Delta version after maintenance.
     pub version: i64,
+    /// The days of history its vacuum kept.
+    pub retain_days: u32,
     /// Data files of the current version, before and after.
     pub files: (u64, u64),
     /// Bytes of the current version's data files, before and after.
@@ -76,8 +96,10 @@ pub struct TableMaintenance {
 pub struct MaintainReport {
     /// When it ran (µs since the epoch).
     pub run_at: i64,
-    /// The retention window in days.
+    /// The retention window in days (of the facts, dimensions and run records).
     pub retain_days: u32,
+    /// The retention window of the model outputs.
+    pub outputs_retain_days: u32,
     /// Each table, by name.
     pub tables: Vec<TableMaintenance>,
 }
@@ -156,7 +178,8 @@ async fn maintain_table(mart: &Mart, name: &str, p: &MaintainParams) -> Result<T
     let (files_before, data_before) = active_files(&table)?;
     let disk_before = dir_bytes(&dir)?;
     let log_before = dir_bytes(&log_dir)?;
-    let wanted = retention_properties(p.retain_days);
+    let days = p.window_of(name);
+    let wanted = retention_properties(days);
     let current = table.snapshot()?.metadata().configuration().clone();
     if wanted.iter().any(|(k, v)| current.get(k) != Some(v)) {
         table = table.set_tbl_properties().with_properties(wanted).await?;
@@ -172,7 +195,7 @@ async fn maintain_table(mart: &Mart, name: &str, p: &MaintainParams) -> Result<T
         .ok_or_else(|| Error::Invariant(format!("{name} vanished during maintenance")))?;
     let (table, vacuum) = table
         .vacuum()
-        .with_retention_period(chrono::Duration::days(p.retain_days as i64))
+        .with_retention_period(chrono::Duration::days(days as i64))
         .with_enforce_retention_duration(false)
         .with_mode(VacuumMode::Full)
         .await?;
@@ -180,6 +203,7 @@ async fn maintain_table(mart: &Mart, name: &str, p: &MaintainParams) -> Result<T
     Ok(TableMaintenance {
         table: name.to_string(),
         version: table.version().unwrap_or_default() as i64,
+        retain_days: days,
         files: (files_before, files_after),
         data_bytes: (data_before, data_after),
         disk_bytes: (disk_before, dir_bytes(&dir)?),
@@ -209,6 +233,7 @@ pub async fn maintain(mart: &Mart, p: &MaintainParams) -> Result<MaintainReport>
     let report = MaintainReport {
         run_at,
         retain_days: p.retain_days,
+        outputs_retain_days: p.outputs_retain_days,
         tables,
     };
     record_run(mart, &report).await?;
@@ -234,7 +259,9 @@ fn record(r: &MaintainReport) -> Result<RecordBatch> {
         Arc::new(StringArray::from_iter_values(
             r.tables.iter().map(|t| t.table.as_str()),
         )),
-        Arc::new(Int64Array::from(vec![r.retain_days as i64; n])),
+        Arc::new(Int64Array::from_iter_values(
+            r.tables.iter().map(|t| t.retain_days as i64),
+        )),
         Arc::new(Int64Array::from_iter_values(
             r.tables.iter().map(|t| t.version),
         )),
@@ -255,14 +282,20 @@ fn record(r: &MaintainReport) -> Result<RecordBatch> {
     )?)
 }
 
-/// The last vacuum's horizon: (run time, retention days) of the newest `_maintenance` run.
-pub async fn last_vacuum(mart: &Mart) -> Result<Option<(i64, u32)>> {
+/// The last vacuum's horizon for `table`: (run time, retention days) of its newest
+/// `_maintenance` row (model outputs have their own, shorter window; `forget` records 0 days
+/// for the tables it rewrites).
+pub async fn last_vacuum(mart: &Mart, table: &str) -> Result<Option<(i64, u32)>> {
     use arrow::array::AsArray;
     use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
     let rows = mart
         .query(
             "_maintenance",
-            "SELECT run_at, retain_days FROM _maintenance ORDER BY run_at DESC LIMIT 1",
+            &format!(
+                "SELECT run_at, retain_days FROM _maintenance WHERE table_name = '{}' \
+                 ORDER BY run_at DESC LIMIT 1",
+                table.replace('\'', "''")
+            ),
         )
         .await?;
     Ok(rows.iter().find(|b| b.num_rows() > 0).map(|b| {

@@ -122,6 +122,20 @@ impl MartTable {
         }
     }
 
+    /// Whether the table is a model output that its stage replaces whole on every run
+    /// (segments, churn scores, customer value, rules, recommendations): its history is kept for
+    /// `[maintain] outputs_retain_days`, the facts' for `retain_days`.
+    pub fn is_model_output(self) -> bool {
+        matches!(
+            self,
+            MartTable::CustomerSegments
+                | MartTable::ChurnScores
+                | MartTable::CustomerValue
+                | MartTable::BasketRules
+                | MartTable::Recommendations
+        )
+    }
+
     /// The table called `name`, if it is one of the mart's.
     pub fn from_name(name: &str) -> Option<MartTable> {
         MartTable::ALL.into_iter().find(|t| t.name() == name)

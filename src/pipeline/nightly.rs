@@ -98,8 +98,8 @@ pub fn plan(ctx: &Ctx, p: &NightlyParams, now: chrono::DateTime<chrono::Utc>) ->
                     s.reports_dir().display()
                 ),
                 Stage::Maintain => format!(
-                    "compaction of small files, checkpoints, vacuum of files older than {} days → _maintenance",
-                    s.maintain.retain_days
+                    "compaction of small files, checkpoints, vacuum of files older than {} days (model outputs {} days) → _maintenance",
+                    s.maintain.retain_days, s.maintain.outputs_retain_days
                 ),
             };
             (stage, what)

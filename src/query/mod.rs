@@ -173,6 +173,11 @@ pub fn query_error(catalog: &Catalog, label: &str, e: DataFusionError) -> Error 
     let msg = root.to_string();
     let mut message = format!("{label}: {msg}");
     if msg.contains("table '") && msg.contains("not found") {
+        if let Some((_, why)) = catalog.unavailable.iter().find(|(name, _)| {
+            msg.contains(&format!("table '{name}'")) || msg.contains(&format!(".{name}'"))
+        }) {
+            return Error::query(format!("{label}: {why}"));
+        }
         message.push_str(&format!(
             "; the tables are: {}",
             catalog.table_names().join(", ")

@@ -146,6 +146,13 @@ fn daily_loads_then_maintain_compact_keep_results_and_bound_time_travel() {
             .args(["etl", "--source", "src", "--mart", "mart"])
             .assert()
             .success();
+        // A model output replaced after batches 5 and 10.
+        if k == 4 || k == 9 {
+            cmd(d)
+                .args(["segment", "--mart", "mart", "--k", "3"])
+                .assert()
+                .success();
+        }
     }
     let before = answers(&mart);
     let files_before = data_files(&mart.join("fact_sales"));
@@ -184,6 +191,42 @@ fn daily_loads_then_maintain_compact_keep_results_and_bound_time_travel() {
     assert_eq!(before, answers(&mart));
     let at5_after = total_at(d, Some("5"));
     assert_eq!(at5, at5_after);
+    let segments_at = |as_of: &str| {
+        cmd(d)
+            .args([
+                "query",
+                "--mart",
+                "mart",
+                "--format",
+                "csv",
+                "--as-of-version",
+                as_of,
+            ])
+            .arg("SELECT count(*) AS n FROM customer_segments")
+            .assert()
+    };
+    let segments5 = stdout(segments_at("5").success());
+    assert!(
+        segments5.starts_with("n\n") && segments5.trim() != "n\n0",
+        "{segments5}"
+    );
+
+    // The model outputs have their own, shorter window: with 0 days for them, batch 5's
+    // segments are gone while batch 5's facts stay readable, and the latest segments remain.
+    cmd(d)
+        .args(["maintain", "--mart", "mart", "--outputs-retain-days", "0"])
+        .assert()
+        .success();
+    assert_eq!(total_at(d, Some("5")), at5);
+    segments_at("5")
+        .code(1)
+        .stderr(predicates::str::contains(
+            "batch 5 was vacuumed: `crm-mart maintain` deleted the files of customer_segments's version",
+        ))
+        .stderr(predicates::str::contains("[maintain] outputs_retain_days"))
+        .stderr(predicates::str::contains("batch 10 remains readable"));
+    let segments10 = stdout(segments_at("10").success());
+    assert!(segments10.trim() != "n\n0", "{segments10}");
 
     // A window of 0 days: the old versions' files go, and time travel to them says so.
     let disk = |p: &Path| {

@@ -222,13 +222,8 @@ impl BgNbd {
         if horizon <= 0.0 {
             return Some(0.0);
         }
-        let BgNbd { r, alpha, b, .. } = *self;
-        // a = 1 is a removable singularity of (a + b + x − 1) / (a − 1) × [1 − …].
-        let a = if (self.a - 1.0).abs() < 1e-7 {
-            1.0 + 1e-7
-        } else {
-            self.a
-        };
+        let BgNbd { r, alpha, .. } = *self;
+        let (a, b) = clear_of_poles(self.a, self.b, x);
         let z = horizon / (alpha + t + horizon);
         let c = a + b + x - 1.0;
         let scaled = if r + x <= (a - 1.0).abs() {
@@ -238,6 +233,32 @@ impl BgNbd {
         };
         let e = c / (a - 1.0) * (1.0 - scaled) * self.p_alive(x, t_x, t);
         (e.is_finite() && e >= -1e-9).then_some(e.max(0.0))
+    }
+}
+
+/// Moves (a, b) off the removable singularities of the conditional expectation, which is
+/// continuous in both: a = 1, where (a + b + x − 1) / (a − 1) × [1 − …] is 0/0, and
+/// a + b + x − 1 at a non-positive integer, where the series' lower parameter is a pole of each
+/// term but the limit is finite. The second happens for a customer without a repeat purchase
+/// when the fit drives a and b towards 0 together (the dropout probability becomes 0 or 1 per
+/// customer, in the ratio a : b); there a and b are scaled up together, so the ratio stays.
+fn clear_of_poles(a: f64, b: f64, x: f64) -> (f64, f64) {
+    const STEP: f64 = 1e-7;
+    let a = if (a - 1.0).abs() < STEP {
+        1.0 + STEP
+    } else {
+        a
+    };
+    let c = a + b + x - 1.0;
+    if c > 0.0 || (c - c.round()).abs() >= STEP {
+        return (a, b);
+    }
+    let s = a + b;
+    if s > 0.0 {
+        let k = (s + 2.0 * STEP) / s;
+        (a * k, b * k)
+    } else {
+        (STEP, STEP)
     }
 }
 
@@ -289,6 +310,70 @@ mod tests {
         );
         // No repeat purchase: alive for sure.
         assert_eq!(p.p_alive(0.0, 0.0, 10.0), 1.0);
+    }
+
+    #[test]
+    fn dropout_parameters_near_zero_give_the_limit() {
+        // a, b → 0 with a / (a + b) = ρ: a share ρ of customers drops out at their next
+        // purchase, the rest never. Without a repeat purchase the expectation is then
+        // 1 − [(1 − ρ)(1 − (1 + r) z) + ρ (1 − z)^(1+r)] / (1 − z), z = h / (α + T + h):
+        // at ρ = 0 the NBD's r h / (α + T), at ρ = 1 the chance of a purchase, 1 − (1 − z)^r.
+        let (r, alpha, t, h) = (3.2402, 38.8953, 65.14, 90.0);
+        let z: f64 = h / (alpha + t + h);
+        for rho in [0.0, 0.3, 0.75, 1.0] {
+            let want = 1.0
+                - ((1.0 - rho) * (1.0 - (1.0 + r) * z) + rho * (1.0 - z).powf(1.0 + r)) / (1.0 - z);
+            for s in [1e-13, 1e-10, 1e-8] {
+                let p = BgNbd {
+                    r,
+                    alpha,
+                    a: rho * s,
+                    b: (1.0 - rho) * s,
+                };
+                let got = p.expected_purchases(h, 0.0, 0.0, t).unwrap();
+                assert!(
+                    (got - want).abs() < 1e-5,
+                    "rho {rho}, a + b = {s}: {got} vs {want}"
+                );
+            }
+        }
+        // Both underflowed to 0: the ratio is lost, even odds are taken.
+        let zero = BgNbd {
+            r,
+            alpha,
+            a: 0.0,
+            b: 0.0,
+        };
+        let want = 1.0 - (0.5 * (1.0 - (1.0 + r) * z) + 0.5 * (1.0 - z).powf(1.0 + r)) / (1.0 - z);
+        let got = zero.expected_purchases(h, 0.0, 0.0, t).unwrap();
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        // With repeat purchases the value is continuous in a and b down to 0.
+        let at = |s: f64| {
+            let p = BgNbd {
+                r,
+                alpha,
+                a: 0.4 * s,
+                b: 0.6 * s,
+            };
+            p.expected_purchases(h, 1.0, 20.0, t).unwrap()
+        };
+        let (small, tiny) = (at(1e-4), at(1e-12));
+        assert!(
+            small > 0.1 && (small - tiny).abs() < 1e-3 * small,
+            "{small} vs {tiny}"
+        );
+        // a + b + x − 1 = 0 exactly (x = 0, a + b = 1) and a = 1 are removable too.
+        let p = |a: f64, b: f64| BgNbd { r, alpha, a, b };
+        let near = p(0.3, 0.7 + 1e-4)
+            .expected_purchases(h, 0.0, 0.0, t)
+            .unwrap();
+        let on = p(0.3, 0.7).expected_purchases(h, 0.0, 0.0, t).unwrap();
+        assert!((near - on).abs() < 1e-3 * near, "{near} vs {on}");
+        let near = p(1.0 + 1e-4, 2.0)
+            .expected_purchases(h, 2.0, 30.0, t)
+            .unwrap();
+        let on = p(1.0, 2.0).expected_purchases(h, 2.0, 30.0, t).unwrap();
+        assert!((near - on).abs() < 1e-3 * near, "{near} vs {on}");
     }
 
     #[test]
