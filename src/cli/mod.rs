@@ -128,6 +128,10 @@ pub struct MaintainArgs {
     /// outputs_retain_days; default 7).
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=3650))]
     pub outputs_retain_days: Option<u32>,
+    /// Compact a table once it has this many files beyond one per partition (overrides
+    /// [maintain] compact_min_files; default 8; 1 compacts any partition with two files).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub compact_min_files: Option<u32>,
 }
 
 /// `crm-mart report`.

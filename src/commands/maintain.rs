@@ -16,6 +16,9 @@ pub fn run(cli: &Cli, ctx: &Ctx, a: &MaintainArgs) -> Result<()> {
         outputs_retain_days: a
             .outputs_retain_days
             .unwrap_or(ctx.settings.maintain.outputs_retain_days),
+        compact_min_files: a
+            .compact_min_files
+            .unwrap_or(ctx.settings.maintain.compact_min_files),
     };
     let t = std::time::Instant::now();
     let report = pipeline::maintain(ctx, &p)?;

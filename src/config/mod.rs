@@ -75,6 +75,8 @@ pub struct MaintainSection {
     pub retain_days: Option<u32>,
     /// The same for the model outputs every night replaces (default 7).
     pub outputs_retain_days: Option<u32>,
+    /// Compact a table once it has this many files beyond one per partition (default 8).
+    pub compact_min_files: Option<u32>,
     /// Whether `nightly` ends with the maintain stage (default true).
     pub nightly: Option<bool>,
 }
@@ -417,6 +419,10 @@ fn resolve_operations(
             .maintain
             .outputs_retain_days
             .unwrap_or(defaults.outputs_retain_days),
+        compact_min_files: parsed
+            .maintain
+            .compact_min_files
+            .unwrap_or(defaults.compact_min_files),
     };
     maintain
         .check()

@@ -115,12 +115,21 @@ pub struct Catalog {
     /// Model outputs left out because their version at the requested batch was vacuumed:
     /// (table, the reason).
     pub unavailable: Vec<(String, String)>,
+    /// Every table of the mart, registered or not ([`open_only`] registers those a statement
+    /// names).
+    pub mart_tables: Vec<String>,
 }
 
 impl Catalog {
-    /// Names of the registered tables.
+    /// Names of the tables a statement can read: the mart's and the attached ones.
     pub fn table_names(&self) -> Vec<&str> {
-        self.tables.iter().map(|t| t.name.as_str()).collect()
+        let mut names: Vec<&str> = self.mart_tables.iter().map(String::as_str).collect();
+        for t in &self.tables {
+            if !names.contains(&t.name.as_str()) {
+                names.push(&t.name);
+            }
+        }
+        names
     }
 }
 
@@ -131,6 +140,19 @@ pub async fn open(
     mart: &Mart,
     as_of: Option<i64>,
     attachments: &[Attachment],
+) -> Result<Catalog> {
+    open_only(engine, mart, as_of, attachments, None).await
+}
+
+/// [`open`], registering of the mart's tables only those in `only` (when given): each Delta
+/// snapshot costs a read of its log, and a statement that names two tables need not pay for
+/// sixteen.
+pub async fn open_only(
+    engine: &EngineSpec,
+    mart: &Mart,
+    as_of: Option<i64>,
+    attachments: &[Attachment],
+    only: Option<&[String]>,
 ) -> Result<Catalog> {
     let root = mart.root();
     if !root.is_dir() {
@@ -150,6 +172,9 @@ pub async fn open(
     let mut tables = Vec::new();
     let mut unavailable = Vec::new();
     for name in &names {
+        if only.is_some_and(|o| !o.contains(name)) {
+            continue;
+        }
         let dir = mart.table_dir(name);
         let table = match as_of {
             None => Some(load(&dir, None).await?),
@@ -186,6 +211,7 @@ pub async fn open(
         tables,
         mart_version,
         unavailable,
+        mart_tables: names,
     })
 }
 

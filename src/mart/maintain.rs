@@ -35,6 +35,11 @@ pub struct MaintainParams {
     /// ([`MartTable::is_model_output`]): a night's scores are a function of the facts and a
     /// model version, both kept longer, so a shorter window bounds the mart's size.
     pub outputs_retain_days: u32,
+    /// A table is compacted when it has at least this many files beyond one per partition
+    /// (1: whenever any partition has two files). Compaction rewrites a partition and keeps the
+    /// old copy for the window, so rewriting the month being loaded every night would keep 30
+    /// copies of it.
+    pub compact_min_files: u32,
 }
 
 impl MaintainParams {
@@ -42,7 +47,12 @@ impl MaintainParams {
     pub const DEFAULT: Self = MaintainParams {
         retain_days: 30,
         outputs_retain_days: 7,
+        compact_min_files: 8,
     };
+
+    /// Commits between checkpoints of a table's log (Delta's `delta.checkpointInterval`
+    /// default): a checkpoint on every run would keep a month of checkpoints per table.
+    pub const CHECKPOINT_INTERVAL: u64 = 10;
 
     /// The parameters, or the first that cannot work.
     pub fn check(&self) -> Result<&Self> {
@@ -53,6 +63,12 @@ impl MaintainParams {
             if days > 3650 {
                 return Err(Error::params(field, format!("{days}: use 0 to 3650 days")));
             }
+        }
+        if !(1..=10_000).contains(&self.compact_min_files) {
+            return Err(Error::params(
+                "compact_min_files",
+                format!("{}: use 1 to 10000 files", self.compact_min_files),
+            ));
         }
         Ok(self)
     }
@@ -156,6 +172,29 @@ fn active_files(table: &DeltaTable) -> Result<(u64, u64)> {
     Ok((n, bytes))
 }
 
+/// Files of the table's current version beyond one per partition (partitions read from the
+/// files' directories).
+fn extra_files(table: &DeltaTable) -> Result<u64> {
+    let mut dirs = std::collections::HashSet::new();
+    let mut n = 0u64;
+    for f in table.snapshot()?.log_data().iter() {
+        n += 1;
+        let path = f.path();
+        dirs.insert(
+            path.rsplit_once('/')
+                .map_or(String::new(), |(d, _)| d.to_string()),
+        );
+    }
+    Ok(n.saturating_sub(dirs.len() as u64))
+}
+
+/// The version of the table's last checkpoint, if it has one.
+fn last_checkpoint(log_dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(log_dir.join("_last_checkpoint")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("version")?.as_u64()
+}
+
 /// The retention properties of a table kept by `maintain`.
 fn retention_properties(retain_days: u32) -> HashMap<String, String> {
     let interval = format!("interval {retain_days} days");
@@ -184,9 +223,17 @@ async fn maintain_table(mart: &Mart, name: &str, p: &MaintainParams) -> Result<T
     if wanted.iter().any(|(k, v)| current.get(k) != Some(v)) {
         table = table.set_tbl_properties().with_properties(wanted).await?;
     }
-    let (compacted_table, metrics) = table.optimize().with_type(OptimizeType::Compact).await?;
-    table = compacted_table;
-    deltalake::checkpoints::create_checkpoint(&table, None).await?;
+    let mut compacted = 0;
+    if extra_files(&table)? >= p.compact_min_files as u64 {
+        let (compacted_table, metrics) = table.optimize().with_type(OptimizeType::Compact).await?;
+        table = compacted_table;
+        compacted = metrics.num_files_removed;
+    }
+    let version = table.version().unwrap_or_default() as u64;
+    if last_checkpoint(&log_dir).is_none_or(|c| version >= c + MaintainParams::CHECKPOINT_INTERVAL)
+    {
+        deltalake::checkpoints::create_checkpoint(&table, None).await?;
+    }
     deltalake::checkpoints::cleanup_metadata(&table, None).await?;
     // The cleanup may have removed log files the loaded snapshot was read from: reload.
     let table = mart
@@ -208,7 +255,7 @@ async fn maintain_table(mart: &Mart, name: &str, p: &MaintainParams) -> Result<T
         data_bytes: (data_before, data_after),
         disk_bytes: (disk_before, dir_bytes(&dir)?),
         log_bytes: (log_before, dir_bytes(&log_dir)?),
-        compacted: metrics.num_files_removed,
+        compacted,
         vacuumed: vacuum.files_deleted.len() as u64,
     })
 }

@@ -37,15 +37,22 @@ pub fn run_query(ctx: &Ctx, p: &QueryParams) -> Result<QueryRun> {
     let engine = p.engine.as_ref().unwrap_or(&ctx.settings.engine);
     ctx.block_on(async {
         let mart = ctx.mart();
-        let mut cat = catalog::open(engine, &mart, p.as_of_version, &p.attachments).await?;
+        // Only the tables the statement reads are opened (each costs a read of its Delta log).
+        let read = query::tables_read(&p.prepared.sql);
+        let mut cat = catalog::open_only(
+            engine,
+            &mart,
+            p.as_of_version,
+            &p.attachments,
+            read.as_deref(),
+        )
+        .await?;
         // The run log is read into this process's memory, so only for a statement that names it
         // (not on every query's start-up); a distributed engine's executors could not read it.
-        if !engine.is_distributed()
-            && p.prepared
-                .sql
-                .to_ascii_lowercase()
-                .contains(super::runs::RUNS_TABLE)
-        {
+        let names_runs = read.as_ref().map_or(true, |r| {
+            r.iter().any(|t| t.as_str() == super::runs::RUNS_TABLE)
+        });
+        if !engine.is_distributed() && names_runs {
             super::runs::register_log(&mut cat, &ctx.settings.nightly_log)?;
         }
         let label = &p.prepared.label;

@@ -108,6 +108,26 @@ pub fn builtin(name: &str, values: HashMap<String, ScalarValue>) -> Result<Prepa
     })
 }
 
+/// The tables statement `sql` reads (names as written, common table expressions left out), or
+/// None when every table should be registered: the statement does not parse (the planner then
+/// reports it as usual) or it reads `information_schema`, which lists what is registered.
+pub fn tables_read(sql: &str) -> Option<Vec<String>> {
+    let state = datafusion::prelude::SessionContext::new().state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let statement = state.sql_to_statement(sql, &dialect).ok()?;
+    let refs = state.resolve_table_references(&statement).ok()?;
+    if refs.iter().any(|r| {
+        r.schema()
+            .is_some_and(|s| s.eq_ignore_ascii_case("information_schema"))
+    }) {
+        return None;
+    }
+    let mut names: Vec<String> = refs.iter().map(|r| r.table().to_string()).collect();
+    names.sort();
+    names.dedup();
+    Some(names)
+}
+
 /// Plans and runs `p`, collecting the result; errors name the query.
 pub async fn collect(
     catalog: &Catalog,

@@ -265,6 +265,26 @@ fn daily_loads_then_maintain_compact_keep_results_and_bound_time_travel() {
         .unwrap();
     let n_before: i64 = before[0][0].split('|').next().unwrap().parse().unwrap();
     assert!(n > n_before);
+    // One new file beside a compacted one is below the threshold (8 extra files): no rewrite;
+    // with a threshold of 1 the partition is compacted again.
+    let compacted = |args: &[&str]| -> i64 {
+        cmd(d)
+            .args(["maintain", "--mart", "mart"])
+            .args(args)
+            .assert()
+            .success();
+        scalar(
+            &mart,
+            "_maintenance",
+            "SELECT files_compacted FROM _maintenance WHERE table_name = 'fact_sales' \
+             ORDER BY run_at DESC LIMIT 1",
+        )
+        .parse()
+        .unwrap()
+    };
+    assert_eq!(compacted(&[]), 0);
+    assert_eq!(compacted(&["--compact-min-files", "1"]), 2);
+    assert_eq!(total_at(d, None), total_at(d, Some("11")));
 }
 
 fn governance_config(d: &Path) {
