@@ -229,7 +229,7 @@ async fn maintain_table(mart: &Mart, name: &str, p: &MaintainParams) -> Result<T
         table = compacted_table;
         compacted = metrics.num_files_removed;
     }
-    let version = table.version().unwrap_or_default() as u64;
+    let version = table.version().unwrap_or_default();
     if last_checkpoint(&log_dir).is_none_or(|c| version >= c + MaintainParams::CHECKPOINT_INTERVAL)
     {
         deltalake::checkpoints::create_checkpoint(&table, None).await?;

@@ -49,9 +49,9 @@ pub fn run_query(ctx: &Ctx, p: &QueryParams) -> Result<QueryRun> {
         .await?;
         // The run log is read into this process's memory, so only for a statement that names it
         // (not on every query's start-up); a distributed engine's executors could not read it.
-        let names_runs = read.as_ref().map_or(true, |r| {
-            r.iter().any(|t| t.as_str() == super::runs::RUNS_TABLE)
-        });
+        let names_runs = read
+            .as_ref()
+            .is_none_or(|r| r.iter().any(|t| t.as_str() == super::runs::RUNS_TABLE));
         if !engine.is_distributed() && names_runs {
             super::runs::register_log(&mut cat, &ctx.settings.nightly_log)?;
         }
