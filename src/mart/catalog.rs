@@ -205,7 +205,7 @@ pub async fn open_only(
             attached: false,
         });
     }
-    attach_all(&ctx, &mut tables, attachments, engine.is_distributed()).await?;
+    attach_all(&ctx, &mut tables, &names, attachments, engine.is_distributed()).await?;
     Ok(Catalog {
         ctx,
         tables,
@@ -253,11 +253,13 @@ fn mart_version(batches: &[(i64, i64)], as_of: Option<i64>, root: &Path) -> Resu
 async fn attach_all(
     ctx: &SessionContext,
     tables: &mut Vec<TableInfo>,
+    mart_tables: &[String],
     attachments: &[Attachment],
     distributed: bool,
 ) -> Result<()> {
     for a in attachments {
-        if tables.iter().any(|t| t.name == a.name) {
+        // A mart table the statement does not read is still taken.
+        if mart_tables.contains(&a.name) || tables.iter().any(|t| t.name == a.name) {
             return Err(Error::params(
                 "table",
                 format!(

@@ -1372,3 +1372,42 @@ fn customer_features_match_an_independent_computation() {
     );
     assert!(late.iter().all(|r| i(r, "label_known") == 0));
 }
+
+#[test]
+fn only_the_tables_a_statement_reads_are_opened() {
+    // A copy of the mart whose dim_campaign log is unreadable: statements that do not read
+    // dim_campaign do not open it, one that does gets the error.
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("mart");
+    crate::reliability::copy_tree(mart(), &m);
+    let log = m.join("dim_campaign/_delta_log");
+    for e in std::fs::read_dir(&log).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "json") {
+            std::fs::write(e.path(), "not json\n").unwrap();
+        }
+    }
+    let _ = std::fs::remove_file(log.join("_last_checkpoint"));
+    let rows = query(
+        &m,
+        &["WITH s AS (SELECT customer_key FROM fact_sales) \
+           SELECT count(*) AS n FROM s JOIN dim_customer c USING (customer_key)"],
+    );
+    let direct = query(mart(), &["SELECT count(*) AS n FROM fact_sales"]);
+    assert_eq!(i(&rows[0], "n"), i(&direct[0], "n"));
+    assert!(i(&rows[0], "n") > 0);
+    cmd(dir.path())
+        .args(["query", "--mart"])
+        .arg(&m)
+        .arg("SELECT count(*) FROM dim_campaign")
+        .assert()
+        .failure();
+    // A typo still lists every table of the mart, dim_campaign included.
+    cmd(dir.path())
+        .args(["query", "--mart"])
+        .arg(&m)
+        .arg("SELECT count(*) FROM fact_sale")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("dim_campaign"))
+        .stderr(predicates::str::contains("fact_sales"));
+}

@@ -13,7 +13,7 @@ use crate::common::{cmd, etl, etl_cmd, generate, rows, snapshot, sql, versions};
 use crate::nightly::{assert_same, outputs, read_log, walk};
 
 /// Copies the directory tree `from` to `to`.
-fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     for f in walk(from) {
         let dest = to.join(f.strip_prefix(from).unwrap());
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
