@@ -162,7 +162,7 @@ def main():
         results = json.load(open(os.path.join(work, "results.json")))
         # A night that was interrupted and completed by hand has no time (None).
         done = max(len(results["variants"][n]["nightly_s"]) for n in variants)
-        delivered = len(os.listdir(os.path.join(dirs["maintain"], "src", "sales"))) - len(history)
+        delivered = len(os.listdir(os.path.join(dirs[next(iter(variants))], "src", "sales"))) - len(history)
         for n in variants:
             s = results["variants"][n]["nightly_s"]
             s.extend([None] * (delivered - len(s)))

@@ -205,7 +205,14 @@ pub async fn open_only(
             attached: false,
         });
     }
-    attach_all(&ctx, &mut tables, &names, attachments, engine.is_distributed()).await?;
+    attach_all(
+        &ctx,
+        &mut tables,
+        &names,
+        attachments,
+        engine.is_distributed(),
+    )
+    .await?;
     Ok(Catalog {
         ctx,
         tables,
