@@ -8,18 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 customers=${1:-100000}
 runs=${2:-3}
-if [ -z "${CRM_MART_BIN:-}" ]; then
-  cargo build --release -q
-fi
-bin=${CRM_MART_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/crm-mart}
-venv=$(realpath "$(../shared/tools/baselines-venv.sh)")
-work=$PWD/target/bench-queries-$customers
-if [ ! -f "$work/src/planted_defects.csv" ]; then
-  "$bin" -q generate --out "$work/src" --customers "$customers" --months 24 --seed 42 --dirty-rate 0.001
-fi
-if [ ! -d "$work/mart/fact_sales" ]; then
-  "$bin" -q etl --source "$work/src" --mart "$work/mart"
-fi
+source benches/query_mart.sh
 "$venv/bin/python" benches/baselines/duckdb_query.py "$work/mart" "$work/duckdb-plain" benches/plain_sql
 echo "customers=$customers runs=$runs cores=$(nproc) duckdb=$("$venv/bin/duckdb" --version)"
 printf "%-30s %10s %10s %8s %8s %s\n" query crm-mart_s duckdb_s ratio rows result
