@@ -383,10 +383,11 @@ pub struct ChurnTrainArgs {
     /// The mart and the validation cuts.
     #[command(flatten)]
     pub cut: CutArgs,
-    /// Seed of the random forest.
+    /// Seed of the random forest (the other families are deterministic without one).
     #[arg(long, default_value_t = TrainOptions::DEFAULT.seed)]
     pub seed: u64,
-    /// Train one family only (default: both, keep the better on the test cut).
+    /// Train one family only (default: logistic regression and gradient boosting, keep the
+    /// better on the test cut; random_forest only when named).
     #[arg(long, value_parser = one_of(&crm_mart::ml::churn::Family::ALL, crm_mart::ml::churn::Family::as_str))]
     pub family: Option<crm_mart::ml::churn::Family>,
 }

@@ -138,7 +138,7 @@ fn churn_trains_compares_scores_and_explains() {
     let out = cmd(dir.path()).args(["churn", "train"]).assert().success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(
-        text.contains("logistic_regression") && text.contains("random_forest"),
+        text.contains("logistic_regression") && text.contains("gradient_boosting"),
         "{text}"
     );
     let files: Vec<_> = std::fs::read_dir(models.join("churn"))

@@ -325,15 +325,15 @@ fn a_worse_retrained_model_is_not_promoted_and_promote_pin_rollback_choose_the_s
     let list = stdout(cmd(d).args(["models", "list"]).assert().success());
     let a = champion_of(&list);
     assert!(a.starts_with("churn-"), "{list}");
-    let chosen = if list.contains("random_forest") {
-        "random_forest"
+    let chosen = if list.contains("gradient_boosting") {
+        "gradient_boosting"
     } else {
         "logistic_regression"
     };
-    let other = if chosen == "random_forest" {
+    let other = if chosen == "gradient_boosting" {
         "logistic_regression"
     } else {
-        "random_forest"
+        "gradient_boosting"
     };
     // The other family alone is worse on the same cut (it lost to the champion there), and
     // max_auc_drop = 0: it is trained, stored, and not promoted.

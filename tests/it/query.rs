@@ -1411,3 +1411,83 @@ fn only_the_tables_a_statement_reads_are_opened() {
         .stderr(predicates::str::contains("dim_campaign"))
         .stderr(predicates::str::contains("fact_sales"));
 }
+
+/// The mart's scans carry the Delta log's column statistics, equal to what the rows say, and
+/// with them the planner builds its hash tables on the dimensions, never on the facts.
+#[test]
+fn scans_carry_the_logs_column_statistics_and_facts_are_never_the_build_side() {
+    use datafusion::common::stats::Precision;
+    use datafusion::physical_plan::{ExecutionPlan, displayable};
+    let mart = mart();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let catalog = crm_mart::mart::catalog::open(
+            &crm_mart::mart::engine::EngineSpec::Local,
+            &crm_mart::mart::delta::Mart::new(mart),
+            None,
+            &[],
+        )
+        .await
+        .unwrap();
+        let provider = catalog.ctx.table_provider("fact_sales").await.unwrap();
+        let stats = provider.statistics().expect("statistics");
+        let schema = provider.schema();
+        let mut checked = 0;
+        for (i, f) in schema.fields().iter().enumerate() {
+            let c = &stats.column_statistics[i];
+            let (Precision::Exact(min), Precision::Exact(max)) = (&c.min_value, &c.max_value)
+            else {
+                continue;
+            };
+            let q = format!(
+                "SELECT CAST(min({0}) AS VARCHAR), CAST(max({0}) AS VARCHAR), count(*) - count({0}), count(*) FROM fact_sales",
+                f.name()
+            );
+            let b = catalog.ctx.sql(&q).await.unwrap().collect().await.unwrap();
+            let got = crate::common::rows(&b)[0].clone();
+            let nulls = c.null_count.get_value().copied().unwrap();
+            let want = format!(
+                "{min}|{max}|{nulls}|{}",
+                stats.num_rows.get_value().unwrap()
+            );
+            assert_eq!(got, want, "column {}", f.name());
+            checked += 1;
+        }
+        // The keys, the date key and the partition column at least.
+        for key in ["customer_key", "product_key", "store_key", "date_key"] {
+            let i = schema.index_of(key).unwrap();
+            assert!(
+                stats.column_statistics[i].min_value.is_exact() == Some(true),
+                "{key}"
+            );
+        }
+        assert!(checked >= 5, "{checked}");
+
+        let sql = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/plain_sql/q04_store_month_customers.sql"),
+        )
+        .unwrap();
+        let plan = catalog
+            .ctx
+            .sql(&sql)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        fn joins(p: &std::sync::Arc<dyn ExecutionPlan>, out: &mut Vec<String>) {
+            if p.name() == "HashJoinExec" {
+                out.push(displayable(p.children()[0].as_ref()).indent(true).to_string());
+            }
+            for c in p.children() {
+                joins(c, out);
+            }
+        }
+        let mut builds = Vec::new();
+        joins(&plan, &mut builds);
+        assert_eq!(builds.len(), 3, "{}", displayable(plan.as_ref()).indent(true));
+        for b in &builds {
+            assert!(!b.contains("fact_sales"), "the facts are a build side:\n{b}");
+        }
+    });
+}

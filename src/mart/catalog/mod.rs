@@ -21,6 +21,7 @@ use deltalake::DeltaTable;
 
 use super::delta::Mart;
 
+mod stats;
 mod time_travel;
 use super::engine::{self, EngineSpec};
 use super::schema::MartTable;
@@ -266,7 +267,8 @@ async fn attach_all(
     Ok(())
 }
 
-/// Registers a Delta table. Locally that is delta-rs' own provider; on a distributed engine it is
+/// Registers a Delta table. Locally that is delta-rs' own provider with the column statistics of
+/// its log (`stats`: so joins are estimated from the keys' ranges); on a distributed engine it is
 /// a view over plain Parquet listing tables of exactly the files of the loaded version (one per
 /// partition, the partition value as a constant column), which any Ballista scheduler and
 /// executor can serialise and read without knowing Delta.
@@ -282,7 +284,14 @@ async fn register_delta(
         let view = files_view(ctx, name, table, provider.schema())?;
         ctx.register_table(name, Arc::new(view))?;
     } else {
-        ctx.register_table(name, provider)?;
+        let stats = stats::statistics(table, &provider.schema())?;
+        ctx.register_table(
+            name,
+            Arc::new(stats::StatsTable {
+                inner: provider,
+                stats,
+            }),
+        )?;
     }
     Ok(())
 }

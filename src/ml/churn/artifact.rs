@@ -22,6 +22,18 @@ impl ChurnModel {
             Fitted::RandomForest { trees } => trees
                 .iter()
                 .all(|(_, cols)| cols.iter().all(|c| *c < m.features.len())),
+            Fitted::GradientBoosting(b) => b.trees.iter().all(|t| {
+                !t.is_empty()
+                    && t.iter().all(|n| match n {
+                        FlatNode::Split {
+                            column,
+                            left,
+                            right,
+                            ..
+                        } => *column < m.features.len() && *left < t.len() && *right < t.len(),
+                        FlatNode::Leaf(_) => true,
+                    })
+            }),
         };
         if !inputs_fit {
             return Err(Error::usage(format!(

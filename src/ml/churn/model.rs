@@ -1,4 +1,4 @@
-//! The fitted models on arrays: the standardisation, the flattened random forest and the fitted family (logistic or forest).
+//! The fitted models on arrays: the standardisation, the flattened tree ensembles and the fitted family (logistic, forest or boosted trees).
 
 use super::*;
 
@@ -51,24 +51,47 @@ pub enum Fitted {
         /// (tree, feature indices).
         trees: Vec<ForestTree>,
     },
+    /// Gradient-boosted trees on standardised features.
+    GradientBoosting(Boosted),
 }
 
 /// A node of a flattened tree: a split on a column of the full feature matrix, or a leaf.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum FlatNode {
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum FlatNode {
+    /// Rows whose `column` is below `threshold` go to node `left`, the others to `right`.
     Split {
+        /// Feature column.
         column: usize,
+        /// Split value.
         threshold: f64,
+        /// Node index of the lower side.
         left: usize,
+        /// Node index of the upper side.
         right: usize,
     },
+    /// A leaf's value.
     Leaf(f64),
+}
+
+/// How a flat forest's leaf values become a probability.
+#[derive(Debug, Clone, Copy)]
+enum Combine {
+    /// The mean of the trees' votes (a random forest).
+    Mean,
+    /// sigmoid(base + the sum of the leaf values) (boosted trees).
+    Logit(f64),
 }
 
 /// A forest's trees as arrays of nodes over the full feature columns, for evaluating many rows
 /// fast. A row goes left when its value is below the split value (linfa's rule).
 pub(crate) struct FlatForest {
     trees: Vec<Vec<FlatNode>>,
+    combine: Combine,
+}
+
+fn sigmoid(m: f64) -> f64 {
+    1.0 / (1.0 + (-m).exp())
 }
 
 impl FlatForest {
@@ -106,6 +129,32 @@ impl FlatForest {
                     nodes
                 })
                 .collect(),
+            combine: Combine::Mean,
+        }
+    }
+
+    /// The boosted trees of `b`.
+    pub(crate) fn boosted(b: &Boosted) -> FlatForest {
+        FlatForest {
+            trees: b.trees.clone(),
+            combine: Combine::Logit(b.base),
+        }
+    }
+
+    /// The fitted trees of a tree family (None for logistic regression).
+    pub(crate) fn of(model: &Fitted) -> Option<FlatForest> {
+        match model {
+            Fitted::Logistic { .. } => None,
+            Fitted::RandomForest { trees } => Some(FlatForest::new(trees)),
+            Fitted::GradientBoosting(b) => Some(FlatForest::boosted(b)),
+        }
+    }
+
+    /// The probability from the sum of the leaf values.
+    fn probability(&self, sum: f64) -> f64 {
+        match self.combine {
+            Combine::Mean => sum / self.trees.len().max(1) as f64,
+            Combine::Logit(base) => sigmoid(base + sum),
         }
     }
 
@@ -142,31 +191,52 @@ impl FlatForest {
         }
     }
 
-    /// Share of trees voting churn.
+    /// P(churn) of a row: the share of trees voting churn, or the boosted log-odds.
     fn predict(&self, row: &[f64]) -> f64 {
-        let votes: f64 = self
+        let sum: f64 = self
             .trees
             .iter()
             .map(|t| Self::leaf(t, row, None, None))
             .sum();
-        votes / self.trees.len().max(1) as f64
+        self.probability(sum)
+    }
+
+    /// Probabilities of standardised rows `z`, in parallel.
+    fn predict_rows(&self, z: &Array2<f64>) -> Vec<f64> {
+        let z = z.as_standard_layout();
+        (0..z.nrows())
+            .into_par_iter()
+            .map(|i| self.predict(z.row(i).as_slice().expect("standard layout")))
+            .collect()
     }
 
     /// For each column: the probability minus the probability with that column set to `value`.
     /// Only the columns a tree tests on the row's path can change that tree's vote.
     pub(crate) fn drops(&self, row: &[f64], value: f64) -> Vec<f64> {
-        let mut out = vec![0.0; row.len()];
+        // The change of the leaf-value sum per column, then of the probability.
+        let mut delta = vec![0.0; row.len()];
+        let mut touched = vec![false; row.len()];
         let mut on_path: Vec<usize> = Vec::with_capacity(16);
+        let mut sum = 0.0;
         for tree in &self.trees {
             on_path.clear();
-            let vote = Self::leaf(tree, row, None, Some(&mut on_path));
+            let v = Self::leaf(tree, row, None, Some(&mut on_path));
+            sum += v;
             for &c in &on_path {
-                out[c] += vote - Self::leaf(tree, row, Some((c, value)), None);
+                delta[c] += v - Self::leaf(tree, row, Some((c, value)), None);
+                touched[c] = true;
             }
         }
-        let n = self.trees.len().max(1) as f64;
-        out.iter_mut().for_each(|d| *d /= n);
-        out
+        let p = self.probability(sum);
+        delta
+            .iter()
+            .zip(&touched)
+            .map(|(d, t)| match (self.combine, t) {
+                (_, false) => 0.0,
+                (Combine::Mean, true) => d / self.trees.len().max(1) as f64,
+                (Combine::Logit(_), true) => p - self.probability(sum - d),
+            })
+            .collect()
     }
 }
 
@@ -184,14 +254,8 @@ impl Fitted {
                     1.0 / (1.0 + (-(s + intercept)).exp())
                 })
                 .collect(),
-            Fitted::RandomForest { trees } => {
-                let flat = FlatForest::new(trees);
-                let z = z.as_standard_layout();
-                (0..z.nrows())
-                    .into_par_iter()
-                    .map(|i| flat.predict(z.row(i).as_slice().expect("standard layout")))
-                    .collect()
-            }
+            Fitted::RandomForest { trees } => FlatForest::new(trees).predict_rows(z),
+            Fitted::GradientBoosting(b) => FlatForest::boosted(b).predict_rows(z),
         }
     }
 
@@ -200,6 +264,7 @@ impl Fitted {
         match self {
             Fitted::Logistic { .. } => "logistic_regression",
             Fitted::RandomForest { .. } => "random_forest",
+            Fitted::GradientBoosting(_) => "gradient_boosting",
         }
     }
 }
