@@ -94,10 +94,11 @@ pub(super) fn edges(column: &[f64], max_bins: usize) -> Vec<f64> {
     out
 }
 
-/// The features as bins, column by column.
+/// The features as bins, column by column, and row by row (`rows[r * features + j]`).
 struct Binned {
     edges: Vec<Vec<f64>>,
     bins: Vec<Vec<u8>>,
+    rows: Vec<u8>,
 }
 
 impl Binned {
@@ -121,7 +122,14 @@ impl Binned {
                 (e, b)
             })
             .unzip();
-        Binned { edges, bins }
+        let bins: Vec<Vec<u8>> = bins;
+        let mut rows = vec![0u8; x.nrows() * bins.len()];
+        for (j, col) in bins.iter().enumerate() {
+            for (r, b) in col.iter().enumerate() {
+                rows[r * bins.len() + j] = *b;
+            }
+        }
+        Binned { edges, bins, rows }
     }
 }
 
@@ -153,33 +161,84 @@ struct Split {
     bin: usize,
 }
 
+/// Adds `rows` to `hist`, row by row: each row's bins of every feature are one read.
+fn sum_rows(data: &Binned, g: &[f64], h: &[f64], rows: &[u32], hist: &mut Histogram) {
+    let f = data.bins.len();
+    for &r in rows {
+        let r = r as usize;
+        let (gr, hr) = (g[r], h[r]);
+        let bins = &data.rows[r * f..(r + 1) * f];
+        for (cells, &b) in hist.iter_mut().zip(bins) {
+            let c = &mut cells[b as usize];
+            c.g += gr;
+            c.h += hr;
+            c.n += 1;
+        }
+    }
+}
+
+/// Buffers kept from tree to tree: freshly allocated histograms of this size cost more in page
+/// faults than their sums do.
+#[derive(Default)]
+struct Buffers {
+    hists: Vec<Histogram>,
+}
+
 /// What a tree sees of the data during one boosting round.
 struct Round<'a> {
     data: &'a Binned,
     g: &'a [f64],
     h: &'a [f64],
     params: &'a BoostParams,
+    buffers: std::cell::RefCell<Buffers>,
 }
 
 impl Round<'_> {
+    /// Leaves with fewer rows are summed on one thread: the parallel sum's overhead is larger.
+    const PARALLEL_ROWS: usize = 4096;
+
+    fn empty_histogram(&self) -> Histogram {
+        let mut hist = self.buffers.borrow_mut().hists.pop().unwrap_or_else(|| {
+            self.data
+                .edges
+                .iter()
+                .map(|e| vec![Cell::default(); e.len() + 1])
+                .collect()
+        });
+        hist.iter_mut()
+            .for_each(|cells| cells.iter_mut().for_each(|c| *c = Cell::default()));
+        hist
+    }
+
+    /// The per-bin sums of `rows`: large leaves in two fixed halves on two threads (so the sums,
+    /// and the model, do not depend on the number of cores).
     fn histogram(&self, rows: &[u32]) -> Histogram {
-        let g: Vec<f64> = rows.iter().map(|&r| self.g[r as usize]).collect();
-        let h: Vec<f64> = rows.iter().map(|&r| self.h[r as usize]).collect();
-        self.data
-            .bins
-            .par_iter()
-            .zip(&self.data.edges)
-            .map(|(bins, e)| {
-                let mut cells = vec![Cell::default(); e.len() + 1];
-                for (i, &r) in rows.iter().enumerate() {
-                    let c = &mut cells[bins[r as usize] as usize];
-                    c.g += g[i];
-                    c.h += h[i];
-                    c.n += 1;
-                }
-                cells
-            })
-            .collect()
+        let mut hist = self.empty_histogram();
+        if rows.len() < Self::PARALLEL_ROWS {
+            sum_rows(self.data, self.g, self.h, rows, &mut hist);
+            return hist;
+        }
+        let mut second = self.empty_histogram();
+        let (a, b) = rows.split_at(rows.len() / 2);
+        let (data, g, h) = (self.data, self.g, self.h);
+        rayon::join(
+            || sum_rows(data, g, h, a, &mut hist),
+            || sum_rows(data, g, h, b, &mut second),
+        );
+        for (lf, sf) in hist.iter_mut().zip(&second) {
+            for (x, y) in lf.iter_mut().zip(sf) {
+                x.g += y.g;
+                x.h += y.h;
+                x.n += y.n;
+            }
+        }
+        self.recycle(second);
+        hist
+    }
+
+    /// Keeps a finished leaf's histogram for the next one.
+    fn recycle(&self, hist: Histogram) {
+        self.buffers.borrow_mut().hists.push(hist);
     }
 
     fn score(&self, g: f64, h: f64) -> f64 {
@@ -255,10 +314,11 @@ impl Round<'_> {
         }
         let lr = self.params.learning_rate;
         let out = leaves
-            .iter()
+            .into_iter()
             .map(|l| {
                 let v = -lr * l.g / (l.h + self.params.l2);
                 nodes[l.node] = FlatNode::Leaf(v);
+                self.recycle(l.hist);
                 (l.start, l.end, v)
             })
             .collect();
@@ -339,6 +399,7 @@ pub fn fit(x: &Array2<f64>, y: &[usize], params: &BoostParams) -> Boosted {
     let mut h = vec![0.0; n];
     let mut rows: Vec<u32> = (0..n as u32).collect();
     let mut trees = Vec::with_capacity(params.trees);
+    let mut buffers = Buffers::default();
     for _ in 0..params.trees {
         g.par_iter_mut()
             .zip(h.par_iter_mut())
@@ -354,8 +415,10 @@ pub fn fit(x: &Array2<f64>, y: &[usize], params: &BoostParams) -> Boosted {
             g: &g,
             h: &h,
             params,
+            buffers: std::cell::RefCell::new(std::mem::take(&mut buffers)),
         };
         let (nodes, leaves) = round.grow(&mut rows);
+        buffers = round.buffers.into_inner();
         for (start, end, v) in leaves {
             for &r in &rows[start..end] {
                 margin[r as usize] += v;
