@@ -158,13 +158,14 @@ impl FlatForest {
         }
     }
 
-    /// The leaf value of `tree` for `row`, with column `changed.0` read as `changed.1`; the
-    /// columns tested on the way are added to `path` (once each) when given.
+    /// The leaf value of `tree` for `row`, with column `changed.0` read as `changed.1`. When
+    /// `path` is given as (columns, value), the columns tested on the way whose test would go the
+    /// other way were they `value` are added to it (once each): only those can change the leaf.
     fn leaf(
         tree: &[FlatNode],
         row: &[f64],
         changed: Option<(usize, f64)>,
-        mut path: Option<&mut Vec<usize>>,
+        mut path: Option<(&mut Vec<usize>, f64)>,
     ) -> f64 {
         let mut at = 0;
         loop {
@@ -176,7 +177,8 @@ impl FlatForest {
                     left,
                     right,
                 } => {
-                    if let Some(p) = path.as_deref_mut()
+                    if let Some((p, value)) = path.as_mut()
+                        && (row[column] < threshold) != (*value < threshold)
                         && !p.contains(&column)
                     {
                         p.push(column);
@@ -214,27 +216,26 @@ impl FlatForest {
     /// Only the columns a tree tests on the row's path can change that tree's vote.
     pub(crate) fn drops(&self, row: &[f64], value: f64) -> Vec<f64> {
         // The change of the leaf-value sum per column, then of the probability.
+        // A column whose every test on the row's path goes the same way at `value` leaves the
+        // tree's leaf as it is: only the others are walked again.
         let mut delta = vec![0.0; row.len()];
-        let mut touched = vec![false; row.len()];
-        let mut on_path: Vec<usize> = Vec::with_capacity(16);
+        let mut diverging: Vec<usize> = Vec::with_capacity(16);
         let mut sum = 0.0;
         for tree in &self.trees {
-            on_path.clear();
-            let v = Self::leaf(tree, row, None, Some(&mut on_path));
+            diverging.clear();
+            let v = Self::leaf(tree, row, None, Some((&mut diverging, value)));
             sum += v;
-            for &c in &on_path {
+            for &c in &diverging {
                 delta[c] += v - Self::leaf(tree, row, Some((c, value)), None);
-                touched[c] = true;
             }
         }
         let p = self.probability(sum);
         delta
             .iter()
-            .zip(&touched)
-            .map(|(d, t)| match (self.combine, t) {
-                (_, false) => 0.0,
-                (Combine::Mean, true) => d / self.trees.len().max(1) as f64,
-                (Combine::Logit(_), true) => p - self.probability(sum - d),
+            .map(|d| match self.combine {
+                _ if *d == 0.0 => 0.0,
+                Combine::Mean => d / self.trees.len().max(1) as f64,
+                Combine::Logit(_) => p - self.probability(sum - d),
             })
             .collect()
     }
