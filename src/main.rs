@@ -87,13 +87,16 @@ fn main() -> ExitCode {
 }
 
 /// The settings, resolved once (from `--config` and the command's `--source` / `--mart`), and
-/// the runtime every command runs in; None for `generate`, which reads no settings.
+/// the runtime every command runs in; None for `generate`, `completions` and `man`, which read
+/// no settings.
 fn context(cli: &Cli) -> anyhow::Result<Option<Ctx>> {
     let (source, mart) = match &cli.command {
-        Command::Generate(_) => return Ok(None),
+        Command::Generate(_) | Command::Completions(_) | Command::Man(_) => return Ok(None),
         Command::Etl(a) => (a.source.as_deref(), a.mart.as_deref()),
         Command::Nightly(a) => (a.source.as_deref(), a.mart.as_deref()),
         Command::Query(a) => (None, a.mart.as_deref()),
+        Command::Shell(a) => (None, a.mart.as_deref()),
+        Command::Quarantine(a) => (None, a.mart.as_deref()),
         Command::Segment(a) => (None, a.mart.as_deref()),
         Command::Features(a) => (None, a.cut.mart.as_deref()),
         Command::Churn(a) => match &a.action {

@@ -2,7 +2,16 @@
 //! Defaults come from the library's params (`default_value_t = SegmentOptions::DEFAULT.seed`),
 //! and the library's closed sets are parsed by their names ([`one_of`]).
 
+mod examples;
+mod query;
+mod tools;
+mod value;
+
 use std::path::PathBuf;
+
+pub use query::{QueryArgs, ShellArgs};
+pub use tools::{CompletionsArgs, ManArgs, QuarantineArgs, SummaryFormat};
+pub use value::{ValueArgs, ValueInput};
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -10,8 +19,6 @@ use crm_mart::basket::Level;
 use crm_mart::basket::input::BasketFormat;
 use crm_mart::basket::rules::RuleOptions;
 use crm_mart::ml::churn::TrainOptions;
-use crm_mart::ml::clv::ValueOptions;
-use crm_mart::ml::clv::input::{Column, Delimiter};
 use crm_mart::ml::segment::SegmentOptions;
 use crm_mart::pipeline::{BasketParams, EvaluationParams};
 use crm_mart::recommend::RecOptions;
@@ -22,7 +29,7 @@ use crm_mart::report::Format as ReportFormat;
 #[command(name = "crm-mart", version, about, propagate_version = true)]
 pub struct Cli {
     /// Configuration file (default: ./crm-mart.toml if present).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", env = "CRM_MART_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print nothing but errors on stderr (for scheduled runs).
     #[arg(long, short, global = true)]
@@ -48,42 +55,71 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Generate a synthetic source dataset with planted patterns.
+    #[command(after_help = examples::GENERATE)]
     Generate(GenerateArgs),
     /// Load new source files into the mart (idempotent, incremental).
+    #[command(after_help = examples::ETL)]
     Etl(EtlArgs),
-    /// The scheduled job: etl, segment, churn, value, basket, recommend, report and maintain, in order.
+    /// The scheduled job: etl, segment, churn, value, basket, recommend, report and maintain, in
+    /// order.
+    #[command(after_help = examples::NIGHTLY)]
     Nightly(NightlyArgs),
     /// Ask the mart: ad-hoc SQL, a SQL file, or a named query with parameters.
+    #[command(after_help = examples::QUERY)]
     Query(QueryArgs),
+    /// An interactive SQL shell on the mart (or a script of statements from standard input).
+    #[command(after_help = examples::SHELL)]
+    Shell(ShellArgs),
     /// Segment customers: RFM scores and segments, and k-means clusters with names.
+    #[command(after_help = examples::SEGMENT)]
     Segment(SegmentArgs),
     /// Export the model features (both validation cuts, with the churn label and split).
+    #[command(after_help = examples::FEATURES)]
     Features(FeaturesArgs),
     /// Churn prediction: train and compare models, or score customers.
+    #[command(after_help = examples::CHURN)]
     Churn(ChurnArgs),
-    /// Customer lifetime value: BG/NBD + Gamma-Gamma on the mart or on any transaction log.
+    /// Customer lifetime value: BG/NBD + Gamma-Gamma on the mart, a transaction log or a
+    /// per-customer summary.
+    #[command(after_help = examples::VALUE)]
     Value(ValueArgs),
     /// Market-basket analysis: frequent itemsets (FP-Growth) and association rules.
+    #[command(after_help = examples::BASKET)]
     Basket(BasketArgs),
     /// Ranked product recommendations and a next-best action per customer, written back to the CRM.
+    #[command(after_help = examples::RECOMMEND)]
     Recommend(RecommendArgs),
     /// The decision report for managers (HTML, XLSX and Markdown).
+    #[command(after_help = examples::REPORT)]
     Report(ReportArgs),
     /// Stored model artifacts.
+    #[command(after_help = examples::MODELS)]
     Models(ModelsArgs),
     /// Compact small files, checkpoint the logs and vacuum old versions' files.
+    #[command(after_help = examples::MAINTAIN)]
     Maintain(MaintainArgs),
     /// Nightly runs from the run log: status, stage times, rows, warnings.
+    #[command(after_help = examples::RUNS)]
     Runs(RunsArgs),
     /// Erase customers' personal data from the mart, its history and the CRM sinks.
+    #[command(after_help = examples::FORGET)]
     Forget(ForgetArgs),
+    /// What the ETL held back in a batch: rows by entity and reason code, with samples.
+    #[command(after_help = examples::QUARANTINE)]
+    Quarantine(QuarantineArgs),
+    /// Shell completions for bash, zsh, fish, elvish or PowerShell, on stdout.
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// The manual page (roff), on stdout or as files.
+    #[command(after_help = examples::MAN)]
+    Man(ManArgs),
 }
 
 /// `crm-mart forget`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ForgetArgs {
     /// Mart directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_MART")]
     pub mart: Option<PathBuf>,
     /// A customer id to forget (repeat for several).
     #[arg(long = "customer", value_name = "ID", required = true)]
@@ -94,7 +130,7 @@ pub struct ForgetArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunsArgs {
     /// Mart directory (overrides crm-mart.toml; the run log lies beside it by default).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_MART")]
     pub mart: Option<PathBuf>,
     /// Show the last N runs.
     #[arg(long, value_name = "N", default_value_t = 20)]
@@ -119,7 +155,7 @@ pub enum RunsAction {
 #[derive(Debug, Clone, clap::Args)]
 pub struct MaintainArgs {
     /// Mart directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_MART")]
     pub mart: Option<PathBuf>,
     /// Days of history time travel keeps (overrides [maintain] retain_days; default 30).
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=3650))]
@@ -138,7 +174,7 @@ pub struct MaintainArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReportArgs {
     /// Mart directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_MART")]
     pub mart: Option<PathBuf>,
     /// Directory the report files go to.
     #[arg(long, value_name = "DIR", default_value = "reports")]
@@ -156,10 +192,10 @@ pub struct ReportArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct NightlyArgs {
     /// Source directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_SOURCE")]
     pub source: Option<PathBuf>,
     /// Mart directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_MART")]
     pub mart: Option<PathBuf>,
     /// Retrain the churn model even if the newest one is recent.
     #[arg(long)]
@@ -177,7 +213,7 @@ pub struct NightlyArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RecommendArgs {
     /// Mart directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_MART")]
     pub mart: Option<PathBuf>,
     /// Cut, YYYY-MM-DD (default: the last order day).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
@@ -211,7 +247,7 @@ pub struct RecommendArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct BasketArgs {
     /// Mart directory (overrides crm-mart.toml); ignored with --input.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_MART")]
     pub mart: Option<PathBuf>,
     /// Item level of the mart's baskets.
     #[arg(long, default_value = "product", value_parser = one_of(&Level::ALL, Level::as_str))]
@@ -269,73 +305,11 @@ pub struct BasketArgs {
     pub top: usize,
 }
 
-/// What `value --input` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ValueInput {
-    /// One row per transaction: customer, date, amount.
-    Transactions,
-    /// One row per customer: id, frequency, recency, T (weeks), optional monetary_value.
-    Summary,
-}
-
-/// `crm-mart value`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ValueArgs {
-    /// Mart directory (overrides crm-mart.toml); ignored with --input.
-    #[arg(long, value_name = "DIR")]
-    pub mart: Option<PathBuf>,
-    /// End of the observation, YYYY-MM-DD (default: the last transaction day).
-    #[arg(long, value_name = "DATE", value_parser = parse_date)]
-    pub as_of: Option<chrono::NaiveDate>,
-    /// Read a file instead of the mart (nothing is written to the mart).
-    #[arg(long, value_name = "FILE")]
-    pub input: Option<PathBuf>,
-    /// Layout of --input.
-    #[arg(long, value_enum, default_value_t = ValueInput::Transactions)]
-    pub input_format: ValueInput,
-    /// Field separator of --input.
-    #[arg(long, default_value = "auto", value_parser = one_of(&Delimiter::ALL, Delimiter::as_str))]
-    pub delimiter: Delimiter,
-    /// --input has no header line (columns are then given by position).
-    #[arg(long)]
-    pub no_header: bool,
-    /// Customer id column of --input: a header name or a 1-based position.
-    #[arg(long, value_name = "COL", default_value = "customer_id")]
-    pub customer_col: Column,
-    /// Transaction date column of --input.
-    #[arg(long, value_name = "COL", default_value = "date")]
-    pub date_col: Column,
-    /// Transaction amount column of --input.
-    #[arg(long, value_name = "COL", default_value = "amount")]
-    pub amount_col: Column,
-    /// chrono format of the dates in --input (default: YYYY-MM-DD[ time] or YYYYMMDD).
-    #[arg(long, value_name = "FORMAT")]
-    pub date_format: Option<String>,
-    /// Last day of the calibration period of the holdout check (default: as-of − holdout days).
-    #[arg(long, value_name = "DATE", value_parser = parse_date)]
-    pub calibration_end: Option<chrono::NaiveDate>,
-    /// Length of the holdout period of the check when --calibration-end is not given; 0 skips it.
-    #[arg(long, default_value_t = ValueOptions::DEFAULT.holdout_days)]
-    pub holdout_days: u32,
-    /// Monthly discount rate of the 12-month CLV.
-    #[arg(long, default_value_t = ValueOptions::DEFAULT.discount_rate)]
-    pub discount_rate: f64,
-    /// L2 penalty on the model parameters (0 = plain maximum likelihood).
-    #[arg(long, default_value_t = ValueOptions::DEFAULT.penalizer)]
-    pub penalizer: f64,
-    /// Write the per-customer values to FILE (csv, json, jsonl, parquet or xlsx by extension).
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Output format when --output has no telling extension.
-    #[arg(long, value_name = "FORMAT")]
-    pub format: Option<String>,
-}
-
 /// The mart and the churn validation cuts, shared by `features` and `churn train`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CutArgs {
     /// Mart directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_MART")]
     pub mart: Option<PathBuf>,
     /// Test cut, YYYY-MM-DD (default: the last order day − horizon); training uses the cut one
     /// horizon earlier.
@@ -396,7 +370,7 @@ pub struct ChurnTrainArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ChurnScoreArgs {
     /// Mart directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_MART")]
     pub mart: Option<PathBuf>,
     /// Cut, YYYY-MM-DD (default: the last order day).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
@@ -439,7 +413,7 @@ pub enum ModelsAction {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SegmentArgs {
     /// Mart directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_MART")]
     pub mart: Option<PathBuf>,
     /// The cut, YYYY-MM-DD: history up to this day (default: the last order day).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
@@ -455,7 +429,7 @@ pub struct SegmentArgs {
     pub n_runs: u64,
 }
 
-fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("'{s}' is not a date; use YYYY-MM-DD, e.g. 2024-06-30"))
 }
@@ -479,51 +453,6 @@ fn parse_k(s: &str) -> Result<KChoice, String> {
             "'{s}' is not a number of clusters; use 1 to 50, or auto"
         )),
     }
-}
-
-/// `crm-mart query`.
-#[derive(Debug, Clone, clap::Args)]
-#[command(group(clap::ArgGroup::new("what").args(["sql", "file", "name", "list"]).required(true)))]
-pub struct QueryArgs {
-    /// SQL to run (one statement; read-only).
-    #[arg(value_name = "SQL")]
-    pub sql: Option<String>,
-    /// Run the SQL in FILE (its header may declare parameters, as named queries do).
-    #[arg(long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// Run the named query NAME (see --list).
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-    /// A parameter of the named query or file: key=value (repeatable).
-    #[arg(long = "param", value_name = "KEY=VALUE")]
-    pub params: Vec<String>,
-    /// List the named queries with their descriptions and parameters.
-    #[arg(long)]
-    pub list: bool,
-    /// Attach a Delta table, Parquet or CSV file (or directory) as table NAME (repeatable).
-    #[arg(long = "table", value_name = "NAME=PATH")]
-    pub tables: Vec<String>,
-    /// Query the mart as it was after ETL batch N (the seq column of _etl_runs).
-    #[arg(long, value_name = "N")]
-    pub as_of_version: Option<i64>,
-    /// Output format (default: from --output's extension, else table).
-    #[arg(long, value_name = "FORMAT")]
-    pub format: Option<String>,
-    /// Write to FILE instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Rows a table shows (default: 40 on a terminal, all otherwise; 0 for all).
-    #[arg(long, value_name = "N")]
-    pub max_rows: Option<usize>,
-    /// Print the logical and physical plan instead of running the query.
-    #[arg(long)]
-    pub explain: bool,
-    /// SQL engine: local or ballista://HOST:PORT (overrides crm-mart.toml).
-    #[arg(long, value_name = "ENGINE")]
-    pub engine: Option<String>,
-    /// Mart directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
-    pub mart: Option<PathBuf>,
 }
 
 /// `crm-mart generate`.
@@ -556,10 +485,10 @@ pub struct GenerateArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct EtlArgs {
     /// Source directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_SOURCE")]
     pub source: Option<PathBuf>,
     /// Mart directory (overrides crm-mart.toml).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CRM_MART_MART")]
     pub mart: Option<PathBuf>,
 }
 

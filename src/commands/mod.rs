@@ -3,18 +3,22 @@
 
 pub mod basket;
 pub mod churn;
+pub mod completions;
 pub mod etl;
 pub mod features;
 pub mod forget;
 pub mod generate;
 pub mod maintain;
+pub mod man;
 pub mod models;
 pub mod nightly;
+pub mod quarantine;
 pub mod query;
 pub mod recommend;
 pub mod report;
 pub mod runs;
 pub mod segment;
+pub mod shell;
 pub mod value;
 
 use anyhow::Result;
@@ -23,21 +27,27 @@ use crm_mart::pipeline::Ctx;
 
 use crate::cli::{ChurnAction, Cli, Command, ModelsAction};
 
-/// Runs the parsed command; `ctx` is None only for `generate`, which needs no settings.
+/// Runs the parsed command; `ctx` is None only for `generate`, `completions` and `man`, which
+/// need no settings.
 pub fn run(cli: &Cli, ctx: Option<&Ctx>) -> Result<()> {
-    let Command::Generate(a) = &cli.command else {
-        let ctx = ctx.expect("every command but generate has a context");
-        return run_with(cli, ctx);
-    };
-    generate::run(cli, a)
+    match &cli.command {
+        Command::Generate(a) => generate::run(cli, a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
+        _ => run_with(cli, ctx.expect("every other command has a context")),
+    }
 }
 
 fn run_with(cli: &Cli, ctx: &Ctx) -> Result<()> {
     match &cli.command {
-        Command::Generate(_) => unreachable!("handled before the context"),
+        Command::Generate(_) | Command::Completions(_) | Command::Man(_) => {
+            unreachable!("handled before the context")
+        }
         Command::Etl(_) => etl::run(cli, ctx),
         Command::Nightly(a) => nightly::run(cli, ctx, a),
         Command::Query(a) => query::run(cli, ctx, a),
+        Command::Shell(a) => shell::run(cli, ctx, a),
+        Command::Quarantine(a) => quarantine::run(ctx, a),
         Command::Segment(a) => segment::run(cli, ctx, a),
         Command::Features(a) => features::run(cli, ctx, a),
         Command::Churn(a) => match &a.action {

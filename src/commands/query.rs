@@ -9,7 +9,7 @@ use crm_mart::pipeline::{self, Ctx, QueryParams, QueryRun};
 use crm_mart::query::output::{Format, OutputOptions};
 use crm_mart::query::{self, QueryText, named};
 
-use crate::cli::{Cli, QueryArgs};
+use crate::cli::{Cli, QueryArgs, ShellArgs};
 
 /// Runs the command.
 pub fn run(cli: &Cli, ctx: &Ctx, a: &QueryArgs) -> Result<()> {
@@ -21,7 +21,16 @@ pub fn run(cli: &Cli, ctx: &Ctx, a: &QueryArgs) -> Result<()> {
         (Some(sql), _, _) => QueryText::Adhoc(sql.clone()),
         (_, Some(f), _) => QueryText::File(f.clone()),
         (_, _, Some(n)) => QueryText::Named(n.clone()),
-        _ => unreachable!("clap requires one of SQL, --file, --name, --list"),
+        // No statement: the shell (interactive on a terminal, else the script on stdin).
+        (None, None, None) => {
+            let shell = ShellArgs {
+                mart: a.mart.clone(),
+                tables: a.tables.clone(),
+                engine: a.engine.clone(),
+                history: None,
+            };
+            return super::shell::run(cli, ctx, &shell);
+        }
     };
     let prepared = query::prepare(&text, Some(&settings.queries_dir), &a.params)?;
     let engine = a.engine.as_deref().map(str::parse).transpose()?;

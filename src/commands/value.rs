@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use anyhow::Result;
-use crm_mart::ml::clv::input::InputSpec;
+use crm_mart::ml::clv::input::{self, InputSpec};
 use crm_mart::ml::clv::{self, ClvModel, ValueOptions, ValueRun};
 use crm_mart::pipeline::{self, Ctx, ValueFile, ValueReport};
 use crm_mart::query::output;
@@ -26,13 +26,27 @@ pub fn run(cli: &Cli, ctx: &Ctx, a: &ValueArgs) -> Result<()> {
     let report = match &a.input {
         None => pipeline::value(ctx, &opts)?,
         Some(path) => {
-            let file = match a.input_format {
-                ValueInput::Summary => ValueFile::Summary {
+            let summary = match a.input_format {
+                ValueInput::Summary => true,
+                ValueInput::Transactions => false,
+                ValueInput::Auto => {
+                    let yes = !a.no_header && input::has_summary_header(path, a.delimiter)?;
+                    if yes && !cli.quiet {
+                        eprintln!(
+                            "{}: a per-customer summary (its header names frequency, recency and T)",
+                            path.display()
+                        );
+                    }
+                    yes
+                }
+            };
+            let file = match summary {
+                true => ValueFile::Summary {
                     path: path.clone(),
                     delimiter: a.delimiter,
                     customer: a.customer_col.clone(),
                 },
-                ValueInput::Transactions => ValueFile::Transactions(InputSpec {
+                false => ValueFile::Transactions(InputSpec {
                     path: path.clone(),
                     delimiter: a.delimiter,
                     header: !a.no_header,
@@ -42,7 +56,7 @@ pub fn run(cli: &Cli, ctx: &Ctx, a: &ValueArgs) -> Result<()> {
                     date_format: a.date_format.clone(),
                 }),
             };
-            pipeline::value_from_file(ctx, &file, &opts)?
+            pipeline::value_from_file(ctx, &file, &opts, a.model_dir.as_deref())?
         }
     };
     if let (Some(path), Some(format)) = (&a.output, format) {
@@ -62,10 +76,13 @@ pub fn run(cli: &Cli, ctx: &Ctx, a: &ValueArgs) -> Result<()> {
 pub fn render(r: &ValueReport, output: Option<&std::path::Path>, seconds: f64) -> Result<()> {
     let mut out = std::io::stdout().lock();
     write!(out, "{}", value_report(&r.run))?;
+    let model = match &r.model_path {
+        Some(p) => format!("model saved to {}", p.display()),
+        None => "model not saved (give --model-dir DIR to keep it)".to_string(),
+    };
     eprintln!(
-        "{} customers; model {}{}{}; {seconds:.1}s",
+        "{} customers; {model}{}{}; {seconds:.1}s",
         r.run.summary.ids.len(),
-        r.model_path.display(),
         r.table_version
             .map(|v| format!("; customer_value version {v}"))
             .unwrap_or_default(),

@@ -166,7 +166,7 @@ pub(super) fn quality_gate(
 fn reasons_and_samples<'a>(rows: &[&'a Vec<Cell>]) -> (Vec<(&'a str, u64)>, Vec<String>) {
     let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
     for r in rows {
-        let code = r[5].as_str().unwrap_or("").split(':').next().unwrap_or("");
+        let code = r[8].as_str().unwrap_or("");
         *reasons.entry(code).or_default() += 1;
     }
     let mut reasons: Vec<(&str, u64)> = reasons.into_iter().collect();
@@ -195,7 +195,7 @@ fn reasons_and_samples<'a>(rows: &[&'a Vec<Cell>]) -> (Vec<(&'a str, u64)>, Vec<
 fn missing_ids(stats: &BTreeMap<&'static str, EntityStats>, rows: &[&Vec<Cell>]) -> String {
     let mut referenced: Vec<String> = Vec::new();
     for r in rows {
-        let reference = r[5].as_str().unwrap_or("").starts_with("unknown_reference");
+        let reference = r[8].as_str() == Some("unknown_reference");
         let dim = match r[6].as_str() {
             Some("customer_id") => "customers",
             Some("product_id") => "products",
@@ -244,5 +244,6 @@ fn quarantine_row(batch_id: &str, source: &str, file: &str, r: &Reject) -> Vec<C
             .as_deref()
             .map(|v| Cell::Str(v.into()))
             .unwrap_or(Cell::Null),
+        Cell::Str(r.code.into()),
     ]
 }

@@ -152,7 +152,8 @@ pub(super) async fn commit(mart: &Mart, b: Batch<'_>) -> Result<Vec<String>> {
     }
     let quarantine = without_erased(b.quarantine, b.dims.customer.erased_ids());
     let q_batch = dims::batch_from_rows(&schema::schema("_quarantine"), &quarantine)?;
-    if (q_batch.num_rows() > 0 || !mart.has_table("_quarantine"))
+    // An empty append to a table written before `reason_code` existed adds the column.
+    if (q_batch.num_rows() > 0 || mart.lacks_columns("_quarantine").await?)
         && mart
             .commit("_quarantine", vec![q_batch], WriteMode::Append, seq)
             .await?

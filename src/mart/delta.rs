@@ -160,6 +160,19 @@ impl Mart {
         })
     }
 
+    /// Whether table `name` is missing, or lacks a column of its contract (written by an older
+    /// version; the next append adds it).
+    pub async fn lacks_columns(&self, name: &str) -> Result<bool> {
+        let Some(table) = self.open(name).await? else {
+            return Ok(true);
+        };
+        let have = table.snapshot()?.schema();
+        Ok(schema::schema(name)
+            .fields()
+            .iter()
+            .any(|f| have.field(f.name()).is_none()))
+    }
+
     /// Commits `batches` to table `name` as batch `seq`, unless that batch's write is already
     /// there. Returns whether a commit was made.
     pub async fn commit(

@@ -145,6 +145,7 @@ impl MartTable {
     pub fn schema(self) -> SchemaRef {
         let fields = dimension_fields(self)
             .or_else(|| fact_fields(self))
+            .or_else(|| record_fields(self))
             .or_else(|| output_fields(self))
             .expect("every table has fields");
         Arc::new(Schema::new(fields))
@@ -253,7 +254,7 @@ fn dimension_fields(t: MartTable) -> Option<Vec<Field>> {
     })
 }
 
-/// The fields of a fact table or a run record.
+/// The fields of a fact table or the quarantine.
 fn fact_fields(t: MartTable) -> Option<Vec<Field>> {
     use DataType::*;
     Some(match t {
@@ -299,7 +300,18 @@ fn fact_fields(t: MartTable) -> Option<Vec<Field>> {
             f("reason", Utf8, false),
             text("column"),
             text("value"),
+            // The code alone (`duplicate_row`), for GROUP BY; `reason` is the code and the
+            // explanation. Null in rows written before the column existed.
+            text("reason_code"),
         ],
+        _ => return None,
+    })
+}
+
+/// The fields of a run record: ETL batches, maintenance, erasures.
+fn record_fields(t: MartTable) -> Option<Vec<Field>> {
+    use DataType::*;
+    Some(match t {
         MartTable::EtlRuns => vec![
             f("batch_id", Utf8, false),
             f("seq", Int64, false),

@@ -14,11 +14,13 @@ mod features;
 mod forget;
 mod maintain;
 pub mod nightly;
+mod quarantine;
 mod query;
 mod recommend;
 mod report;
 pub mod runs;
 mod segment;
+mod session;
 mod value;
 
 use std::future::Future;
@@ -32,10 +34,12 @@ pub use etl::{EtlParams, etl};
 pub use features::export_features;
 pub use forget::{ForgetReport, forget};
 pub use maintain::maintain;
+pub use quarantine::{QuarantineParams, QuarantineSummary, quarantine_summary};
 pub use query::{QueryParams, QueryRun, run_query};
 pub use recommend::{EvaluationParams, RecommendParams, RecommendReport, evaluate, recommend};
 pub use report::{ReportOutput, ReportParams, report};
 pub use segment::{SegmentReport, segment};
+pub use session::{Session, open_session};
 pub use value::{ValueFile, ValueReport, value, value_from_file};
 
 use crate::config::Settings;

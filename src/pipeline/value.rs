@@ -12,8 +12,8 @@ use crate::ml::clv::{self, ValueOptions, ValueRun, input};
 pub struct ValueReport {
     /// The fit, the holdout check and the predictions.
     pub run: ValueRun,
-    /// The model's JSON file.
-    pub model_path: PathBuf,
+    /// The model's JSON file (None when a file's model was not saved: no model directory).
+    pub model_path: Option<PathBuf>,
     /// The version of `customer_value` written (None for a file).
     pub table_version: Option<i64>,
 }
@@ -34,7 +34,7 @@ pub fn value(ctx: &Ctx, opts: &ValueOptions) -> Result<ValueReport> {
     let model_path = run.model.save(&ctx.settings.models_dir.join("clv"))?;
     Ok(ValueReport {
         run,
-        model_path,
+        model_path: Some(model_path),
         table_version: Some(table_version),
     })
 }
@@ -55,8 +55,14 @@ pub enum ValueFile {
     },
 }
 
-/// Fits a file and saves the model; nothing is written to the mart.
-pub fn value_from_file(ctx: &Ctx, file: &ValueFile, opts: &ValueOptions) -> Result<ValueReport> {
+/// Fits a file and saves the model in `model_dir` (default: the configuration file's models
+/// directory, under `clv/`; not saved when there is neither); nothing is written to the mart.
+pub fn value_from_file(
+    ctx: &Ctx,
+    file: &ValueFile,
+    opts: &ValueOptions,
+    model_dir: Option<&std::path::Path>,
+) -> Result<ValueReport> {
     let run = match file {
         ValueFile::Summary {
             path,
@@ -71,7 +77,15 @@ pub fn value_from_file(ctx: &Ctx, file: &ValueFile, opts: &ValueOptions) -> Resu
             clv::run_transactions(&txns, opts, &spec.path.display().to_string(), None)?
         }
     };
-    let model_path = run.model.save(&ctx.settings.models_dir.join("clv"))?;
+    let dir = match model_dir {
+        Some(d) => Some(d.to_path_buf()),
+        None => ctx
+            .settings
+            .config_file
+            .is_some()
+            .then(|| ctx.settings.models_dir.join("clv")),
+    };
+    let model_path = dir.map(|d| run.model.save(&d)).transpose()?;
     Ok(ValueReport {
         run,
         model_path,

@@ -7,6 +7,7 @@
 pub mod named;
 pub mod output;
 pub mod params;
+pub mod script;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -124,7 +124,7 @@ const SPECS: [Spec; 11] = [
         title: "Data quality",
         query: "report_quarantine",
         needs: &["_quarantine"],
-        chart: bars("reason", "rows"),
+        chart: bars("reason_code", "rows"),
         lead: "Source rows held back by validation (nothing is dropped silently; see `_quarantine`).",
         empty: "no source row was quarantined",
     },

@@ -7,13 +7,18 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use assert_cmd::Command;
 use crm_mart::mart::delta::Mart;
 
-/// The crm-mart binary, run in `dir` with no config file around and logging quiet. A command
+/// The crm-mart binary, run in `dir` with no config file around, none of the `CRM_MART_*`
+/// settings of the environment, and logging quiet. A command
 /// still running after 15 minutes is killed and fails its test (the longest takes about a
 /// minute in a debug build), so a stalled run cannot hold up the suite.
 pub fn cmd(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("crm-mart").unwrap();
     c.current_dir(dir)
         .env_remove("CRM_MART_LOG")
+        .env_remove("CRM_MART_CONFIG")
+        .env_remove("CRM_MART_MART")
+        .env_remove("CRM_MART_SOURCE")
+        .env_remove("CRM_MART_HISTORY")
         .timeout(std::time::Duration::from_secs(900));
     c
 }

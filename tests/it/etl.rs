@@ -77,6 +77,101 @@ fn every_planted_defect_is_quarantined_with_its_reason_and_nothing_else_is() {
         "every defect kind planted: {kinds_seen:?}"
     );
     assert_eq!(quarantine.len(), n, "clean rows were quarantined too");
+
+    // reason_code is the code alone, on every row, so GROUP BY gives one row per reason.
+    let by_code = rows(&sql(
+        &mart,
+        "_quarantine",
+        "SELECT reason_code, count(*) FROM _quarantine GROUP BY reason_code ORDER BY reason_code",
+    ));
+    let mut want: Vec<&str> = expected.values().copied().collect();
+    want.sort();
+    want.dedup();
+    let codes: Vec<&str> = by_code
+        .iter()
+        .map(|r| r.split('|').next().unwrap())
+        .collect();
+    assert_eq!(codes, want, "{by_code:?}");
+    assert_eq!(
+        scalar(
+            &mart,
+            "_quarantine",
+            "SELECT count(*) FROM _quarantine WHERE reason_code IS NULL \
+             OR reason NOT LIKE reason_code || ': %'"
+        ),
+        "0"
+    );
+
+    // `crm-mart quarantine` summarises the batch: counts by entity and code that add up to the
+    // quarantine, shares of the entity's rows read, and three samples per group.
+    let out = cmd(d.path())
+        .args(["quarantine", "--mart"])
+        .arg(&mart)
+        .args(["--format", "json"])
+        .assert()
+        .success();
+    let j: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(j["seq"], 1);
+    assert_eq!(j["rows_quarantined"].as_u64().unwrap(), n as u64);
+    let groups = j["groups"].as_array().unwrap();
+    let total: u64 = groups.iter().map(|g| g["rows"].as_u64().unwrap()).sum();
+    assert_eq!(total, n as u64);
+    let read_sales: f64 = scalar(
+        &mart,
+        "_etl_runs",
+        "SELECT rows_read FROM _etl_runs WHERE entity = 'sales'",
+    )
+    .parse()
+    .unwrap();
+    for g in groups {
+        let rows = g["rows"].as_u64().unwrap();
+        let samples = g["samples"].as_array().unwrap();
+        assert_eq!(samples.len() as u64, rows.min(3), "{g}");
+        for s in samples {
+            assert!(
+                s["reason"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(g["code"].as_str().unwrap()),
+                "{g}"
+            );
+        }
+        if g["entity"] == "sales" {
+            let share = g["share"].as_f64().unwrap();
+            assert!((share - rows as f64 / read_sales).abs() < 1e-9, "{g}");
+        }
+    }
+    // Most rows first.
+    assert!(
+        groups
+            .windows(2)
+            .all(|w| w[0]["rows"].as_u64() >= w[1]["rows"].as_u64())
+    );
+    let text = cmd(d.path())
+        .args(["quarantine", "--mart"])
+        .arg(&mart)
+        .assert()
+        .success();
+    let text = String::from_utf8(text.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.starts_with("batch 1 (") && text.contains(&format!("{n} of ")),
+        "{text}"
+    );
+    assert!(
+        text.contains("reason_code") && text.contains(" line "),
+        "{text}"
+    );
+    expect_bad_input(
+        d.path(),
+        &[
+            "quarantine",
+            "--mart",
+            mart.to_str().unwrap(),
+            "--batch",
+            "9",
+        ],
+        &["9 is not an ETL batch", "1 to 1"],
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, grouped by area.
 
 mod basket;
+mod cli;
 mod common;
 mod crash;
 #[cfg(feature = "distributed")]
@@ -17,4 +18,5 @@ mod query;
 mod reader;
 mod recommend;
 mod reliability;
+mod shell;
 mod value;

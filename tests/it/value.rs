@@ -184,6 +184,7 @@ fn value_on_a_file_with_a_column_mapping_and_its_errors() {
             "5",
         ])
         .args(["--calibration-end", "1997-09-30", "--output", "values.csv"])
+        .args(["--model-dir", "models/clv"])
         .assert()
         .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
@@ -353,4 +354,74 @@ fn the_fit_does_not_depend_on_the_order_of_the_log() {
     assert_eq!(a.model.gamma_gamma, b.model.gamma_gamma);
     assert_eq!(a.summary.ids, b.summary.ids);
     assert_eq!(a.predictions, b.predictions);
+}
+
+#[test]
+fn value_on_a_summary_file_needs_no_flags_and_saves_its_model_only_where_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let summary = cdnow("cdnow_customers_summary.csv");
+    let out = cmd(d)
+        .args(["value", "--input"])
+        .arg(&summary)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("a per-customer summary"), "{stderr}");
+    assert!(
+        stderr.contains("2357 customers") && stderr.contains("model not saved"),
+        "{stderr}"
+    );
+    // Fader, Hardie & Lee (2005): r = 0.243, alpha = 4.414, a = 0.793, b = 2.426, LL −9582.4.
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("all data"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let cells: Vec<f64> = row
+        .split(['│', '┆'])
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
+    for (got, (want, what)) in
+        cells
+            .iter()
+            .zip([(0.243, "r"), (4.414, "alpha"), (0.793, "a"), (2.426, "b")])
+    {
+        close(*got, want, 1e-3, what);
+    }
+    close(cells[4], -9582.4, 0.05, "log-likelihood");
+    // Nothing was written in the working directory.
+    assert_eq!(std::fs::read_dir(d).unwrap().count(), 0);
+
+    // With --model-dir the model goes there, and the command says so.
+    cmd(d)
+        .args(["value", "--input"])
+        .arg(&summary)
+        .args(["--model-dir", "kept"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("model saved to kept/"));
+    let saved: Vec<_> = std::fs::read_dir(d.join("kept"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(saved.len(), 1);
+    let m = clv::ClvModel::load(&saved[0]).unwrap();
+    close(m.bgnbd.r, 0.243, 1e-3, "saved r");
+    // A transaction log is still read as one: its header names no frequency.
+    std::fs::write(
+        d.join("txns.csv"),
+        "customer_id,date,amount\na,2024-10-06,13\na,2024-10-31,28\nb,2024-02-04,5\nb,2024-08-31,35\nb,2024-10-25,21\nb,2024-11-07,40\nb,2024-11-17,19\nc,2024-08-29,40\nc,2024-10-04,35\nd,2024-03-19,14\nd,2024-04-29,38\nd,2024-11-22,29\nd,2024-11-24,5\ne,2024-03-23,42\nf,2024-06-04,6\ng,2024-07-18,50\ng,2024-08-31,32\ng,2024-11-01,30\nh,2024-01-20,13\nh,2024-02-20,36\nh,2024-03-10,18\nh,2024-07-07,21\nh,2024-08-16,48\ni,2024-06-04,29\ni,2024-08-04,41\ni,2024-09-17,27\ni,2024-11-17,39\nj,2024-01-16,22\nj,2024-04-29,43\nj,2024-06-22,47\nj,2024-07-28,49\nj,2024-10-27,15\nk,2024-10-05,11\nk,2024-10-19,50\nk,2024-10-20,46\nl,2024-10-21,22\nl,2024-11-21,23\n",
+    )
+    .unwrap();
+    let out = cmd(d)
+        .args(["value", "--input", "txns.csv", "--holdout-days", "0"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        !stderr.contains("per-customer summary") && stderr.contains("12 customers"),
+        "{stderr}"
+    );
 }

@@ -20,8 +20,10 @@ use futures::StreamExt;
 
 use crate::error::{Error, Result};
 
+mod markdown;
 mod xlsx;
 
+use markdown::write_markdown;
 use xlsx::write_xlsx;
 
 /// Output formats of `crm-mart query`.
@@ -39,6 +41,8 @@ pub enum Format {
     Parquet,
     /// An Excel workbook with one sheet.
     Xlsx,
+    /// A Markdown pipe table.
+    Markdown,
 }
 
 impl FromStr for Format {
@@ -52,9 +56,10 @@ impl FromStr for Format {
             "jsonl" | "ndjson" => Format::Jsonl,
             "parquet" => Format::Parquet,
             "xlsx" => Format::Xlsx,
+            "markdown" | "md" => Format::Markdown,
             _ => {
                 return Err(Error::usage(format!(
-                    "format '{s}' is unknown; use table, csv, json, jsonl, parquet or xlsx"
+                    "format '{s}' is unknown; use table, csv, json, jsonl, parquet, xlsx or markdown"
                 )));
             }
         })
@@ -76,7 +81,7 @@ impl Format {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "txt" => Some(Format::Table),
-            "csv" | "json" | "jsonl" | "ndjson" | "parquet" | "xlsx" => ext.parse().ok(),
+            "csv" | "json" | "jsonl" | "ndjson" | "parquet" | "xlsx" | "md" => ext.parse().ok(),
             _ => None,
         }
     }
@@ -155,7 +160,9 @@ pub async fn write(stream: SendableRecordBatchStream, opts: &OutputOptions) -> R
     }
 }
 
-async fn write_to(
+/// Writes every batch of `stream` as `opts` says into `out` (its path is not used): an output
+/// that outlives one result, such as a shell's `.output FILE`.
+pub async fn write_to(
     mut stream: SendableRecordBatchStream,
     opts: &OutputOptions,
     out: Box<dyn Write + Send>,
@@ -168,6 +175,7 @@ async fn write_to(
         Format::Parquet => write_parquet(&mut stream, schema, out).await?,
         Format::Xlsx => write_xlsx(&mut stream, &schema, out).await?,
         Format::Table => return write_table(&mut stream, &schema, opts, out).await,
+        Format::Markdown => return write_markdown(&mut stream, &schema, opts, out).await,
     };
     Ok(Written {
         rows,

@@ -79,3 +79,27 @@ pub fn read_summary(
     }
     Ok(s)
 }
+
+/// Whether the header line of `path` names the columns of a per-customer summary (`frequency`,
+/// `recency` and `T`, in any case), so that `value --input` reads it as one without being told.
+pub fn has_summary_header(path: &Path, delimiter: Delimiter) -> Result<bool> {
+    use std::io::{BufRead, Read};
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut first = Vec::new();
+    std::io::BufReader::new(file)
+        .take(1 << 20)
+        .read_until(b'\n', &mut first)
+        .map_err(|e| Error::io(path, e))?;
+    let mut names: Vec<String> = Vec::new();
+    // A header that is not text is not a summary's; the reader reports the bytes later.
+    let _ = for_each_record(path, &first, delimiter, |_, fields| {
+        names = fields
+            .iter()
+            .map(|f| f.trim().to_ascii_lowercase())
+            .collect();
+        Ok(())
+    });
+    Ok(["frequency", "recency", "t"]
+        .iter()
+        .all(|n| names.iter().any(|h| h == n)))
+}

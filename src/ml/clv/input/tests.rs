@@ -83,3 +83,26 @@ fn dates() {
         Some("2024-02-29".into())
     );
 }
+
+#[test]
+fn a_summary_header_is_recognised_in_any_case_and_separator() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("ID,frequency,recency,T\n1,2,30.4,38.9\n", true),
+        ("customer\tFrequency\tRecency\tt\tmonetary_value\n", true),
+        ("id;frequency;recency;T", true),
+        ("customer_id,date,amount\nc1,2024-01-03,10\n", false),
+        ("ID,frequency,recency\n", false),
+    ];
+    for (k, (text, want)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("f{k}.csv"));
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(
+            has_summary_header(&path, Delimiter::Auto).unwrap(),
+            *want,
+            "{text:?}"
+        );
+    }
+    let e = has_summary_header(&dir.path().join("missing.csv"), Delimiter::Auto).unwrap_err();
+    assert!(e.to_string().contains("missing.csv"), "{e}");
+}
